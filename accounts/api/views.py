@@ -1,0 +1,46 @@
+from rest_framework import mixins, status, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.api.serializers import ApiTokenSerializer, MeSerializer
+from accounts.models import ApiToken
+from accounts.services import issue_token, revoke_token
+
+
+class MeView(APIView):
+    """Who the caller is: user, teams and roles."""
+
+    def get(self, request):
+        return Response(MeSerializer(request.user).data)
+
+
+class ApiTokenViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """The caller's own API tokens. The plaintext is in the create answer only."""
+
+    serializer_class = ApiTokenSerializer
+    lookup_field = "token_key"
+
+    def get_queryset(self):
+        return ApiToken.objects.filter(user=self.request.user).order_by("-created")
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        token, plaintext = issue_token(
+            request.user,
+            name=data.get("name", ""),
+            expires_days=data.get("expires_days") or None,
+            read_only=data.get("read_only", False),
+        )
+        body = ApiTokenSerializer(token).data
+        body["token"] = plaintext
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance):
+        revoke_token(instance)

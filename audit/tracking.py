@@ -1,0 +1,100 @@
+"""Create, update and delete of registered models become audit events.
+
+Apps call ``track(Model)`` in ``AppConfig.ready``. Snapshots hold the
+model's concrete fields (foreign keys as ids); many-to-many changes are
+recorded as their own events.
+"""
+
+from django.contrib.auth import get_user_model
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+
+from audit.services import record, to_json
+
+_tracked: dict[type, frozenset[str]] = {}
+
+
+def snapshot(instance, exclude: frozenset[str] = frozenset()) -> dict:
+    return to_json(
+        {
+            field.attname: field.value_from_object(instance)
+            for field in instance._meta.concrete_fields
+            if field.attname not in exclude and field.name not in exclude
+        }
+    )
+
+
+def track(model, *, exclude=(), m2m=()) -> None:
+    """Audit every create, update and delete of ``model`` (``exclude``: fields left out)."""
+    if model in _tracked:
+        return
+    _tracked[model] = frozenset(exclude)
+    uid = f"audit-{model._meta.label_lower}"
+    pre_save.connect(_before_save, sender=model, dispatch_uid=uid + "-pre")
+    post_save.connect(_after_save, sender=model, dispatch_uid=uid + "-post")
+    post_delete.connect(_after_delete, sender=model, dispatch_uid=uid + "-delete")
+    for field_name in m2m:
+        through = model._meta.get_field(field_name).remote_field.through
+        m2m_changed.connect(_m2m_changed, sender=through, dispatch_uid=f"{uid}-{field_name}")
+
+
+def is_tracked(model) -> bool:
+    return model in _tracked
+
+
+def _before_save(sender, instance, raw=False, **kwargs):
+    if raw or instance._state.adding or instance.pk is None:
+        instance._audit_before = None
+        return
+    exclude = _tracked[sender]
+    names = [
+        f.attname
+        for f in sender._meta.concrete_fields
+        if f.attname not in exclude and f.name not in exclude
+    ]
+    row = sender._base_manager.filter(pk=instance.pk).values(*names).first()
+    instance._audit_before = to_json(row)
+
+
+def _after_save(sender, instance, created, raw=False, update_fields=None, **kwargs):
+    if raw:
+        return
+    after = snapshot(instance, _tracked[sender])
+    before = getattr(instance, "_audit_before", None)
+    if not created and before == after:
+        return
+    record(
+        "create" if created or before is None else "update",
+        obj=instance,
+        before=before,
+        after=after,
+    )
+
+
+def _after_delete(sender, instance, **kwargs):
+    record("delete", obj=instance, before=snapshot(instance, _tracked[sender]))
+
+
+def _m2m_changed(sender, instance, action, model, pk_set, reverse, **kwargs):
+    if action not in {"post_add", "post_remove", "post_clear"}:
+        return
+    verb = {"post_add": "add", "post_remove": "remove", "post_clear": "clear"}[action]
+    field = sender._meta.model_name
+    detail = {"relation": field, "model": model._meta.label_lower, "ids": sorted(pk_set or [])}
+    if model._meta.model_name == "group" or hasattr(model, "name"):
+        names = model._base_manager.filter(pk__in=pk_set or []).values_list(
+            *(["name"] if hasattr(model, "name") else ["pk"]), flat=True
+        )
+        detail["names"] = sorted(str(n) for n in names)
+    record(f"m2m.{verb}", obj=instance, after=detail)
+
+
+def connect_identity_models() -> None:
+    """Users, groups (teams and roles), memberships and permission grants."""
+    from django.contrib.auth.models import Group
+    from guardian.models import GroupObjectPermission, UserObjectPermission
+
+    user_model = get_user_model()
+    track(user_model, exclude=("password", "last_login"), m2m=("groups", "user_permissions"))
+    track(Group, m2m=("permissions",))
+    track(UserObjectPermission)
+    track(GroupObjectPermission)

@@ -1,0 +1,61 @@
+"""Service endpoints outside the API: health, metrics, and JSON error pages."""
+
+import hmac
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.http import require_GET
+from django_prometheus.exports import ExportToDjangoView
+
+from config.api import error_body
+
+
+@require_GET
+def healthz(request):
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except DatabaseError as exc:
+        return JsonResponse({"status": "unavailable", "database": str(exc)[:200]}, status=503)
+    return JsonResponse({"status": "ok", "database": connection.vendor})
+
+
+@require_GET
+def metrics(request):
+    expected = settings.GOVREG_METRICS_TOKEN
+    if expected:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            return JsonResponse(
+                error_body(401, "not_authenticated", "metrics token required"), status=401
+            )
+    return ExportToDjangoView(request)
+
+
+def _wants_html(request) -> bool:
+    return not request.path.startswith("/api/") and "text/html" in request.headers.get("Accept", "")
+
+
+def not_found(request, exception=None):
+    if _wants_html(request):
+        return HttpResponse("<h1>Not found</h1>", status=404)
+    return JsonResponse(error_body(404, "not_found", f"No resource at {request.path}"), status=404)
+
+
+def server_error(request):
+    body = error_body(500, "server_error", "Internal error; it has been logged.")
+    return JsonResponse(body, status=500)
+
+
+def bad_request(request, exception=None):
+    return JsonResponse(error_body(400, "bad_request", "Bad request"), status=400)
+
+
+def permission_denied(request, exception=None):
+    return JsonResponse(error_body(403, "permission_denied", "Permission denied"), status=403)
+
+
+def csrf_failure(request, reason=""):
+    return JsonResponse(error_body(403, "csrf_failed", f"CSRF check failed: {reason}"), status=403)

@@ -1,0 +1,74 @@
+import os
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.roles import Role
+from accounts.services import issue_token
+from config.celery import app as celery_app
+from tests.factories import TeamFactory, UserFactory
+
+REAL_BROKER = bool(os.environ.get("CELERY_BROKER_URL")) and not os.environ.get(
+    "CELERY_BROKER_URL", ""
+).startswith("memory")
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery_by_default():
+    """Tasks run in-process unless a test asks for the real broker (``real_worker``)."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def real_worker():
+    if not REAL_BROKER:
+        pytest.skip("needs CELERY_BROKER_URL and a running celery worker (see .ci/run)")
+    celery_app.conf.task_always_eager = False
+    return celery_app
+
+
+def token_client(user, **token_options) -> APIClient:
+    _, plaintext = issue_token(user, name="test", **token_options)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
+    client.user = user
+    client.token = plaintext
+    return client
+
+
+@pytest.fixture
+def team(db):
+    return TeamFactory(name="credit-risk")
+
+
+@pytest.fixture
+def other_team(db):
+    return TeamFactory(name="fraud-detection")
+
+
+@pytest.fixture
+def owner(team):
+    return UserFactory(username="olivia", groups=[team, Role.ML_ENGINEER])
+
+
+@pytest.fixture
+def member(team):
+    return UserFactory(username="mark", groups=[team, Role.ML_ENGINEER])
+
+
+@pytest.fixture
+def outsider(other_team):
+    return UserFactory(username="oscar", groups=[other_team, Role.ML_ENGINEER])
+
+
+@pytest.fixture
+def auditor(db):
+    return UserFactory(username="audrey", groups=[Role.AUDITOR])
+
+
+@pytest.fixture
+def client_for():
+    return token_client
