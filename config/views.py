@@ -8,6 +8,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from django_prometheus.exports import ExportToDjangoView
 
+from config import metrics as _domain_metrics  # noqa: F401  registers the collector
 from config.api import error_body
 
 
