@@ -12,5 +12,5 @@ def register_model(**fields) -> MLModel:
         model = MLModel(**fields)
         model.full_clean()
         model.save()
-        grant_team_access(model, model.team)
+        grant_team_access(model, model.team, actions=("view", "change", "delete", "approve"))
     return model

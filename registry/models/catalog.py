@@ -3,6 +3,8 @@ from django.db import models
 
 from registry.choices import RiskTier
 
+__all__ = ["MLModel"]
+
 
 class MLModel(models.Model):
     """A model the board governs, owned by one team, with its model card as named fields."""
@@ -34,6 +36,7 @@ class MLModel(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name = "ML model"
+        permissions = [("approve_mlmodel", "Can approve deployments of this ML model")]
 
     def __str__(self):
         return self.name
