@@ -5,6 +5,8 @@ tasks. Production sets DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY,
 ALLOWED_HOSTS and DEBUG=false.
 """
 
+import os
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -87,6 +89,10 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("GOVREG_DB_CONN_MAX_AGE", 60, minimum=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 test_db_name = env_str("GOVREG_TEST_DB_NAME")
+if test_db_name is None and DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not memory, so subprocesses (CLI, manage.py) in tests see the same data;
+    # one per test session so parallel runs never share it.
+    test_db_name = str(Path(tempfile.gettempdir()) / f"govreg-test-{os.getpid()}.sqlite3")
 if test_db_name:
     DATABASES["default"]["TEST"] = {"NAME": test_db_name}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -169,7 +175,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}  # apps add their periodic tasks in config/celery.py
+CELERY_BEAT_SCHEDULE: dict = {
+    "audit-verify-chain": {"task": "audit.verify_chain", "schedule": 24 * 3600},
+}
 
 # --- Mail ------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -1,0 +1,10 @@
+"""Settings for the test suite: the production settings, served over plain HTTP."""
+
+from config.settings import *  # noqa: F403
+
+SECURE_SSL_REDIRECT = False
+SECURE_HSTS_SECONDS = 0
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; never in prod
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
