@@ -177,6 +177,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
     "audit-verify-chain": {"task": "audit.verify_chain", "schedule": 24 * 3600},
+    "risk-review-reminders": {"task": "risk.review_reminders", "schedule": 3600},
+    "risk-expire-acceptances": {"task": "risk.expire_acceptances", "schedule": 900},
 }
 
 # --- Mail ------------------------------------------------------------------
@@ -206,6 +208,9 @@ GOVREG_TRUST_X_FORWARDED_FOR = env_bool("GOVREG_TRUST_X_FORWARDED_FOR", False)
 GOVREG_LINEAGE_MAX_BODY_BYTES = env_int("GOVREG_LINEAGE_MAX_BODY_BYTES", 5 * 1024 * 1024, minimum=1)
 GOVREG_LINEAGE_ALLOW_ANONYMOUS = env_bool("GOVREG_LINEAGE_ALLOW_ANONYMOUS", False)
 GOVREG_WEBHOOK_SECRET = env_str("GOVREG_WEBHOOK_SECRET", SECRET_KEY)
+# Risk register: how many days ahead a review counts as due, an acceptance as expiring.
+GOVREG_RISK_REVIEW_NOTICE_DAYS = env_int("GOVREG_RISK_REVIEW_NOTICE_DAYS", 7, minimum=0)
+GOVREG_RISK_ACCEPTANCE_NOTICE_DAYS = env_int("GOVREG_RISK_ACCEPTANCE_NOTICE_DAYS", 14, minimum=0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = GOVREG_LINEAGE_MAX_BODY_BYTES + 1024 * 1024
 
 LOGGING = {
