@@ -16,7 +16,7 @@ _tracked: dict[type, frozenset[str]] = {}
 def snapshot(instance, exclude: frozenset[str] = frozenset()) -> dict:
     return to_json(
         {
-            field.attname: field.value_from_object(instance)
+            field.attname: field.to_python(field.value_from_object(instance))
             for field in instance._meta.concrete_fields
             if field.attname not in exclude and field.name not in exclude
         }
