@@ -1,0 +1,599 @@
+"""The verbs of lineage: take an OpenLineage event in, change a dataset version's status.
+
+``ingest_event`` stores the raw event once (a unique constraint on the hash of
+its canonical JSON decides, so two clients retrying the same event at the same
+moment cannot both store it) and, in the same transaction, projects it onto
+namespaces, datasets, versions, jobs, runs and edges. Rows are fetched and
+created per kind in bulk (a few queries per event, not one per dataset), and
+creations use ``ignore_conflicts`` so concurrent writers of the same dataset
+never fail each other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils.dateparse import parse_datetime
+
+from accounts.roles import Role, has_role
+from audit.services import record
+from lineage.choices import TERMINAL_RUN_STATES, EventKind, RunState, VersionStatus
+from lineage.models import (
+    ColumnLineage,
+    Dataset,
+    DatasetVersion,
+    Job,
+    LineageEvent,
+    Namespace,
+    Run,
+    RunInput,
+    RunOutput,
+)
+from lineage.signals import dataset_version_status_changed
+
+_HEX_DIGEST = re.compile(r"^[0-9a-f]{32}$")
+
+
+@dataclass
+class IngestResult:
+    """What one ingested event did. ``created`` is False when it was already stored."""
+
+    event: LineageEvent
+    created: bool
+    run: Run | None = None
+    job: Job | None = None
+    inputs: list[DatasetVersion] = field(default_factory=list)
+    outputs: list[DatasetVersion] = field(default_factory=list)
+
+
+def canonical_json(event: dict) -> str:
+    return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_hash(event: dict) -> str:
+    """SHA-256 of the canonical JSON: key order and whitespace do not make a new event."""
+    return hashlib.sha256(canonical_json(event).encode("utf-8")).hexdigest()
+
+
+def event_kind(event: dict) -> str:
+    """RunEvent, DatasetEvent or JobEvent from the last segment of ``schemaURL``.
+
+    Like Marquez, an absent or unknown schema URL means a run event.
+    """
+    url = event.get("schemaURL") or ""
+    fragment = url.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+    for kind in (EventKind.DATASET, EventKind.JOB, EventKind.RUN):
+        if fragment == kind.value:
+            return kind.value
+    return EventKind.RUN.value
+
+
+def parse_time(value) -> datetime | None:
+    if not value:
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        moment = parse_datetime(str(value))
+        if moment is None:
+            raise ValidationError({"eventTime": f"{value!r} is not an ISO 8601 date-time"})
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+def normalise_version(value: str) -> str:
+    """A bare 32-hex digest is an md5, as DVC writes it: store it as ``md5:<hex>``."""
+    value = str(value).strip()
+    if _HEX_DIGEST.match(value.lower()):
+        return f"md5:{value.lower()}"
+    return value
+
+
+def content_hash_of(version: str) -> str | None:
+    """The content hash when the version names one (``<algorithm>:<digest>``)."""
+    algorithm, sep, digest = version.partition(":")
+    if sep and algorithm.lower() in {"md5", "sha1", "sha256", "sha512", "etag"} and digest:
+        return f"{algorithm.lower()}:{digest}"
+    return None
+
+
+def _version_facet(dataset: dict) -> str | None:
+    facet = (dataset.get("facets") or {}).get("version") or {}
+    value = facet.get("datasetVersion")
+    return normalise_version(value) if value else None
+
+
+# --- bulk get-or-create helpers --------------------------------------------------
+
+
+def ensure_namespaces(names) -> dict[str, Namespace]:
+    names = set(names)
+    found = {ns.name: ns for ns in Namespace.objects.filter(name__in=names)}
+    missing = names - found.keys()
+    if missing:
+        Namespace.objects.bulk_create(
+            [Namespace(name=n) for n in sorted(missing)], ignore_conflicts=True
+        )
+        found.update({ns.name: ns for ns in Namespace.objects.filter(name__in=missing)})
+    return found
+
+
+def _ensure_named(model, keys: set[tuple[str, str]], namespaces: dict[str, Namespace]) -> dict:
+    """Datasets or jobs by ``(namespace name, name)``, created when missing."""
+    if not keys:
+        return {}
+    by_ns: dict[str, set[str]] = {}
+    for ns, name in keys:
+        by_ns.setdefault(ns, set()).add(name)
+
+    def fetch(groups):
+        query = Q()
+        for ns, names in groups.items():
+            query |= Q(namespace=namespaces[ns], name__in=names)
+        return {
+            (namespaces_by_id[row.namespace_id], row.name): row
+            for row in model.objects.filter(query)
+        }
+
+    namespaces_by_id = {ns.pk: name for name, ns in namespaces.items()}
+    found = fetch(by_ns)
+    missing = keys - found.keys()
+    if missing:
+        model.objects.bulk_create(
+            [model(namespace=namespaces[ns], name=name) for ns, name in sorted(missing)],
+            ignore_conflicts=True,
+        )
+        groups: dict[str, set[str]] = {}
+        for ns, name in missing:
+            groups.setdefault(ns, set()).add(name)
+        found.update(fetch(groups))
+    for (ns, _), row in found.items():
+        row.namespace = namespaces[ns]
+    return found
+
+
+def ensure_datasets(keys, namespaces) -> dict[tuple[str, str], Dataset]:
+    return _ensure_named(Dataset, set(keys), namespaces)
+
+
+def ensure_jobs(keys, namespaces) -> dict[tuple[str, str], Job]:
+    return _ensure_named(Job, set(keys), namespaces)
+
+
+def ensure_versions(wanted: dict[tuple[int, str], dict]) -> dict[tuple[int, str], DatasetVersion]:
+    """Dataset versions by ``(dataset id, version)``; ``wanted`` maps each to its defaults."""
+    if not wanted:
+        return {}
+
+    def fetch(keys):
+        query = Q()
+        for dataset_id, version in keys:
+            query |= Q(dataset_id=dataset_id, version=version)
+        return {(v.dataset_id, v.version): v for v in DatasetVersion.objects.filter(query)}
+
+    found = fetch(wanted.keys())
+    missing = wanted.keys() - found.keys()
+    if missing:
+        DatasetVersion.objects.bulk_create(
+            [
+                DatasetVersion(
+                    dataset_id=dataset_id, version=version, **wanted[(dataset_id, version)]
+                )
+                for dataset_id, version in sorted(missing)
+            ],
+            ignore_conflicts=True,
+        )
+        found.update(fetch(missing))
+    return found
+
+
+def _merge_facets(current: dict, new: dict | None, *, newer: bool) -> dict:
+    """Facets of a newer event replace same-named ones; an older event only fills gaps."""
+    if not new:
+        return current
+    merged = dict(current or {})
+    for name, value in new.items():
+        if newer or name not in merged:
+            merged[name] = value
+    return merged
+
+
+def _save_facets(rows, facets_by_row, *, newer: bool) -> None:
+    for row in rows:
+        new = facets_by_row.get(row.pk)
+        merged = _merge_facets(row.facets, new, newer=newer)
+        if merged != row.facets:
+            row.facets = merged
+            row.save(update_fields=["facets", "updated_at"])
+
+
+# --- ingestion ----------------------------------------------------------------------
+
+
+def store_raw_event(event: dict, kind: str, event_time: datetime) -> tuple[LineageEvent, bool]:
+    """Insert the raw event; ``(existing, False)`` when the same body is already stored.
+
+    The unique constraint decides (no check-then-insert): the insert runs in a
+    savepoint, and a conflict rolls back only that savepoint.
+    """
+    digest = event_hash(event)
+    run_id = (event.get("run") or {}).get("runId")
+    job = event.get("job") or {}
+    row = LineageEvent(
+        body=event,
+        body_hash=digest,
+        kind=kind,
+        event_type=str(event.get("eventType") or "")[:16],
+        event_time=event_time,
+        run_id=uuid.UUID(str(run_id)) if run_id else None,
+        job_namespace=str(job.get("namespace") or "")[:1024],
+        job_name=str(job.get("name") or "")[:1024],
+        producer=str(event.get("producer") or "")[:2048],
+    )
+    try:
+        with transaction.atomic():
+            row.save(force_insert=True)
+    except IntegrityError:
+        existing = LineageEvent.objects.filter(body_hash=digest).first()
+        if existing is None:
+            raise
+        return existing, False
+    return row, True
+
+
+@transaction.atomic
+def ingest_event(event: dict) -> IngestResult:
+    """Store one validated OpenLineage event and project it onto the lineage records.
+
+    Idempotent: an event already stored (same canonical body) changes nothing
+    and returns ``created=False``. Run state follows event time, so events may
+    arrive in any order.
+    """
+    kind = event_kind(event)
+    event_time = parse_time(event.get("eventTime"))
+    if event_time is None:
+        raise ValidationError({"eventTime": "This field is required."})
+    raw, created = store_raw_event(event, kind, event_time)
+    if not created:
+        return IngestResult(event=raw, created=False)
+
+    if kind == EventKind.DATASET:
+        result = _project_dataset_event(event, raw)
+    elif kind == EventKind.JOB:
+        result = _project_job_event(event, raw)
+    else:
+        result = _project_run_event(event, raw, event_time)
+    record(
+        "lineage.ingest",
+        obj=raw,
+        after={
+            "kind": kind,
+            "eventType": raw.event_type,
+            "runId": str(raw.run_id) if raw.run_id else None,
+            "job": f"{raw.job_namespace}:{raw.job_name}" if raw.job_name else None,
+            "bodyHash": raw.body_hash,
+        },
+    )
+    return result
+
+
+def _dataset_keys(datasets) -> list[tuple[str, str]]:
+    return [(d["namespace"], d["name"]) for d in datasets]
+
+
+def _column_lineage_inputs(outputs) -> list[tuple[str, str]]:
+    keys = []
+    for dataset in outputs:
+        facet = (dataset.get("facets") or {}).get("columnLineage") or {}
+        for spec in (facet.get("fields") or {}).values():
+            for source in spec.get("inputFields") or []:
+                keys.append((source["namespace"], source["name"]))
+    return keys
+
+
+def _project_dataset_event(event: dict, raw: LineageEvent) -> IngestResult:
+    dataset = event["dataset"]
+    namespaces = ensure_namespaces([dataset["namespace"]])
+    datasets = ensure_datasets(_dataset_keys([dataset]), namespaces)
+    row = datasets[(dataset["namespace"], dataset["name"])]
+    _save_facets([row], {row.pk: dataset.get("facets")}, newer=True)
+    versions = []
+    version = _version_facet(dataset)
+    if version:
+        versions = list(
+            ensure_versions(
+                {
+                    (row.pk, version): {
+                        "content_hash": content_hash_of(version),
+                        "facets": dataset.get("facets") or {},
+                    }
+                }
+            ).values()
+        )
+    return IngestResult(event=raw, created=True, outputs=versions)
+
+
+def _project_job_event(event: dict, raw: LineageEvent) -> IngestResult:
+    job_spec = event["job"]
+    io = list(event.get("inputs") or []) + list(event.get("outputs") or [])
+    namespaces = ensure_namespaces([job_spec["namespace"], *(d["namespace"] for d in io)])
+    job = ensure_jobs([(job_spec["namespace"], job_spec["name"])], namespaces)[
+        (job_spec["namespace"], job_spec["name"])
+    ]
+    _save_facets([job], {job.pk: job_spec.get("facets")}, newer=True)
+    datasets = ensure_datasets(_dataset_keys(io), namespaces)
+    _save_facets(
+        list(datasets.values()),
+        {datasets[(d["namespace"], d["name"])].pk: d.get("facets") for d in io},
+        newer=True,
+    )
+    return IngestResult(event=raw, created=True, job=job)
+
+
+def _ensure_run(run_id: str, job: Job) -> tuple[Run, bool]:
+    run_uuid = uuid.UUID(str(run_id))
+    run = Run.objects.select_for_update().filter(run_id=run_uuid).first()
+    if run is not None:
+        return run, False
+    Run.objects.bulk_create([Run(run_id=run_uuid, job=job)], ignore_conflicts=True)
+    return Run.objects.select_for_update().get(run_id=run_uuid), True
+
+
+def _apply_state(run: Run, event_type: str, event_time: datetime) -> bool:
+    """Move the run's state if this event is the latest by event time; True if newer."""
+    state = event_type if event_type in RunState.values else RunState.OTHER
+    last = run.last_event_time
+    newer = (
+        last is None
+        or event_time > last
+        or (
+            event_time == last
+            and state in TERMINAL_RUN_STATES
+            and run.state not in TERMINAL_RUN_STATES
+        )
+    )
+    if newer and state != RunState.OTHER:
+        run.state = state
+    if newer:
+        run.last_event_time = event_time
+    if state == RunState.START and (run.started_at is None or event_time < run.started_at):
+        run.started_at = event_time
+    if state in TERMINAL_RUN_STATES and (newer or run.ended_at is None):
+        run.ended_at = event_time
+    return newer
+
+
+def _project_run_event(event: dict, raw: LineageEvent, event_time: datetime) -> IngestResult:
+    job_spec = event["job"]
+    run_spec = event["run"]
+    run_facets = run_spec.get("facets") or {}
+    inputs = list(event.get("inputs") or [])
+    outputs = list(event.get("outputs") or [])
+    parent = run_facets.get("parent") or {}
+    parent_job = parent.get("job") or {}
+
+    ns_names = {job_spec["namespace"], *(d["namespace"] for d in inputs + outputs)}
+    column_sources = _column_lineage_inputs(outputs)
+    ns_names.update(ns for ns, _ in column_sources)
+    if parent_job:
+        ns_names.add(parent_job["namespace"])
+    namespaces = ensure_namespaces(ns_names)
+
+    job_keys = {(job_spec["namespace"], job_spec["name"])}
+    if parent_job:
+        job_keys.add((parent_job["namespace"], parent_job["name"]))
+    jobs = ensure_jobs(job_keys, namespaces)
+    job = jobs[(job_spec["namespace"], job_spec["name"])]
+
+    run, _ = _ensure_run(run_spec["runId"], job)
+    newer = _apply_state(run, raw.event_type, event_time)
+    nominal = run_facets.get("nominalTime") or {}
+    if nominal.get("nominalStartTime"):
+        run.nominal_start_time = parse_time(nominal["nominalStartTime"])
+    if nominal.get("nominalEndTime"):
+        run.nominal_end_time = parse_time(nominal["nominalEndTime"])
+    run.facets = _merge_facets(run.facets, run_facets, newer=newer)
+    if parent and parent.get("run", {}).get("runId") and parent_job:
+        parent_run_id = str(parent["run"]["runId"])
+        if parent_run_id.lower() != str(run.run_id):
+            parent_row, _ = _ensure_run(
+                parent_run_id, jobs[(parent_job["namespace"], parent_job["name"])]
+            )
+            run.parent = parent_row
+    run.save()
+    _save_facets([job], {job.pk: job_spec.get("facets")}, newer=newer)
+
+    datasets = ensure_datasets(_dataset_keys(inputs + outputs) + column_sources, namespaces)
+    _save_facets(
+        list(datasets.values()),
+        {datasets[(d["namespace"], d["name"])].pk: d.get("facets") for d in inputs + outputs},
+        newer=newer,
+    )
+
+    # Versions: an output is its content hash, else "the version this run wrote".
+    wanted: dict[tuple[int, str], dict] = {}
+    output_keys = []
+    for spec in outputs:
+        dataset = datasets[(spec["namespace"], spec["name"])]
+        version = _version_facet(spec) or str(run.run_id)
+        key = (dataset.pk, version)
+        output_keys.append((key, spec))
+        wanted[key] = {
+            "content_hash": content_hash_of(version),
+            "producing_run": run,
+            "facets": spec.get("facets") or {},
+        }
+    input_keys = []
+    unversioned_inputs = []
+    for spec in inputs:
+        dataset = datasets[(spec["namespace"], spec["name"])]
+        version = _version_facet(spec)
+        if version:
+            key = (dataset.pk, version)
+            input_keys.append((key, spec))
+            wanted.setdefault(
+                key, {"content_hash": content_hash_of(version), "facets": spec.get("facets") or {}}
+            )
+        else:
+            unversioned_inputs.append((dataset, spec))
+    if unversioned_inputs:
+        for key, spec in _resolve_unversioned_inputs(run, unversioned_inputs):
+            input_keys.append((key, spec))
+            wanted.setdefault(key, {"facets": spec.get("facets") or {}})
+    versions = ensure_versions(wanted)
+
+    # A version first seen as an input gets its producer when a run writes it.
+    orphan_ids = [
+        versions[key].pk for key, _ in output_keys if versions[key].producing_run_id is None
+    ]
+    if orphan_ids:
+        DatasetVersion.objects.filter(pk__in=orphan_ids, producing_run__isnull=True).update(
+            producing_run=run
+        )
+
+    RunInput.objects.bulk_create(
+        [
+            RunInput(run=run, dataset_version=versions[key], facets=spec.get("inputFacets") or {})
+            for key, spec in input_keys
+        ],
+        ignore_conflicts=True,
+    )
+    RunOutput.objects.bulk_create(
+        [
+            RunOutput(run=run, dataset_version=versions[key], facets=spec.get("outputFacets") or {})
+            for key, spec in output_keys
+        ],
+        ignore_conflicts=True,
+    )
+    _store_column_lineage(output_keys, versions, datasets)
+    return IngestResult(
+        event=raw,
+        created=True,
+        run=run,
+        job=job,
+        inputs=[versions[key] for key, _ in input_keys],
+        outputs=[versions[key] for key, _ in output_keys],
+    )
+
+
+def _resolve_unversioned_inputs(run: Run, items):
+    """An input without a version facet is the version this run already reads, else the
+    dataset's latest version, else a first version named ``initial``."""
+    dataset_ids = [dataset.pk for dataset, _ in items]
+    already = dict(
+        RunInput.objects.filter(run=run, dataset_version__dataset_id__in=dataset_ids).values_list(
+            "dataset_version__dataset_id", "dataset_version__version"
+        )
+    )
+    latest = {}
+    rest = [pk for pk in dataset_ids if pk not in already]
+    if rest:
+        for dataset_id, version in (
+            DatasetVersion.objects.filter(dataset_id__in=rest)
+            .order_by("dataset_id", "-created_at", "-pk")
+            .values_list("dataset_id", "version")
+        ):
+            latest.setdefault(dataset_id, version)
+    for dataset, spec in items:
+        version = already.get(dataset.pk) or latest.get(dataset.pk) or "initial"
+        yield (dataset.pk, version), spec
+
+
+def _store_column_lineage(output_keys, versions, datasets) -> None:
+    rows = []
+    for key, spec in output_keys:
+        facet = (spec.get("facets") or {}).get("columnLineage") or {}
+        for output_field, field_spec in (facet.get("fields") or {}).items():
+            for source in field_spec.get("inputFields") or []:
+                rows.append(
+                    ColumnLineage(
+                        dataset_version=versions[key],
+                        output_field=output_field,
+                        input_dataset=datasets[(source["namespace"], source["name"])],
+                        input_field=source["field"],
+                        transformations=source.get("transformations")
+                        or (
+                            [field_spec["transformationType"]]
+                            if field_spec.get("transformationType")
+                            else []
+                        ),
+                    )
+                )
+    if rows:
+        ColumnLineage.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+# --- dataset version governance --------------------------------------------------------
+
+GOVERNING_ROLES = (Role.ML_ENGINEER, Role.ADMIN, Role.BOARD)
+NOTE_FIELDS = ("privacy_notes", "consent_notes", "licence_notes")
+
+
+def user_can_govern_dataset_versions(user) -> bool:
+    """Who may quarantine or revoke a dataset version and edit its notes."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    return (
+        user.is_superuser
+        or has_role(user, *GOVERNING_ROLES)
+        or user.has_perm("lineage.change_datasetversion")
+    )
+
+
+def change_dataset_version(
+    dataset_version: DatasetVersion, *, actor, status: str | None = None, **notes
+) -> DatasetVersion:
+    """Change a version's status and/or notes: locked, validated, audited, signalled.
+
+    ``dataset_version_status_changed`` is sent inside this transaction (see
+    ``lineage.signals``) when the status actually changes.
+    """
+    if not user_can_govern_dataset_versions(actor):
+        raise PermissionDenied("You may not change the status of dataset versions.")
+    unknown = set(notes) - set(NOTE_FIELDS)
+    if unknown:
+        raise ValidationError({name: "Unknown field." for name in sorted(unknown)})
+    if status is not None and status not in VersionStatus.values:
+        raise ValidationError(
+            {"status": f"{status!r} is not one of {', '.join(VersionStatus.values)}."}
+        )
+    with transaction.atomic():
+        locked = DatasetVersion.objects.select_for_update().get(pk=dataset_version.pk)
+        before = {"status": locked.status, **{n: getattr(locked, n) for n in NOTE_FIELDS}}
+        old_status = locked.status
+        if status is not None:
+            locked.status = status
+        for name, value in notes.items():
+            setattr(locked, name, value or "")
+        after = {"status": locked.status, **{n: getattr(locked, n) for n in NOTE_FIELDS}}
+        if after == before:
+            return locked
+        locked.full_clean()
+        locked.save(update_fields=["status", *NOTE_FIELDS, "updated_at"])
+        action = (
+            "lineage.dataset_version.status"
+            if old_status != locked.status
+            else "lineage.dataset_version.notes"
+        )
+        record(action, obj=locked, before=before, after=after)
+        if old_status != locked.status:
+            dataset_version_status_changed.send(
+                sender=DatasetVersion,
+                dataset_version=locked,
+                old_status=old_status,
+                new_status=locked.status,
+                actor=actor,
+            )
+    dataset_version.__dict__.update(
+        {k: getattr(locked, k) for k in ("status", *NOTE_FIELDS, "updated_at")}
+    )
+    return locked

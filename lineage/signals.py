@@ -1,0 +1,15 @@
+"""Signals other apps listen to, so they can react without lineage importing them.
+
+``dataset_version_status_changed`` is sent INSIDE the transaction that changes
+the status (after the row is saved and audited, before commit): a receiver's
+writes commit or roll back together with the change, and a receiver that
+raises undoes it. Receivers that talk to the outside world should defer that
+part themselves with ``transaction.on_commit``.
+
+Arguments: ``sender`` (the DatasetVersion class), ``dataset_version``,
+``old_status``, ``new_status``, ``actor`` (the user, or None for the system).
+"""
+
+from django.dispatch import Signal
+
+dataset_version_status_changed = Signal()
