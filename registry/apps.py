@@ -10,3 +10,12 @@ class RegistryConfig(AppConfig):
         from registry import models
 
         track(models.MLModel)
+        track(models.ModelVersion)
+        track(models.Feature)
+        track(models.FeatureVersion, m2m=("source_dataset_versions",))
+        track(models.Environment)
+        track(models.Deployment)
+        track(models.ImpactNotification)
+
+        # Registrations: gate checks, fingerprint parts, signal receivers, gauges, demo data.
+        from registry import checks, demo, metrics, receivers  # noqa: F401

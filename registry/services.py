@@ -1,16 +1,468 @@
-"""Registry verbs."""
+"""Registry verbs: every change of a model, version, feature or deployment goes
+through here, under a lock where two callers may race, with its audit event in
+the same transaction.
 
-from django.db import transaction
+A model version's training data is read from lineage on demand: the dataset
+versions upstream of its training run, transitively. Nothing about it is typed
+in by hand or copied, so a dataset version revoked tomorrow shows up in every
+model version built on it at once.
+"""
 
-from accounts.permissions import grant_team_access
-from registry.models import MLModel
+import uuid
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.permissions import grant_team_access, visible
+from audit.services import record, record_decision
+from lineage import graph
+from lineage.choices import VersionStatus
+from lineage.models import DatasetVersion, Run
+from registry.choices import DeploymentState, ModelVersionStatus
+from registry.models import (
+    Deployment,
+    Environment,
+    Feature,
+    FeatureVersion,
+    ImpactNotification,
+    MLModel,
+    ModelVersion,
+)
+
+BLOCKING_DATASET_STATUSES = frozenset({VersionStatus.QUARANTINED, VersionStatus.REVOKED})
+
+# Which status may follow which. Retired is final: a retired version never serves again.
+VERSION_TRANSITIONS = {
+    ModelVersionStatus.REGISTERED: {
+        ModelVersionStatus.VALIDATED,
+        ModelVersionStatus.DEPRECATED,
+        ModelVersionStatus.RETIRED,
+    },
+    ModelVersionStatus.VALIDATED: {ModelVersionStatus.DEPRECATED, ModelVersionStatus.RETIRED},
+    ModelVersionStatus.DEPRECATED: {ModelVersionStatus.VALIDATED, ModelVersionStatus.RETIRED},
+    ModelVersionStatus.RETIRED: set(),
+}
+
+
+# --- models ---------------------------------------------------------------
 
 
 def register_model(**fields) -> MLModel:
-    """Create a model and give its owning team view, change and delete rights on it."""
+    """Create a model and give its owning team view, change, delete and approve rights on it."""
     with transaction.atomic():
         model = MLModel(**fields)
         model.full_clean()
         model.save()
         grant_team_access(model, model.team, actions=("view", "change", "delete", "approve"))
     return model
+
+
+# --- versions -------------------------------------------------------------
+
+
+def resolve_training_run(reference) -> Run:
+    """The lineage run a pipeline names: its run id (UUID), or
+    ``{"namespace": JOB_NAMESPACE, "job": JOB_NAME, "run_id": UUID}`` as OpenLineage
+    identifies it. Unknown runs are a validation error on ``training_run``."""
+    if isinstance(reference, Run):
+        return reference
+    job_filter = {}
+    if isinstance(reference, dict):
+        unknown = set(reference) - {"namespace", "job", "name", "run_id", "runId"}
+        if unknown:
+            raise ValidationError({"training_run": f"Unknown keys: {', '.join(sorted(unknown))}."})
+        run_ref = reference.get("run_id") or reference.get("runId")
+        namespace = reference.get("namespace")
+        job_name = reference.get("job") or reference.get("name")
+        if not (run_ref and namespace and job_name):
+            raise ValidationError(
+                {"training_run": "Give the run id, or namespace, job and run_id together."}
+            )
+        job_filter = {"job__namespace__name": namespace, "job__name": job_name}
+    else:
+        run_ref = reference
+    try:
+        run_uuid = uuid.UUID(str(run_ref))
+    except (TypeError, ValueError, AttributeError):
+        raise ValidationError({"training_run": f"{run_ref!r} is not a run id (a UUID)."})
+    run = Run.objects.select_related("job__namespace").filter(run_id=run_uuid, **job_filter).first()
+    if run is None:
+        where = f" of job {job_filter['job__namespace__name']}:{job_filter['job__name']}"
+        raise ValidationError(
+            {"training_run": f"No lineage run {run_uuid}{where if job_filter else ''} is known."}
+        )
+    return run
+
+
+def register_version(*, model: MLModel, registered_by=None, **fields) -> ModelVersion:
+    """Record a trained artifact of ``model`` with the lineage run that produced it."""
+    if "training_run" in fields and fields["training_run"] is not None:
+        fields["training_run"] = resolve_training_run(fields["training_run"])
+    version = ModelVersion(model=model, registered_by=registered_by, **fields)
+    version.full_clean()
+    try:
+        with transaction.atomic():
+            version.save()
+    except IntegrityError:
+        # Lost a race with a concurrent registration of the same label.
+        raise ValidationError({"version": "This model already has a version with this label."})
+    return version
+
+
+def change_version_status(version: ModelVersion, status: str, *, reason: str = "") -> ModelVersion:
+    """Move a version along its life cycle. Retiring a version that serves is refused:
+    replace or roll back its deployments first."""
+    if status not in ModelVersionStatus.values:
+        raise ValidationError({"status": f"{status!r} is not a version status."})
+    with transaction.atomic():
+        locked = ModelVersion.objects.select_for_update().get(pk=version.pk)
+        if locked.status == status:
+            return locked
+        if status not in VERSION_TRANSITIONS[locked.status]:
+            raise ValidationError({"status": f"A {locked.status} version cannot become {status}."})
+        if status == ModelVersionStatus.RETIRED:
+            live = list(
+                locked.deployments.filter(state=DeploymentState.LIVE).values_list(
+                    "environment__name", flat=True
+                )
+            )
+            if live:
+                raise ValidationError(
+                    {"status": f"This version is live in {', '.join(live)}; replace it first."}
+                )
+        previous = locked.status
+        locked.status = status
+        locked.save(update_fields=["status", "updated_at"])
+        record_decision(
+            "model_version.status", locked, previous=previous, status=status, reason=reason
+        )
+    return locked
+
+
+def training_data(version: ModelVersion, *, as_of=None) -> list[DatasetVersion]:
+    """Every dataset version upstream of the version's training run, transitively."""
+    if version.training_run_id is None:
+        return []
+    upstream = graph.upstream_versions([version.training_run_id], as_of=as_of)
+    ids = [dv.pk for dv in upstream]
+    return list(
+        DatasetVersion.objects.filter(pk__in=ids)
+        .select_related("dataset__namespace", "producing_run__job__namespace")
+        .order_by("dataset__namespace__name", "dataset__name", "version")
+    )
+
+
+@dataclass
+class TrainingDataVerdict:
+    complete: bool
+    dataset_versions: list = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def training_data_verdict(version: ModelVersion) -> TrainingDataVerdict:
+    """Complete when there is training data, each version has a content hash, and
+    none is quarantined or revoked. ``problems`` names each offender."""
+    versions = training_data(version)
+    problems = []
+    if version.training_run_id is None:
+        problems.append("The version names no training run.")
+    elif not versions:
+        problems.append("Lineage knows no dataset version upstream of the training run.")
+    for dv in versions:
+        label = f"{dv.dataset.namespace.name}:{dv.dataset.name}@{dv.version}"
+        if not dv.content_hash:
+            problems.append(f"{label} has no content hash.")
+        if dv.status in BLOCKING_DATASET_STATUSES:
+            problems.append(f"{label} is {dv.status}.")
+    return TrainingDataVerdict(complete=not problems, dataset_versions=versions, problems=problems)
+
+
+def upstream_runs(version: ModelVersion, dataset_versions) -> list[Run]:
+    """The training run and every run that produced one of its upstream dataset versions."""
+    ids = {dv.producing_run_id for dv in dataset_versions if dv.producing_run_id}
+    if version.training_run_id:
+        ids.add(version.training_run_id)
+    return list(
+        Run.objects.filter(pk__in=ids)
+        .select_related("job__namespace")
+        .order_by("job__namespace__name", "job__name", "created_at")
+    )
+
+
+# --- features -------------------------------------------------------------
+
+
+def register_feature(**fields) -> Feature:
+    """Create a feature and give its owning team its rights on it."""
+    with transaction.atomic():
+        feature = Feature(**fields)
+        feature.full_clean()
+        feature.save()
+        grant_team_access(feature, feature.team)
+    return feature
+
+
+def add_feature_version(*, feature: Feature, source_dataset_versions=(), **fields):
+    """A new definition of ``feature`` computed from ``source_dataset_versions``."""
+    feature_version = FeatureVersion(feature=feature, **fields)
+    feature_version.full_clean()
+    with transaction.atomic():
+        feature_version.save()
+        feature_version.source_dataset_versions.set(source_dataset_versions)
+    return feature_version
+
+
+# --- deployments ----------------------------------------------------------
+
+
+def deploy(
+    model_version: ModelVersion,
+    environment: Environment,
+    user,
+    *,
+    deployment_request=None,
+    note: str = "",
+    now=None,
+) -> Deployment:
+    """Make ``model_version`` the live version of its model in ``environment``.
+
+    The model's row is locked, so concurrent deploys of one model queue; the
+    live deployment it replaces becomes superseded, or rolled back when the new
+    one is an earlier version that already served there. Deploying what is
+    already live returns that deployment unchanged. The database's conditional
+    unique constraint guards "one live deployment per model and environment".
+    Who may deploy where (protected environments need the gate) is the caller's
+    business: the API and the gate check it before calling.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        MLModel.objects.select_for_update().filter(pk=model_version.model_id).first()
+        version = ModelVersion.objects.select_related("model").get(pk=model_version.pk)
+        if version.status == ModelVersionStatus.RETIRED:
+            raise ValidationError({"model_version": f"{version} is retired and may not serve."})
+        current = (
+            Deployment.objects.select_for_update()
+            .filter(model_id=version.model_id, environment=environment, state=DeploymentState.LIVE)
+            .first()
+        )
+        if current is not None and current.model_version_id == version.pk:
+            return current
+        rollback_of = None
+        if current is not None:
+            served_before = Deployment.objects.filter(
+                model_id=version.model_id,
+                environment=environment,
+                model_version=version,
+                deployed_at__lte=current.deployed_at,
+            ).exists()
+            rollback_of = current if served_before else None
+            current.state = (
+                DeploymentState.ROLLED_BACK if served_before else DeploymentState.SUPERSEDED
+            )
+            current.ended_at = now
+            current.save(update_fields=["state", "ended_at"])
+        deployment = Deployment(
+            model=version.model,
+            model_version=version,
+            environment=environment,
+            state=DeploymentState.LIVE,
+            deployed_by=user if getattr(user, "is_authenticated", False) else None,
+            deployed_at=now,
+            replaced=current,
+            rollback_of=rollback_of,
+            deployment_request_id=getattr(deployment_request, "pk", None),
+            note=note,
+        )
+        deployment.full_clean(validate_constraints=False)
+        deployment.save()
+        record_decision(
+            "deployment.rollback" if rollback_of else "deployment.live",
+            deployment,
+            model=version.model.name,
+            version=version.version,
+            environment=environment.name,
+            replaced=current.pk if current else None,
+            deployment_request=deployment.deployment_request_id,
+        )
+    return deployment
+
+
+def rollback(model: MLModel, environment: Environment, user, *, note: str = "") -> Deployment:
+    """Put back the version the live deployment replaced."""
+    current = (
+        Deployment.objects.select_related("replaced__model_version")
+        .filter(model=model, environment=environment, state=DeploymentState.LIVE)
+        .first()
+    )
+    if current is None:
+        raise ValidationError({"environment": f"Nothing of {model} is live in {environment}."})
+    if current.replaced is None:
+        raise ValidationError({"environment": "The live deployment replaced nothing."})
+    return deploy(current.replaced.model_version, environment, user, note=note)
+
+
+def end_deployment(deployment: Deployment, state: str, *, reason: str = "", now=None):
+    """Take a live deployment down as failed (or rolled back with nothing to restore)."""
+    if state not in {DeploymentState.FAILED, DeploymentState.ROLLED_BACK}:
+        raise ValidationError({"state": "A deployment ends as failed or rolled_back."})
+    now = now or timezone.now()
+    with transaction.atomic():
+        changed = Deployment.objects.filter(pk=deployment.pk, state=DeploymentState.LIVE).update(
+            state=state, ended_at=now
+        )
+        if changed != 1:
+            raise ValidationError({"state": "Only a live deployment can end."})
+        deployment.refresh_from_db()
+        record_decision("deployment.ended", deployment, state=state, reason=reason)
+    return deployment
+
+
+def live_deployments_queryset():
+    return (
+        Deployment.objects.filter(state=DeploymentState.LIVE)
+        .select_related("model_version", "environment", "model", "deployed_by")
+        .order_by("environment__order")
+    )
+
+
+def live_deployments(model: MLModel):
+    """What of ``model`` serves now, one deployment per environment at most."""
+    return live_deployments_queryset().filter(model=model)
+
+
+# --- impact ---------------------------------------------------------------
+
+
+@dataclass
+class Impact:
+    dataset_version: DatasetVersion
+    model_versions: list = field(default_factory=list)
+    deployments: list = field(default_factory=list)
+    feature_versions: list = field(default_factory=list)
+
+
+def impact(dataset_version: DatasetVersion, user=None) -> Impact:
+    """Every model version trained (transitively) on ``dataset_version`` and every live
+    deployment of one. With ``user``, only what that user may see."""
+    run_ids = graph.downstream_run_ids([dataset_version.pk])
+    versions = ModelVersion.objects.filter(training_run_id__in=run_ids)
+    features = FeatureVersion.objects.filter(source_dataset_versions=dataset_version)
+    if user is not None:
+        versions = versions.filter(model__in=visible(MLModel.objects.all(), user).values("pk"))
+        features = features.filter(feature__in=visible(Feature.objects.all(), user).values("pk"))
+    versions = list(
+        versions.select_related("model__team", "training_run__job__namespace").order_by(
+            "model__name", "version"
+        )
+    )
+    deployments = list(
+        Deployment.objects.filter(
+            model_version__in=[v.pk for v in versions], state=DeploymentState.LIVE
+        )
+        .select_related("model", "model_version", "environment")
+        .order_by("model__name", "environment__order")
+    )
+    return Impact(
+        dataset_version=dataset_version,
+        model_versions=versions,
+        deployments=deployments,
+        feature_versions=list(features.select_related("feature").order_by("feature__name")),
+    )
+
+
+def _dataset_label(dv: DatasetVersion) -> str:
+    return f"{dv.dataset.namespace.name}:{dv.dataset.name}@{dv.version}"
+
+
+def notify_impact(dataset_version_id: int, status: str) -> dict:
+    """Tell each team whose model versions were built on a dataset version that it is now
+    quarantined or revoked: one email per team, one ``ImpactNotification`` row per
+    (dataset version, status, team) so running it again sends nothing twice."""
+    dv = (
+        DatasetVersion.objects.select_related("dataset__namespace")
+        .filter(pk=dataset_version_id)
+        .first()
+    )
+    if dv is None or dv.status != status or status not in BLOCKING_DATASET_STATUSES:
+        return {"notified": [], "skipped": "the dataset version is not (or no longer) " + status}
+    found = impact(dv)
+    by_team: dict = {}
+    for version in found.model_versions:
+        by_team.setdefault(version.model.team, []).append(version)
+    notified = []
+    for team, versions in sorted(by_team.items(), key=lambda item: item[0].name):
+        version_ids = {v.pk for v in versions}
+        deployments = [d for d in found.deployments if d.model_version_id in version_ids]
+        with transaction.atomic():
+            notice, created = ImpactNotification.objects.get_or_create(
+                dataset_version=dv, status=status, team=team
+            )
+            if not created:
+                continue
+            recipients = sorted(
+                set(
+                    team.user_set.filter(is_active=True)
+                    .exclude(email="")
+                    .values_list("email", flat=True)
+                )
+            )
+            notice.model_versions = [str(v) for v in versions]
+            notice.deployments = [
+                f"{d.model.name}@{d.model_version.version} in {d.environment.name}"
+                for d in deployments
+            ]
+            notice.recipients = recipients
+            notice.save(update_fields=["model_versions", "deployments", "recipients"])
+            if recipients:
+                send_mail(
+                    subject=f"[govreg] {_dataset_label(dv)} is {status}: "
+                    f"{len(versions)} model version(s) of {team.name} affected",
+                    message=_impact_message(dv, status, team, versions, deployments),
+                    from_email=settings.DEFAULT_FROM_EMAIL,
+                    recipient_list=recipients,
+                )
+            record(
+                "registry.impact.notified",
+                obj=dv,
+                after={
+                    "status": status,
+                    "team": team.name,
+                    "model_versions": notice.model_versions,
+                    "deployments": notice.deployments,
+                    "recipients": recipients,
+                },
+            )
+        notified.append(team.name)
+    return {"notified": notified}
+
+
+def _impact_message(dv, status, team, versions, deployments) -> str:
+    lines = [
+        f"The dataset version {_dataset_label(dv)} is now {status}.",
+        f"Content hash: {dv.content_hash or 'none'}",
+        "",
+        f"Model versions of {team.name} built on it (directly or through other data):",
+        *[f"  - {v} ({v.status})" for v in versions],
+        "",
+    ]
+    if deployments:
+        lines.append("Serving now:")
+        lines += [
+            f"  - {d.model.name}@{d.model_version.version} in {d.environment.name}"
+            for d in deployments
+        ]
+    else:
+        lines.append("None of them is live in any environment.")
+    lines += [
+        "",
+        "Their training data is no longer complete: the deployment gate will refuse them.",
+        "Retrain on clean data and register a new version, or roll back.",
+        "",
+        f"Details: GET /api/impact?namespace={dv.dataset.namespace.name}"
+        f"&name={dv.dataset.name}&version={dv.version}",
+    ]
+    return "\n".join(lines)

@@ -1,11 +1,82 @@
+"""The catalog API: models, versions, features, environments, deployments, impact.
+
+Every list and detail is scoped by ``ScopedModelViewSet``: a record under
+another team's model is a 404. Changes of state go through ``registry.services``.
+"""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Prefetch, ProtectedError
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import DjangoModelPermissions, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
 from accounts.api.base import ScopedModelViewSet
-from registry.api.serializers import MLModelSerializer
-from registry.filtersets import MLModelFilter
-from registry.models import MLModel
-from registry.services import register_model
+from accounts.permissions import TokenScopePermission, may
+from config.api import problem
+from lineage.models import DatasetVersion
+from registry import services
+from registry.api.serializers import (
+    DeploymentSerializer,
+    EndDeploymentSerializer,
+    EnvironmentSerializer,
+    FeatureSerializer,
+    FeatureVersionSerializer,
+    LiveDeploymentSerializer,
+    MLModelDetailSerializer,
+    MLModelSerializer,
+    ModelVersionDetailSerializer,
+    ModelVersionSerializer,
+    RollbackSerializer,
+    VersionStatusSerializer,
+    dataset_version_summary,
+    run_summary,
+)
+from registry.filtersets import (
+    DeploymentFilter,
+    FeatureFilter,
+    FeatureVersionFilter,
+    MLModelFilter,
+    ModelVersionFilter,
+)
+from registry.models import (
+    Deployment,
+    Environment,
+    Feature,
+    FeatureVersion,
+    MLModel,
+    ModelVersion,
+)
 
 
-class MLModelViewSet(ScopedModelViewSet):
+class _RefuseProtectedDelete:
+    """Deleting a record others point at is a 409 naming why, never a 500."""
+
+    def perform_destroy(self, instance):
+        try:
+            super().perform_destroy(instance)
+        except ProtectedError as exc:
+            names = sorted({type(obj)._meta.verbose_name for obj in exc.protected_objects})
+            raise _Conflict(f"{instance} is still referenced by: {', '.join(names)}.")
+
+
+class _Conflict(PermissionDenied):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+def _raise_as_drf(exc: DjangoValidationError):
+    from rest_framework.exceptions import ValidationError
+
+    if hasattr(exc, "error_dict"):
+        raise ValidationError(exc.message_dict)
+    raise ValidationError({"non_field_errors": exc.messages})
+
+
+class MLModelViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
     """Models, scoped to the teams the caller belongs to (global roles see all)."""
 
     queryset = MLModel.objects.select_related("team").order_by("name")
@@ -14,6 +85,343 @@ class MLModelViewSet(ScopedModelViewSet):
     search_fields = ["name", "description"]
     ordering_fields = ["name", "risk_tier", "created_at"]
 
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action == "retrieve":
+            queryset = queryset.prefetch_related(
+                Prefetch("versions", queryset=ModelVersion.objects.order_by("-created_at", "-pk")),
+                Prefetch(
+                    "deployments",
+                    queryset=services.live_deployments_queryset(),
+                    to_attr="live_deployments",
+                ),
+            )
+        return queryset
+
+    def get_serializer_class(self):
+        return MLModelDetailSerializer if self.action == "retrieve" else MLModelSerializer
+
     def perform_create(self, serializer):
         self.check_create_scope(serializer)
-        serializer.instance = register_model(**serializer.validated_data)
+        serializer.instance = services.register_model(**serializer.validated_data)
+
+    @extend_schema(responses=LiveDeploymentSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def live(self, request, pk=None):
+        """What serves now in each environment: one entry per environment, null when none."""
+        model = self.get_object()
+        live = {d.environment_id: d for d in services.live_deployments(model)}
+        environments = []
+        for environment in Environment.objects.order_by("order"):
+            deployment = live.get(environment.pk)
+            environments.append(
+                {
+                    "environment": environment.name,
+                    "protected": environment.protected,
+                    "deployment": LiveDeploymentSerializer(deployment).data if deployment else None,
+                }
+            )
+        return Response({"id": model.pk, "model": model.name, "environments": environments})
+
+    @extend_schema(request=RollbackSerializer, responses=DeploymentSerializer)
+    @action(detail=True, methods=["post"])
+    def rollback(self, request, pk=None):
+        """Put back the version the live deployment in ``environment`` replaced."""
+        model = self.get_object()
+        body = RollbackSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            deployment = services.rollback(
+                model,
+                body.validated_data["environment"],
+                request.user,
+                note=body.validated_data["note"],
+            )
+        except DjangoValidationError as exc:
+            _raise_as_drf(exc)
+        return Response(
+            DeploymentSerializer(deployment, context={"request": request}).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class ModelVersionViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
+    """Versions of the models the caller may see. Registration names the training run;
+    the training data is read from lineage (``/lineage`` for the whole upstream)."""
+
+    queryset = ModelVersion.objects.select_related(
+        "model__team", "registered_by", "training_run__job__namespace"
+    ).order_by("model__name", "-created_at", "-pk")
+    serializer_class = ModelVersionSerializer
+    filterset_class = ModelVersionFilter
+    search_fields = ["version", "model__name", "description", "code_commit"]
+    ordering_fields = ["created_at", "version", "status"]
+    scope_path = "model"
+    scope_model = MLModel
+
+    def get_serializer_class(self):
+        if self.action == "retrieve":
+            return ModelVersionDetailSerializer
+        return ModelVersionSerializer
+
+    def perform_create(self, serializer):
+        self.check_create_scope(serializer)
+        data = dict(serializer.validated_data)
+        try:
+            serializer.instance = services.register_version(registered_by=self.request.user, **data)
+        except DjangoValidationError as exc:
+            _raise_as_drf(exc)
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        new_status = data.pop("status", None)
+        instance = serializer.instance
+        try:
+            if new_status is not None and new_status != instance.status:
+                services.change_version_status(instance, new_status)
+                instance.refresh_from_db()
+            if data:
+                for name, value in data.items():
+                    setattr(instance, name, value)
+                instance.full_clean()
+                instance.save(update_fields=[*data, "updated_at"])
+        except DjangoValidationError as exc:
+            _raise_as_drf(exc)
+
+    @extend_schema(request=VersionStatusSerializer, responses=ModelVersionSerializer)
+    @action(detail=True, methods=["post"], url_path="status")
+    def set_status(self, request, pk=None):
+        """Move the version along registered -> validated -> deprecated -> retired."""
+        version = self.get_object()
+        body = VersionStatusSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            version = services.change_version_status(
+                version, body.validated_data["status"], reason=body.validated_data["reason"]
+            )
+        except DjangoValidationError as exc:
+            _raise_as_drf(exc)
+        version = self.get_queryset().get(pk=version.pk)
+        return Response(ModelVersionSerializer(version, context={"request": request}).data)
+
+    @action(detail=True, methods=["get"])
+    def lineage(self, request, pk=None):
+        """The version's full upstream: every dataset version with its hash and status,
+        and the runs and jobs that made them."""
+        version = self.get_object()
+        verdict = services.training_data_verdict(version)
+        runs = services.upstream_runs(version, verdict.dataset_versions)
+        jobs = sorted(
+            {(r.job.namespace.name, r.job.name): r.job for r in runs}.items(), key=lambda i: i[0]
+        )
+        return Response(
+            {
+                "id": version.pk,
+                "model": version.model.name,
+                "version": version.version,
+                "training_run": run_summary(version.training_run) if version.training_run else None,
+                "training_data_complete": verdict.complete,
+                "problems": verdict.problems,
+                "dataset_versions": [
+                    {
+                        **dataset_version_summary(dv),
+                        "producing_run": str(dv.producing_run.run_id) if dv.producing_run else None,
+                    }
+                    for dv in verdict.dataset_versions
+                ],
+                "runs": [run_summary(run) for run in runs],
+                "jobs": [
+                    {"id": job.pk, "namespace": namespace, "name": name}
+                    for (namespace, name), job in jobs
+                ],
+            }
+        )
+
+
+class FeatureViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
+    """Features, owned by teams like models are."""
+
+    queryset = Feature.objects.select_related("team").order_by("name")
+    serializer_class = FeatureSerializer
+    filterset_class = FeatureFilter
+    search_fields = ["name", "description"]
+    ordering_fields = ["name", "created_at"]
+
+    def perform_create(self, serializer):
+        self.check_create_scope(serializer)
+        serializer.instance = services.register_feature(**serializer.validated_data)
+
+
+class FeatureVersionViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
+    """Definitions of features with the dataset versions they were computed from."""
+
+    queryset = (
+        FeatureVersion.objects.select_related("feature__team", "created_by")
+        .prefetch_related(
+            Prefetch(
+                "source_dataset_versions",
+                queryset=DatasetVersion.objects.select_related("dataset__namespace").order_by("pk"),
+            )
+        )
+        .order_by("feature__name", "-created_at", "-pk")
+    )
+    serializer_class = FeatureVersionSerializer
+    filterset_class = FeatureVersionFilter
+    search_fields = ["version", "feature__name", "definition"]
+    ordering_fields = ["created_at", "version"]
+    scope_path = "feature"
+    scope_model = Feature
+
+    def perform_create(self, serializer):
+        self.check_create_scope(serializer)
+        try:
+            serializer.instance = services.add_feature_version(
+                created_by=self.request.user, **serializer.validated_data
+            )
+        except DjangoValidationError as exc:
+            _raise_as_drf(exc)
+
+    def perform_update(self, serializer):
+        sources = serializer.validated_data.pop("source_dataset_versions", None)
+        instance = serializer.save()
+        if sources is not None:
+            instance.source_dataset_versions.set(sources)
+
+
+class EnvironmentViewSet(_RefuseProtectedDelete, viewsets.ModelViewSet):
+    """Environments are shared: everyone signed in reads them; changing them needs the
+    model permission (administrators)."""
+
+    queryset = Environment.objects.order_by("order")
+    serializer_class = EnvironmentSerializer
+    permission_classes = [IsAuthenticated, TokenScopePermission, DjangoModelPermissions]
+    filterset_fields = ["protected", "name"]
+
+
+class DeploymentViewSet(ScopedModelViewSet):
+    """Deployment history, newest first; ``?live=true&environment=production`` is what
+    serves there now. Posting one reports a deployment to an unprotected environment;
+    protected ones (production) are deployed through an approved deployment request."""
+
+    queryset = Deployment.objects.select_related(
+        "model", "model_version", "environment", "deployed_by"
+    ).order_by("-deployed_at", "-pk")
+    serializer_class = DeploymentSerializer
+    filterset_class = DeploymentFilter
+    ordering_fields = ["deployed_at", "ended_at"]
+    scope_path = "model"
+    scope_model = MLModel
+    http_method_names = ["get", "post", "head", "options"]
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        version, environment = data["model_version"], data["environment"]
+        if not may(self.request.user, "change", version.model):
+            raise PermissionDenied({"model_version": "You may not deploy versions of this model."})
+        if environment.protected:
+            raise PermissionDenied(
+                {
+                    "environment": f"{environment.name} is protected: deploy through an "
+                    "approved deployment request."
+                }
+            )
+        try:
+            serializer.instance = services.deploy(
+                version, environment, self.request.user, note=data.get("note", "")
+            )
+        except DjangoValidationError as exc:
+            _raise_as_drf(exc)
+
+    @extend_schema(request=EndDeploymentSerializer, responses=DeploymentSerializer)
+    @action(detail=True, methods=["post"])
+    def end(self, request, pk=None):
+        """Report that a live deployment failed (or was taken down with nothing to restore)."""
+        deployment = self.get_object()
+        if not may(request.user, "change", deployment.model):
+            raise PermissionDenied("You may see this deployment but not end it.")
+        body = EndDeploymentSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            deployment = services.end_deployment(
+                deployment, body.validated_data["state"], reason=body.validated_data["reason"]
+            )
+        except DjangoValidationError as exc:
+            _raise_as_drf(exc)
+        return Response(DeploymentSerializer(deployment, context={"request": request}).data)
+
+
+class ImpactView(APIView):
+    """Which model versions were built (transitively) on a dataset version, and which
+    deployments serve one of them now. Only what the caller may see is listed."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("namespace", str, required=True),
+            OpenApiParameter("name", str, required=True),
+            OpenApiParameter("version", str, required=True, description="version or md5:hash"),
+        ]
+    )
+    def get(self, request):
+        params = {}
+        for name in ("namespace", "name", "version"):
+            value = request.query_params.get(name, "").strip()
+            if not value:
+                return problem(400, "This query parameter is required.", field=name)
+            params[name] = value
+        candidates = DatasetVersion.objects.select_related("dataset__namespace").filter(
+            dataset__namespace__name=params["namespace"], dataset__name=params["name"]
+        )
+        dv = candidates.filter(version=params["version"]).first() or (
+            candidates.filter(content_hash=params["version"]).order_by("pk").first()
+        )
+        if dv is None:
+            return problem(
+                404,
+                f"No version {params['version']!r} of {params['namespace']}:{params['name']}.",
+                field="version",
+                code="not_found",
+            )
+        found = services.impact(dv, user=request.user)
+        return Response(
+            {
+                "dataset_version": dataset_version_summary(dv),
+                "model_versions": [
+                    {
+                        "id": v.pk,
+                        "model": v.model.name,
+                        "team": v.model.team.name,
+                        "version": v.version,
+                        "status": v.status,
+                        "training_run": str(v.training_run.run_id),
+                    }
+                    for v in found.model_versions
+                ],
+                "deployments": [
+                    {
+                        "id": d.pk,
+                        "model": d.model.name,
+                        "version": d.model_version.version,
+                        "model_version": d.model_version_id,
+                        "environment": d.environment.name,
+                        "state": d.state,
+                        "deployed_at": d.deployed_at,
+                    }
+                    for d in found.deployments
+                ],
+                "feature_versions": [
+                    {"id": f.pk, "feature": f.feature.name, "version": f.version}
+                    for f in found.feature_versions
+                ],
+            }
+        )
+
+
+__all__ = [
+    "DeploymentViewSet",
+    "EnvironmentViewSet",
+    "FeatureVersionViewSet",
+    "FeatureViewSet",
+    "ImpactView",
+    "MLModelViewSet",
+    "ModelVersionViewSet",
+]
