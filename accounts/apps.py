@@ -7,6 +7,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts, teams and roles"
 
     def ready(self):
+        from accounts import schema  # noqa: F401  registers the OpenAPI auth scheme
         from accounts.models import ApiToken
         from accounts.roles import sync_role_permissions
         from audit.tracking import track

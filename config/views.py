@@ -3,7 +3,7 @@
 import hmac
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
 from django_prometheus.exports import ExportToDjangoView
@@ -12,6 +12,7 @@ from config import metrics as _domain_metrics  # noqa: F401  registers the colle
 from config.api import error_body
 
 
+@transaction.non_atomic_requests
 @require_GET
 def healthz(request):
     try:

@@ -2,7 +2,6 @@
 
 import os
 
-import pytest
 
 from audit.services import record
 from audit.tasks import verify_chain
