@@ -4,3 +4,37 @@ from django.apps import AppConfig
 class RiskConfig(AppConfig):
     name = "risk"
     verbose_name = "Risk register"
+
+    def ready(self):
+        from audit.tracking import track
+        from config.metrics import register_gauge
+        from risk import checks, metrics, models  # noqa: F401  checks register themselves
+
+        track(models.RiskMatrix)
+        track(
+            models.Risk,
+            m2m=("ml_models", "model_versions", "dataset_versions", "features", "deployments"),
+        )
+        for model in (
+            models.Control,
+            models.RiskAcceptance,
+            models.RiskAcceptanceApproval,
+            models.Threshold,
+            models.ThresholdRecalibration,
+            models.Evaluation,
+            models.RequiredEvaluation,
+            models.Reminder,
+        ):
+            track(model)
+        register_gauge(
+            "govreg_open_risks",
+            "Risks not closed, by residual level.",
+            ("level",),
+            metrics.open_risks_by_level,
+        )
+        register_gauge(
+            "govreg_overdue_risk_reviews",
+            "Live risks whose next review date has passed.",
+            (),
+            metrics.overdue_reviews,
+        )

@@ -1,5 +1,32 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-router = SimpleRouter(trailing_slash=True)
+from risk.api.evaluations import EvaluationViewSet, ModelVersionEvaluationsView
+from risk.api.views import (
+    ControlViewSet,
+    RiskAcceptanceViewSet,
+    RiskHeatmapView,
+    RiskMatrixViewSet,
+    RiskViewSet,
+    ThresholdViewSet,
+)
 
-urlpatterns = router.urls
+router = SimpleRouter()
+router.register("risk-matrices", RiskMatrixViewSet, basename="riskmatrix")
+router.register("risks", RiskViewSet, basename="risk")
+router.register("risk-acceptances", RiskAcceptanceViewSet, basename="riskacceptance")
+router.register("controls", ControlViewSet, basename="control")
+router.register("thresholds", ThresholdViewSet, basename="threshold")
+router.register("evaluations", EvaluationViewSet, basename="evaluation")
+
+# No trailing slash on either: the registry's router owns "model-versions/<pk>/"
+# and "risks/<pk>/" is ours; neither pattern matches these.
+urlpatterns = [
+    path("risks/heatmap", RiskHeatmapView.as_view(), name="risk-heatmap"),
+    path(
+        "model-versions/<int:pk>/evaluations",
+        ModelVersionEvaluationsView.as_view(),
+        name="modelversion-evaluations",
+    ),
+    *router.urls,
+]

@@ -1,0 +1,41 @@
+"""Related fields that only offer what the caller may see, so another team's record
+reads as "does not exist" rather than leaking."""
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from accounts.permissions import visible
+from accounts.roles import GLOBAL_READ_ROLES, has_role, teams_of
+from registry.models import MLModel
+
+
+class VisibleThroughModelField(serializers.PrimaryKeyRelatedField):
+    """Rows (model versions, deployments) under an ML model the caller may see."""
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        request = self.context.get("request")
+        if request is None:
+            return queryset.none()
+        allowed = visible(MLModel.objects.all(), request.user)
+        return queryset.filter(model__in=allowed.values("pk"))
+
+
+class TeammateField(serializers.SlugRelatedField):
+    """A user by username, among the people who share a team with the caller
+    (global roles may name anyone)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("slug_field", "username")
+        kwargs.setdefault("queryset", get_user_model().objects.all())
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        request = self.context.get("request")
+        if request is None:
+            return queryset.none()
+        user = request.user
+        if user.is_superuser or has_role(user, *GLOBAL_READ_ROLES):
+            return queryset
+        return queryset.filter(groups__in=teams_of(user)).distinct()

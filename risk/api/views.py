@@ -1,0 +1,313 @@
+"""Risk-register API: matrices, risks (with reviews, acceptances and the heatmap),
+controls and thresholds. Evaluations are in ``risk.api.evaluations``."""
+
+from django.db import transaction
+from django.db.models import Count, Prefetch, Q
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.api.base import ScopedModelViewSet
+from accounts.permissions import TokenScopePermission, may, visible
+from accounts.roles import Role, has_role
+from config.api import problem
+from risk import services
+from risk.api.serializers import (
+    ControlSerializer,
+    DecisionSerializer,
+    RecalibrateSerializer,
+    RevokeSerializer,
+    RiskAcceptanceSerializer,
+    RiskMatrixSerializer,
+    RiskReviewSerializer,
+    RiskSerializer,
+    ThresholdSerializer,
+)
+from risk.choices import Comparator, RiskStatus
+from risk.filtersets import ControlFilter, RiskAcceptanceFilter, RiskFilter, ThresholdFilter
+from risk.models import (
+    Control,
+    Risk,
+    RiskAcceptance,
+    RiskAcceptanceApproval,
+    RiskMatrix,
+    Threshold,
+)
+
+
+class AdminWritesOnly(permissions.BasePermission):
+    """Everyone signed in reads; only admins change."""
+
+    message = "Only admins change risk matrices."
+
+    def has_permission(self, request, view):
+        if request.method in permissions.SAFE_METHODS:
+            return True
+        return request.user.is_superuser or has_role(request.user, Role.ADMIN)
+
+
+class RiskMatrixViewSet(viewsets.ModelViewSet):
+    """Risk matrices: their scales and cell levels. Redrawing one re-levels its risks."""
+
+    queryset = RiskMatrix.objects.order_by("-is_default", "name")
+    serializer_class = RiskMatrixSerializer
+    permission_classes = [IsAuthenticated, TokenScopePermission, AdminWritesOnly]
+
+    def perform_update(self, serializer):
+        with transaction.atomic():
+            matrix = serializer.save()
+            matrix.relevel_risks()
+
+    def perform_destroy(self, instance):
+        if instance.risks.exists() or instance.is_default:
+            raise PermissionDenied("A matrix in use (or the default one) cannot be deleted.")
+        instance.delete()
+
+
+def _risk_queryset():
+    return (
+        Risk.objects.select_related("team", "owner", "matrix")
+        .prefetch_related(
+            "ml_models", "model_versions", "dataset_versions", "features", "deployments"
+        )
+        .order_by("-created_at", "-pk")
+    )
+
+
+class RiskViewSet(ScopedModelViewSet):
+    """Risks, scoped to the owning team (board, auditors and admins see all)."""
+
+    queryset = _risk_queryset()
+    serializer_class = RiskSerializer
+    filterset_class = RiskFilter
+    search_fields = ["title", "description", "hypothesis"]
+    ordering_fields = ["created_at", "next_review_date", "residual_level", "title"]
+
+    def perform_create(self, serializer):
+        self.check_create_scope(serializer)
+        data = dict(serializer.validated_data)
+        links = {name: data.pop(name) for name in services.RISK_LINKS if name in data}
+        serializer.instance = services.create_risk(links=links, **data)
+
+    @extend_schema(request=RiskReviewSerializer, responses=RiskSerializer)
+    @action(detail=True, methods=["post"])
+    def review(self, request, pk=None):
+        """Record that the risk was reviewed; the next review moves one cadence on."""
+        risk = self.get_object()
+        body = RiskReviewSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        risk = services.record_review(risk, request.user, notes=body.validated_data["notes"])
+        return Response(self.get_serializer(_risk_queryset().get(pk=risk.pk)).data)
+
+    @extend_schema(request=RiskAcceptanceSerializer, responses=RiskAcceptanceSerializer(many=True))
+    @action(detail=True, methods=["get", "post"])
+    def acceptances(self, request, pk=None):
+        """GET: this risk's acceptances. POST: ask to accept the risk until ``expires_at``."""
+        risk = self.get_object()
+        if request.method == "GET":
+            rows = risk.acceptances.select_related("requested_by", "decided_by").prefetch_related(
+                "approvals"
+            )
+            return Response(RiskAcceptanceSerializer(rows, many=True).data)
+        body = RiskAcceptanceSerializer(
+            data=request.data, context={"request": request, "risk": risk}
+        )
+        body.is_valid(raise_exception=True)
+        acceptance = services.request_acceptance(risk, request.user, **body.validated_data)
+        return Response(RiskAcceptanceSerializer(acceptance).data, status=status.HTTP_201_CREATED)
+
+
+class RiskAcceptanceViewSet(viewsets.ReadOnlyModelViewSet):
+    """Acceptances of risks the caller may see; approvers decide on them here."""
+
+    queryset = (
+        RiskAcceptance.objects.select_related("risk", "requested_by", "decided_by")
+        .prefetch_related(
+            Prefetch("approvals", queryset=RiskAcceptanceApproval.objects.order_by("created_at"))
+        )
+        .order_by("-requested_at", "-pk")
+    )
+    serializer_class = RiskAcceptanceSerializer
+    filterset_class = RiskAcceptanceFilter
+    permission_classes = [IsAuthenticated, TokenScopePermission]
+    filter_backends = ScopedModelViewSet.filter_backends
+    scope_path = "risk"
+    scope_model = Risk
+
+    def _decide(self, request, verdict):
+        acceptance = self.get_object()
+        body = DecisionSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        acceptance = services.decide_acceptance(
+            acceptance, request.user, verdict=verdict, comment=body.validated_data["comment"]
+        )
+        return Response(self.get_serializer(self.get_queryset().get(pk=acceptance.pk)).data)
+
+    @extend_schema(request=DecisionSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        """Approve under the accept-risk decision right (approver role, approve right)."""
+        return self._decide(request, "approve")
+
+    @extend_schema(request=DecisionSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        """Reject the request; the comment says why."""
+        return self._decide(request, "reject")
+
+    @extend_schema(request=RevokeSerializer)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        """Withdraw a pending or valid acceptance (owning team or approvers); the risk reopens."""
+        acceptance = self.get_object()
+        allowed, _ = services.may_decide_acceptance(request.user, acceptance.risk)
+        if not (allowed or may(request.user, "change", acceptance.risk)):
+            raise PermissionDenied("You may see this acceptance but not revoke it.")
+        body = RevokeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.revoke_acceptance(acceptance, request.user, reason=body.validated_data["reason"])
+        return Response(self.get_serializer(self.get_queryset().get(pk=acceptance.pk)).data)
+
+
+class ControlViewSet(ScopedModelViewSet):
+    """Controls (mitigations) of risks the caller may see; the risk's team edits them."""
+
+    queryset = Control.objects.select_related("risk", "owner").order_by("risk_id", "pk")
+    serializer_class = ControlSerializer
+    filterset_class = ControlFilter
+    scope_path = "risk"
+    scope_model = Risk
+    search_fields = ["title", "description"]
+
+
+class ThresholdViewSet(ScopedModelViewSet):
+    """Thresholds of risks the caller may see. Values change only by recalibration."""
+
+    queryset = (
+        Threshold.objects.select_related("risk", "model_version", "deployment")
+        .prefetch_related("recalibrations")
+        .order_by("metric", "pk")
+    )
+    serializer_class = ThresholdSerializer
+    filterset_class = ThresholdFilter
+    scope_path = "risk"
+    scope_model = Risk
+
+    @extend_schema(request=RecalibrateSerializer, responses=ThresholdSerializer)
+    @action(detail=True, methods=["post"])
+    def recalibrate(self, request, pk=None):
+        """Move the warning and critical values; the old ones are kept with who and why."""
+        threshold = self.get_object()
+        body = RecalibrateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        services.recalibrate_threshold(
+            threshold,
+            warning=data["warning_value"],
+            critical=data["critical_value"],
+            user=request.user,
+            reason=data["reason"],
+        )
+        return Response(self.get_serializer(self.get_queryset().get(pk=threshold.pk)).data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("value", float, required=True)],
+        responses={200: {"type": "object"}},
+    )
+    @action(detail=True, methods=["get"])
+    def classify(self, request, pk=None):
+        """What an observed value means: benign, questionable or critical."""
+        threshold = self.get_object()
+        raw = request.query_params.get("value")
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            return problem(400, "Give the observed value as a number.", field="value")
+        return Response(
+            {
+                "threshold": threshold.pk,
+                "metric": threshold.metric,
+                "value": value,
+                "classification": threshold.classify(value),
+                "comparator": Comparator(threshold.comparator).label,
+            }
+        )
+
+
+class RiskHeatmapView(APIView):
+    """Counts of risks per matrix cell, inherent and residual.
+
+    Filters: ``team`` (name), ``model`` (name; linked directly, via a version or
+    a deployment), ``matrix`` (id; default matrix otherwise), ``status`` (default:
+    every status but closed; ``all`` for everything).
+    """
+
+    permission_classes = [IsAuthenticated, TokenScopePermission]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("team", str),
+            OpenApiParameter("model", str),
+            OpenApiParameter("matrix", int),
+            OpenApiParameter("status", str),
+        ],
+        responses={200: {"type": "object"}},
+    )
+    def get(self, request):
+        params = request.query_params
+        matrix_id = params.get("matrix")
+        if matrix_id:
+            if not matrix_id.isdigit():
+                return problem(400, "Give the matrix id as a number.", field="matrix")
+            matrix = RiskMatrix.objects.filter(pk=matrix_id).first()
+            if matrix is None:
+                return problem(
+                    404, f"No risk matrix {matrix_id}.", field="matrix", code="not_found"
+                )
+        else:
+            matrix = RiskMatrix.default()
+            if matrix is None:
+                return problem(404, "No default risk matrix exists.", code="not_found")
+        risks = visible(Risk.objects.all(), request.user).filter(matrix=matrix)
+        state = params.get("status")
+        if state and state != "all":
+            if state not in RiskStatus.values:
+                return problem(
+                    400, f"Use one of {', '.join(RiskStatus.values)} or all.", field="status"
+                )
+            risks = risks.filter(status=state)
+        elif not state:
+            risks = risks.live()
+        if params.get("team"):
+            risks = risks.filter(team__name=params["team"])
+        if params.get("model"):
+            name = params["model"]
+            ids = risks.filter(
+                Q(ml_models__name=name)
+                | Q(model_versions__model__name=name)
+                | Q(deployments__model__name=name)
+            ).values("pk")
+            risks = risks.filter(pk__in=ids)
+        body = {
+            "matrix": RiskMatrixSerializer(matrix).data,
+            "total": 0,
+            "inherent": [],
+            "residual": [],
+        }
+        for prefix in ("inherent", "residual"):
+            counts = {
+                (row[f"{prefix}_likelihood"], row[f"{prefix}_impact"]): row["n"]
+                for row in risks.values(f"{prefix}_likelihood", f"{prefix}_impact")
+                .annotate(n=Count("pk"))
+                .order_by()
+            }
+            body[prefix] = [
+                {"likelihood": lk, "impact": im, "level": level, "count": counts.get((lk, im), 0)}
+                for lk, im, level in matrix.cells()
+            ]
+            body["total"] = sum(counts.values())
+        return Response(body)

@@ -1,0 +1,149 @@
+"""What the risk register tells the deployment gate (registered in ``RiskConfig.ready``).
+
+- "required-evaluations": every evaluation kind the version's risk tier requires
+  has a passing result for this version, and no test case of that kind has a
+  newer failing result.
+- "risks-within-appetite": no live risk linked to the model, to this version or
+  to a deployment of the model has a residual level above its appetite without
+  an accepted, unexpired acceptance. An acceptance past its expiry counts as
+  none even before the periodic task has marked it expired.
+- fingerprint part "evaluations": this version's evaluation ids and results, so
+  an approval lapses when results are added or change.
+"""
+
+from django.db.models import Prefetch, Q
+from django.utils import timezone
+
+from registry.gate.checks import CheckResult, fingerprint_part, gate_check
+from risk.choices import AcceptanceStatus, EvaluationKind
+from risk.models import Evaluation, RequiredEvaluation, Risk, RiskAcceptance
+
+KIND_LABELS = dict(EvaluationKind.choices)
+
+
+def required_kinds(risk_tier: str) -> list[str]:
+    return list(
+        RequiredEvaluation.objects.filter(risk_tier=risk_tier)
+        .order_by("kind")
+        .values_list("kind", flat=True)
+    )
+
+
+def evaluation_gaps(model_version) -> list[str]:
+    """One sentence per required evaluation kind that is missing or failing."""
+    tier = model_version.model.risk_tier
+    kinds = required_kinds(tier)
+    if not kinds:
+        return []
+    latest: dict[tuple[str, str], Evaluation] = {}
+    for evaluation in (
+        Evaluation.objects.filter(model_version=model_version, kind__in=kinds)
+        .only("pk", "kind", "name", "passed", "outcome", "created_at")
+        .order_by("created_at", "pk")
+    ):
+        latest[(evaluation.kind, evaluation.name)] = evaluation
+    url = f"/api/model-versions/{model_version.pk}/evaluations"
+    gaps = []
+    for kind in kinds:
+        results = [e for (k, _), e in latest.items() if k == kind]
+        failing = [e for e in results if not e.passed]
+        label = KIND_LABELS.get(kind, kind)
+        if failing:
+            names = ", ".join(f"{e.name!r} ({e.outcome}, #{e.pk})" for e in failing[:3])
+            more = f" and {len(failing) - 3} more" if len(failing) > 3 else ""
+            gaps.append(
+                f"{label} evaluation failing for {model_version}: latest result of "
+                f"{names}{more}; post a passing result to {url} (kind={kind})"
+            )
+        elif not results:
+            gaps.append(
+                f"{label} evaluation missing for {model_version} ({tier} tier requires it); "
+                f"post a passing result to {url} (kind={kind})"
+            )
+    return gaps
+
+
+@gate_check("required-evaluations", order=200)
+def required_evaluations(deployment_request) -> CheckResult:
+    version = deployment_request.model_version
+    gaps = evaluation_gaps(version)
+    if gaps:
+        return CheckResult("required-evaluations", False, "; ".join(gaps))
+    kinds = required_kinds(version.model.risk_tier)
+    if not kinds:
+        reason = f"The {version.model.risk_tier} tier requires no evaluations."
+    else:
+        reason = "Passed: " + ", ".join(KIND_LABELS.get(k, k) for k in kinds) + "."
+    return CheckResult("required-evaluations", True, reason)
+
+
+def risks_concerning(model_version):
+    """Live risks linked to the version's model, to the version, or to a deployment of the model."""
+    return (
+        Risk.objects.live()
+        .filter(
+            Q(ml_models=model_version.model_id)
+            | Q(model_versions=model_version.pk)
+            | Q(deployments__model=model_version.model_id)
+        )
+        .distinct()
+    )
+
+
+def appetite_breaches(model_version, now=None) -> list[str]:
+    """One sentence per linked risk above its appetite without a valid acceptance."""
+    now = now or timezone.now()
+    accepted = Prefetch(
+        "acceptances",
+        queryset=RiskAcceptance.objects.filter(status=AcceptanceStatus.ACCEPTED),
+        to_attr="accepted",
+    )
+    breaches = []
+    above = risks_concerning(model_version).above_appetite().prefetch_related(accepted)
+    for risk in above.order_by("pk"):
+        valid = [a for a in risk.accepted if a.is_valid(now)]
+        if valid:
+            continue
+        lapsed = [a for a in risk.accepted if not a.is_valid(now)]
+        why = (
+            f"its acceptance #{lapsed[0].pk} expired on {lapsed[0].expires_at:%Y-%m-%d}"
+            if lapsed
+            else "it has no valid acceptance"
+        )
+        breaches.append(
+            f"risk #{risk.pk} {risk.title!r} has residual level {risk.residual_level} above "
+            f"its appetite {risk.appetite} and {why}; lower its residual score with controls "
+            f"or get an acceptance approved (POST /api/risks/{risk.pk}/acceptances/)"
+        )
+    return breaches
+
+
+@gate_check("risks-within-appetite", order=210)
+def risks_within_appetite(deployment_request) -> CheckResult:
+    breaches = appetite_breaches(deployment_request.model_version)
+    if breaches:
+        return CheckResult("risks-within-appetite", False, "; ".join(breaches))
+    return CheckResult(
+        "risks-within-appetite",
+        True,
+        "Every linked risk is within its appetite or validly accepted.",
+    )
+
+
+@fingerprint_part("evaluations")
+def evaluations_fingerprint(model_version) -> list:
+    return [
+        [pk, passed]
+        for pk, passed in Evaluation.objects.filter(model_version=model_version)
+        .order_by("pk")
+        .values_list("pk", "passed")
+    ]
+
+
+__all__ = [
+    "appetite_breaches",
+    "evaluation_gaps",
+    "required_evaluations",
+    "risks_concerning",
+    "risks_within_appetite",
+]

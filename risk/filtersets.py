@@ -1,0 +1,78 @@
+import django_filters
+from django.db.models import Q
+
+from risk.choices import ReviewState
+from risk.models import Control, Evaluation, Risk, RiskAcceptance, Threshold
+
+
+class RiskFilter(django_filters.FilterSet):
+    team = django_filters.CharFilter(field_name="team__name")
+    owner = django_filters.CharFilter(field_name="owner__username")
+    model = django_filters.CharFilter(
+        method="filter_model",
+        label="model name (linked directly, through a version or a deployment)",
+    )
+    model_version = django_filters.NumberFilter(field_name="model_versions")
+    review = django_filters.ChoiceFilter(choices=ReviewState.choices, method="filter_review")
+    above_appetite = django_filters.BooleanFilter(method="filter_above_appetite")
+
+    class Meta:
+        model = Risk
+        fields = [
+            "team",
+            "owner",
+            "category",
+            "status",
+            "treatment",
+            "inherent_level",
+            "residual_level",
+            "appetite",
+            "matrix",
+        ]
+
+    def filter_model(self, queryset, name, value):
+        return queryset.filter(
+            Q(ml_models__name=value)
+            | Q(model_versions__model__name=value)
+            | Q(deployments__model__name=value)
+        ).distinct()
+
+    def filter_review(self, queryset, name, value):
+        return queryset.review_state(value)
+
+    def filter_above_appetite(self, queryset, name, value):
+        above = queryset.above_appetite()
+        return above if value else queryset.exclude(pk__in=above.values("pk"))
+
+
+class ControlFilter(django_filters.FilterSet):
+    class Meta:
+        model = Control
+        fields = ["risk", "status"]
+
+
+class RiskAcceptanceFilter(django_filters.FilterSet):
+    class Meta:
+        model = RiskAcceptance
+        fields = ["risk", "status"]
+
+
+class ThresholdFilter(django_filters.FilterSet):
+    model = django_filters.CharFilter(method="filter_model")
+
+    class Meta:
+        model = Threshold
+        fields = ["risk", "model_version", "deployment", "metric", "comparator"]
+
+    def filter_model(self, queryset, name, value):
+        return queryset.filter(
+            Q(model_version__model__name=value) | Q(deployment__model__name=value)
+        )
+
+
+class EvaluationFilter(django_filters.FilterSet):
+    model = django_filters.CharFilter(field_name="model_version__model__name")
+
+    class Meta:
+        model = Evaluation
+        fields = ["model_version", "kind", "passed", "outcome"]
