@@ -145,7 +145,8 @@ def main() -> None:
                 chain.append(measure("chain", writers, args.seconds))
             p, c = statistics.median(plain), statistics.median(chain)
             print(
-                f"  writers={writers:>2}  plain {p:8.0f}/s (min {min(plain):.0f}, max {max(plain):.0f})"
+                f"  writers={writers:>2}"
+                f"  plain {p:8.0f}/s (min {min(plain):.0f}, max {max(plain):.0f})"
                 f"  chain {c:8.0f}/s (min {min(chain):.0f}, max {max(chain):.0f})"
                 f"  cost {p / c:.2f}x"
             )
