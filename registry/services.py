@@ -91,10 +91,10 @@ def resolve_training_run(reference) -> Run:
         raise ValidationError({"training_run": f"{run_ref!r} is not a run id (a UUID)."})
     run = Run.objects.select_related("job__namespace").filter(run_id=run_uuid, **job_filter).first()
     if run is None:
-        where = f" of job {job_filter['job__namespace__name']}:{job_filter['job__name']}"
-        raise ValidationError(
-            {"training_run": f"No lineage run {run_uuid}{where if job_filter else ''} is known."}
-        )
+        where = ""
+        if job_filter:
+            where = f" of job {job_filter['job__namespace__name']}:{job_filter['job__name']}"
+        raise ValidationError({"training_run": f"No lineage run {run_uuid}{where} is known."})
     return run
 
 

@@ -52,7 +52,7 @@ class VisibleModelVersionField(_VisibleThroughParent, serializers.PrimaryKeyRela
 class TrainingRunField(serializers.Field):
     """A lineage run by its UUID, or ``{"namespace", "job", "run_id"}`` as OpenLineage names it."""
 
-    default_error_messages = {"invalid": "Give the run id (UUID) or {namespace, job, run_id}."}
+    default_error_messages = {"invalid": "Give the run id (UUID) or {{namespace, job, run_id}}."}
 
     def to_internal_value(self, data):
         if not isinstance(data, str | dict):
