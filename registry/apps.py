@@ -16,6 +16,10 @@ class RegistryConfig(AppConfig):
         track(models.Environment)
         track(models.Deployment)
         track(models.ImpactNotification)
+        track(models.DecisionRight)
+        track(models.DeploymentRequest, exclude=("checks", "reasons", "required"))
+        track(models.Approval)
 
         # Registrations: gate checks, fingerprint parts, signal receivers, gauges, demo data.
         from registry import checks, demo, metrics, receivers  # noqa: F401
+        from registry.gate import approval_checks  # noqa: F401

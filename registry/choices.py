@@ -30,3 +30,32 @@ class DeploymentState(models.TextChoices):
 class DefinitionKind(models.TextChoices):
     EXPRESSION = "expression", "Expression (SQL or DSL)"
     CODE = "code", "Code reference (repository path and commit)"
+
+
+class DecisionAction(models.TextChoices):
+    """Acts a decision right governs. Deploy is scoped by environment; the others by model."""
+
+    DEPLOY = "deploy", "Deploy"
+    ACCEPT_RISK = "accept-risk", "Accept a risk"
+    CLOSE_INCIDENT = "close-incident", "Close an incident"
+
+
+class RequestStatus(models.TextChoices):
+    """The gate's answer to a deployment request."""
+
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    DENIED = "denied", "Denied"
+
+
+class RequestOutcome(models.TextChoices):
+    """What the pipeline reported after an approved request."""
+
+    NONE = "", "Not reported"
+    DEPLOYED = "deployed", "Deployed"
+    FAILED = "failed", "Failed"
+
+
+class Verdict(models.TextChoices):
+    APPROVE = "approve", "Approve"
+    REJECT = "reject", "Reject"

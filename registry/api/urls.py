@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from registry.api.views import (
@@ -32,4 +32,5 @@ urlpatterns = [
     path("impact", ImpactView.as_view(), name="impact"),
     path("impact/", ImpactView.as_view()),
     *router.urls,
+    path("", include("registry.gate.urls")),
 ]

@@ -70,10 +70,17 @@ def fingerprint_part(name: str):
 
 
 def fingerprint_parts(model_version) -> dict:
-    return {name: func(model_version) for name, func in sorted(_fingerprint_parts.items())}
+    """Every registered part for ``model_version``, normalised through JSON so a stored
+    copy compares equal to a fresh one."""
+    parts = {name: func(model_version) for name, func in sorted(_fingerprint_parts.items())}
+    return json.loads(json.dumps(parts, sort_keys=True, default=str))
+
+
+def fingerprint_of(parts: dict) -> str:
+    """The SHA-256 of already computed ``fingerprint_parts`` (canonical JSON)."""
+    blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def fingerprint(model_version) -> str:
-    parts = fingerprint_parts(model_version)
-    blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return fingerprint_of(fingerprint_parts(model_version))

@@ -1,0 +1,207 @@
+"""``govreg gate``: ask the deployment gate whether a model version may ship, and wait.
+
+    govreg gate --model credit-scoring --version 7 --environment production --wait 1800
+
+Reads ``GOVREG_URL`` and ``GOVREG_TOKEN`` (or ``--url`` / ``--token``). Prints every
+check and approval, then exits with
+
+    0  approved (or already deployed)
+    1  denied
+    2  still pending when the wait ran out
+    3  usage, authentication, connection or server errors
+
+Long waits are a series of ``GET /api/deployment-requests/{id}/?wait=60`` calls,
+so no single HTTP request outlives a proxy's timeout.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import requests
+
+EXIT_APPROVED = 0
+EXIT_DENIED = 1
+EXIT_PENDING = 2
+EXIT_ERROR = 3
+SERVER_MAX_WAIT = 60
+
+
+class UsageError(Exception):
+    pass
+
+
+class GateError(Exception):
+    """Anything that is not the gate's answer: bad input, no connection, server trouble."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse exits 2 on bad usage; 2 means "still pending" here, so usage exits 3."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="govreg", description="govreg command line for CI/CD pipelines")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    gate = commands.add_parser(
+        "gate",
+        help="ask the deployment gate and wait for its answer",
+        description="Ask whether a model version may be deployed to an environment. "
+        "Exit 0 approved, 1 denied, 2 pending at the end of the wait, 3 error.",
+    )
+    gate.add_argument("--model", help="model name")
+    gate.add_argument("--version", help="model version label")
+    gate.add_argument("--environment", help="target environment, e.g. production")
+    gate.add_argument(
+        "--request-id", type=int, help="follow an existing deployment request instead"
+    )
+    gate.add_argument(
+        "--wait",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="wait up to SECONDS for a decision while the request is pending (default 0)",
+    )
+    gate.add_argument("--url", default=None, help="server URL (default: $GOVREG_URL)")
+    gate.add_argument("--token", default=None, help="API token (default: $GOVREG_TOKEN)")
+    gate.add_argument(
+        "--pipeline-run-url",
+        default=os.environ.get("CI_PIPELINE_URL", ""),
+        help="link to this pipeline run (default: $CI_PIPELINE_URL)",
+    )
+    gate.add_argument("--commit", default="", help="commit being deployed")
+    gate.add_argument("--timeout", type=float, default=30, help="HTTP timeout per call, seconds")
+    return parser
+
+
+class Client:
+    def __init__(self, url: str, token: str, timeout: float):
+        self.base = url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.headers.update(
+            {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        )
+
+    def call(self, method: str, path: str, *, extra_timeout: float = 0, **kwargs) -> dict:
+        url = f"{self.base}{path}"
+        try:
+            response = self.session.request(
+                method, url, timeout=self.timeout + extra_timeout, **kwargs
+            )
+        except requests.RequestException as exc:
+            raise GateError(f"cannot reach {self.base}: {exc}") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code >= 400:
+            message = body.get("message") if isinstance(body, dict) else response.text[:200]
+            raise GateError(f"{method} {path} answered {response.status_code}: {message}")
+        if not isinstance(body, dict):
+            raise GateError(f"{method} {path} did not answer JSON")
+        return body
+
+
+def show(answer: dict, seen: set) -> None:
+    """Print the checks and approvals once, and every later change."""
+    head = (
+        f"deployment request #{answer['id']}: {answer.get('model')}@{answer.get('version')} "
+        f"-> {answer.get('environment')}: {answer['status'].upper()}"
+    )
+    lines = [head]
+    for check in answer.get("checks", []):
+        mark = "PASS" if check["passed"] else "FAIL"
+        lines.append(f"  [{mark}] {check['name']}: {check['reason']}")
+    for approval in answer.get("approvals", []):
+        state = "" if approval.get("valid", True) else f" (lapsed: {approval.get('lapse_reason')})"
+        comment = f": {approval['comment']}" if approval.get("comment") else ""
+        lines.append(f"  {approval['verdict']}d by {approval['approver']}{comment}{state}")
+    for row in answer.get("required", []):
+        lines.append(f"  required: {row['have']}/{row['count']} {row['role']}")
+    text = "\n".join(lines)
+    if text not in seen:
+        seen.add(text)
+        print(text, flush=True)
+
+
+def run_gate(args) -> int:
+    url = args.url or os.environ.get("GOVREG_URL", "")
+    token = args.token or os.environ.get("GOVREG_TOKEN", "")
+    if not url:
+        raise UsageError("give --url or set GOVREG_URL")
+    if not token:
+        raise UsageError("give --token or set GOVREG_TOKEN")
+    if args.wait < 0:
+        raise UsageError("--wait must be 0 or more seconds")
+    if args.request_id is None and not (args.model and args.version and args.environment):
+        raise UsageError("give --model, --version and --environment (or --request-id)")
+    client = Client(url, token, args.timeout)
+    if args.request_id is not None:
+        answer = client.call("GET", f"/api/deployment-requests/{args.request_id}/")
+    else:
+        answer = client.call(
+            "POST",
+            "/api/deployment-requests/",
+            json={
+                "model": args.model,
+                "version": args.version,
+                "environment": args.environment,
+                "pipeline_run_url": args.pipeline_run_url,
+                "commit": args.commit,
+            },
+        )
+    seen: set = set()
+    show(answer, seen)
+    deadline = time.monotonic() + args.wait
+    while answer["status"] == "pending":
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        wait = min(SERVER_MAX_WAIT, max(1, int(remaining)))
+        answer = client.call(
+            "GET",
+            f"/api/deployment-requests/{answer['id']}/",
+            params={"wait": wait},
+            extra_timeout=wait,
+        )
+        show(answer, seen)
+    if answer["status"] == "approved":
+        print(f"approved: deployment request #{answer['id']} may ship", flush=True)
+        return EXIT_APPROVED
+    if answer["status"] == "denied":
+        reasons = "; ".join(answer.get("reasons") or []) or "see the checks above"
+        print(f"denied: {reasons}", flush=True)
+        return EXIT_DENIED
+    print(
+        f"pending: no decision yet on deployment request #{answer['id']}; "
+        f"follow it with --request-id {answer['id']}",
+        flush=True,
+    )
+    return EXIT_PENDING
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "gate":
+            return run_gate(args)
+    except UsageError as exc:
+        print(f"govreg: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except GateError as exc:
+        print(f"govreg: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return EXIT_ERROR
+    parser.error(f"unknown command {args.command!r}")
+    return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,291 @@
+"""The pipeline API of the deployment gate.
+
+    POST /api/deployment-requests/                 ask; 201 with the gate's answer
+    GET  /api/deployment-requests/                 list (?status=&model=&environment=)
+    GET  /api/deployment-requests/{id}/[?wait=S]   re-judge; hold up to S s while unchanged
+    POST /api/deployment-requests/{id}/approve     {"comment"}  approver
+    POST /api/deployment-requests/{id}/reject      {"comment"}  approver, comment required
+    POST /api/deployment-requests/{id}/deployed    {"note"}     pipeline, once (idempotent)
+    POST /api/deployment-requests/{id}/failed      {"note"}     pipeline
+
+A request is visible to whoever sees its model (its team, board, auditor, admin)
+or holds the approve right on it; anything else is a 404.
+"""
+
+import time
+
+from django.db import transaction
+from django.db.models import Prefetch, Q
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from accounts.api.fields import VisibleSlugRelatedField
+from accounts.permissions import TokenScopePermission, visible
+from config.api import problem
+from registry.choices import RequestStatus
+from registry.gate import services
+from registry.models import Approval, DeploymentRequest, Environment, MLModel, ModelVersion
+
+MAX_WAIT_SECONDS = 60
+POLL_SECONDS = 0.5
+REJUDGE_EVERY_SECONDS = 2.5
+
+
+def visible_requests(user):
+    """Requests of models the user may view, or approve."""
+    models = MLModel.objects.all()
+    seen = visible(models, user, "view").values("pk")
+    approvable = visible(models, user, "approve").values("pk")
+    return DeploymentRequest.objects.filter(
+        Q(model_version__model__in=seen) | Q(model_version__model__in=approvable)
+    )
+
+
+def with_related(queryset):
+    return queryset.select_related(
+        "model_version__model", "environment", "requested_by", "deployment"
+    ).prefetch_related(
+        Prefetch(
+            "approvals",
+            queryset=Approval.objects.select_related("approver").order_by("created_at", "pk"),
+        )
+    )
+
+
+def approval_body(approval: Approval) -> dict:
+    return {
+        "id": approval.pk,
+        "approver": approval.approver.get_username(),
+        "verdict": approval.verdict,
+        "comment": approval.comment,
+        "roles": approval.roles,
+        "created_at": approval.created_at.isoformat(),
+        "valid": approval.lapsed_at is None,
+        "lapsed_at": approval.lapsed_at.isoformat() if approval.lapsed_at else None,
+        "lapse_reason": approval.lapse_reason,
+    }
+
+
+def request_body(deployment_request: DeploymentRequest) -> dict:
+    """The gate's answer, as pipelines and the CLI read it."""
+    version = deployment_request.model_version
+    deployment = deployment_request.deployment
+    return {
+        "id": deployment_request.pk,
+        "status": deployment_request.status,
+        "outcome": deployment_request.outcome or None,
+        "model": version.model.name,
+        "version": version.version,
+        "environment": deployment_request.environment.name,
+        "requested_by": deployment_request.requested_by.get_username(),
+        "pipeline_run_url": deployment_request.pipeline_run_url,
+        "commit": deployment_request.commit,
+        "checks": [
+            {"name": c["name"], "passed": c["passed"], "reason": c["reason"]}
+            for c in deployment_request.checks
+        ],
+        "reasons": deployment_request.reasons,
+        "approvals": [approval_body(a) for a in deployment_request.approvals.all()],
+        "required": deployment_request.required,
+        "fingerprint": deployment_request.fingerprint,
+        "deployment": (
+            {
+                "id": deployment.pk,
+                "state": deployment.state,
+                "deployed_at": deployment.deployed_at.isoformat(),
+            }
+            if deployment
+            else None
+        ),
+        "created_at": deployment_request.created_at.isoformat(),
+        "decided_at": (
+            deployment_request.decided_at.isoformat() if deployment_request.decided_at else None
+        ),
+    }
+
+
+class DeploymentRequestCreateSerializer(serializers.Serializer):
+    model = VisibleSlugRelatedField(slug_field="name", queryset=MLModel.objects.all())
+    version = serializers.CharField(max_length=100)
+    environment = serializers.SlugRelatedField(
+        slug_field="name", queryset=Environment.objects.all()
+    )
+    pipeline_run_url = serializers.URLField(
+        max_length=1000, required=False, allow_blank=True, default=""
+    )
+    commit = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        version = (
+            ModelVersion.objects.select_related("model")
+            .filter(model=attrs["model"], version=attrs["version"])
+            .first()
+        )
+        if version is None:
+            raise serializers.ValidationError(
+                {"version": f"Model {attrs['model'].name} has no version {attrs['version']!r}."}
+            )
+        attrs["model_version"] = version
+        return attrs
+
+
+class CommentSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+
+
+class NoteSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+
+
+class GateView(GenericAPIView):
+    permission_classes = [IsAuthenticated, TokenScopePermission]
+    serializer_class = DeploymentRequestCreateSerializer
+
+    def get_scoped(self, pk) -> DeploymentRequest:
+        deployment_request = with_related(visible_requests(self.request.user)).filter(pk=pk).first()
+        if deployment_request is None:
+            raise NotFound("No deployment request with this id is visible to you.")
+        return deployment_request
+
+    def answer(self, pk, code=status.HTTP_200_OK) -> Response:
+        return Response(request_body(self.get_scoped(pk)), status=code)
+
+    def handle_exception(self, exc):
+        if isinstance(exc, services.GateRefused):
+            return problem(403, str(exc), code="permission_denied")
+        if isinstance(exc, services.GateConflict):
+            return problem(409, str(exc), code="conflict")
+        return super().handle_exception(exc)
+
+
+class DeploymentRequestListCreate(GateView):
+    """Ask the gate (POST) or list the requests you may see (GET)."""
+
+    def get(self, request):
+        queryset = with_related(visible_requests(request.user)).order_by("-created_at", "-pk")
+        params = request.query_params
+        if params.get("status"):
+            if params["status"] not in RequestStatus.values:
+                return problem(
+                    400, f"Use one of {', '.join(RequestStatus.values)}.", field="status"
+                )
+            queryset = queryset.filter(status=params["status"])
+        if params.get("model"):
+            queryset = queryset.filter(model_version__model__name=params["model"])
+        if params.get("environment"):
+            queryset = queryset.filter(environment__name=params["environment"])
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response([request_body(item) for item in page])
+
+    def post(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        deployment_request = services.create_request(
+            model_version=data["model_version"],
+            environment=data["environment"],
+            user=request.user,
+            pipeline_run_url=data["pipeline_run_url"],
+            commit=data["commit"],
+        )
+        return self.answer(deployment_request.pk, status.HTTP_201_CREATED)
+
+
+def parse_wait(raw) -> float | None:
+    """Seconds to hold the answer, 0..60; ``None`` when the value is not acceptable."""
+    if raw in (None, ""):
+        return 0.0
+    try:
+        seconds = float(raw)
+    except ValueError:
+        return None
+    if not 0 <= seconds <= MAX_WAIT_SECONDS or seconds != seconds:
+        return None
+    return seconds
+
+
+class DeploymentRequestDetail(GateView):
+    """The gate's current answer; ``?wait=S`` holds it up to S seconds while unchanged.
+
+    Runs outside the per-request transaction (see ``detail_view``): every poll is
+    its own short read, and a re-judgement that must write takes its own
+    transaction, so nothing stays locked or stale while a pipeline waits.
+    """
+
+    def get(self, request, pk):
+        wait = parse_wait(request.query_params.get("wait"))
+        if wait is None:
+            return problem(400, f"Give 0 to {MAX_WAIT_SECONDS} seconds.", field="wait")
+        deployment_request = self.get_scoped(pk)
+        deployment_request = services.evaluate(deployment_request)
+        start = (deployment_request.status, deployment_request.outcome)
+        deadline = time.monotonic() + wait
+        last_judged = time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(min(POLL_SECONDS, max(deadline - time.monotonic(), 0)))
+            current = DeploymentRequest.objects.filter(pk=pk).values("status", "outcome").first()
+            if current is None:
+                break
+            if (current["status"], current["outcome"]) != start:
+                break
+            if time.monotonic() - last_judged >= REJUDGE_EVERY_SECONDS:
+                last_judged = time.monotonic()
+                judged = services.evaluate(self.get_scoped(pk))
+                if (judged.status, judged.outcome) != start:
+                    break
+        return self.answer(pk)
+
+
+detail_view = transaction.non_atomic_requests(DeploymentRequestDetail.as_view())
+
+
+class ApproveView(GateView):
+    serializer_class = CommentSerializer
+
+    def post(self, request, pk):
+        self.get_scoped(pk)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.approve(pk, request.user, serializer.validated_data["comment"])
+        return self.answer(pk)
+
+
+class RejectView(GateView):
+    serializer_class = CommentSerializer
+
+    def post(self, request, pk):
+        self.get_scoped(pk)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        comment = serializer.validated_data["comment"].strip()
+        if not comment:
+            return problem(400, "A rejection needs a comment saying why.", field="comment")
+        services.reject(pk, request.user, comment)
+        return self.answer(pk)
+
+
+class DeployedView(GateView):
+    """The pipeline shipped: record the deployment (201 the first time, 200 after)."""
+
+    serializer_class = NoteSerializer
+
+    def post(self, request, pk):
+        self.get_scoped(pk)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        _, created = services.mark_deployed(pk, request.user, serializer.validated_data["note"])
+        return self.answer(pk, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class FailedView(GateView):
+    serializer_class = NoteSerializer
+
+    def post(self, request, pk):
+        self.get_scoped(pk)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.mark_failed(pk, request.user, serializer.validated_data["note"])
+        return self.answer(pk)

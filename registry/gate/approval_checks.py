@@ -1,0 +1,95 @@
+"""The gate's own checks: a decision right permits the deployment, and its required
+approvals are present, valid and not lapsed. Imported from ``RegistryConfig.ready``.
+
+They read the context ``registry.gate.services.judge`` attached to the request
+(the matching right, the counted approvals, separation-of-duties conflicts), so
+each evaluation looks the right up once.
+"""
+
+from registry.gate.checks import CheckResult, gate_check
+
+POLICY = "decision-right"
+APPROVALS = "approvals-complete"
+
+
+def _scope(deployment_request) -> str:
+    model = deployment_request.model_version.model
+    return (
+        f"deploying {model.risk_tier}-tier model {model.name} "
+        f"to {deployment_request.environment.name}"
+    )
+
+
+@gate_check(POLICY, order=10)
+def decision_right_permits(deployment_request) -> CheckResult:
+    """A decision right must cover the deployment, and must not forbid it."""
+    from registry.gate.services import context_of
+
+    right = context_of(deployment_request).right
+    if right is None:
+        return CheckResult(
+            POLICY,
+            False,
+            f"No decision right covers {_scope(deployment_request)}; an admin adds one "
+            "under Admin > Decision rights.",
+        )
+    if right.forbidden:
+        return CheckResult(
+            POLICY,
+            False,
+            f"Policy forbids {_scope(deployment_request)} (decision right #{right.pk}: "
+            f"{right}); no approval can change that.",
+            final=True,
+        )
+    return CheckResult(POLICY, True, f"Decision right #{right.pk} applies: {right}.")
+
+
+@gate_check(APPROVALS, order=900)
+def approvals_complete(deployment_request) -> CheckResult:
+    """Distinct, eligible approvers in the numbers the decision right requires."""
+    from registry.gate import decisions
+    from registry.gate.services import context_of
+
+    context = context_of(deployment_request)
+    if context.right is None:
+        return CheckResult(APPROVALS, False, "No decision right says who must approve.")
+    if context.right.forbidden:
+        return CheckResult(APPROVALS, False, "Approvals cannot allow a forbidden deployment.")
+    if not context.requirements:
+        return CheckResult(APPROVALS, True, "No approval is required here.")
+    complete, missing = decisions.tally(
+        context.right,
+        context.approvals,
+        context.conflicts,
+        context.now,
+        requirements=context.requirements,
+    )
+    approvers = sorted(
+        {
+            a.approver.get_username()
+            for a in context.approvals
+            if a.verdict == "approve" and a.approver_id not in context.conflicts
+        }
+    )
+    by = f"approved by {', '.join(approvers)}" if approvers else "no valid approval yet"
+    if complete:
+        return CheckResult(APPROVALS, True, f"Approvals complete: {by}.")
+    sentence = f"Needs {' and '.join(missing)}; {by}."
+    model = deployment_request.model_version.model
+    sentence += (
+        f" An approver with the approve right on {model.name} approves in the board UI "
+        "or with POST .../approve."
+    )
+    if context.conflicts:
+        known = {deployment_request.requested_by_id: deployment_request.requested_by}
+        version = deployment_request.model_version
+        if version.registered_by_id:
+            known[version.registered_by_id] = version.registered_by
+        names = ", ".join(
+            f"{known[uid].get_username() if uid in known else f'user #{uid}'} ({reason})"
+            for uid, reason in sorted(context.conflicts.items())
+        )
+        sentence += f" Separation of duties: not eligible: {names}."
+    if context.lapse_reason:
+        sentence = f"{context.lapse_reason}. {sentence}"
+    return CheckResult(APPROVALS, False, sentence)
