@@ -184,6 +184,11 @@ CELERY_BEAT_SCHEDULE: dict = {
     "audit-verify-chain": {"task": "audit.verify_chain", "schedule": 24 * 3600},
     "risk-review-reminders": {"task": "risk.review_reminders", "schedule": 3600},
     "risk-expire-acceptances": {"task": "risk.expire_acceptances", "schedule": 900},
+    "playbooks-escalate-incidents": {"task": "playbooks.escalate_incidents", "schedule": 60},
+    "playbooks-regulatory-deadlines": {
+        "task": "playbooks.regulatory_deadline_warnings",
+        "schedule": 3600,
+    },
 }
 
 # --- Mail ------------------------------------------------------------------
@@ -212,7 +217,12 @@ GOVREG_METRICS_TOKEN = env_str("GOVREG_METRICS_TOKEN")
 GOVREG_TRUST_X_FORWARDED_FOR = env_bool("GOVREG_TRUST_X_FORWARDED_FOR", False)
 GOVREG_LINEAGE_MAX_BODY_BYTES = env_int("GOVREG_LINEAGE_MAX_BODY_BYTES", 5 * 1024 * 1024, minimum=1)
 GOVREG_LINEAGE_ALLOW_ANONYMOUS = env_bool("GOVREG_LINEAGE_ALLOW_ANONYMOUS", False)
+# Directories under which POST /api/lineage/dvc-imports may read DVC repositories (none: off).
+GOVREG_LINEAGE_DVC_ROOTS = env_list("GOVREG_LINEAGE_DVC_ROOTS", [])
 GOVREG_WEBHOOK_SECRET = env_str("GOVREG_WEBHOOK_SECRET", SECRET_KEY)
+GOVREG_ESCALATION_WEBHOOK_URL = env_url("GOVREG_ESCALATION_WEBHOOK_URL", None, {"http", "https"})
+GOVREG_WEBHOOK_TIMEOUT_SECONDS = env_int("GOVREG_WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+GOVREG_REGULATORY_WARNING_HOURS = env_int("GOVREG_REGULATORY_WARNING_HOURS", 48, minimum=1)
 # Risk register: how many days ahead a review counts as due, an acceptance as expiring.
 GOVREG_RISK_REVIEW_NOTICE_DAYS = env_int("GOVREG_RISK_REVIEW_NOTICE_DAYS", 7, minimum=0)
 GOVREG_RISK_ACCEPTANCE_NOTICE_DAYS = env_int("GOVREG_RISK_ACCEPTANCE_NOTICE_DAYS", 14, minimum=0)

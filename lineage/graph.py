@@ -138,3 +138,177 @@ def downstream_run_ids(
 
 def runs_by_pk(run_ids: Iterable[int]) -> list[Run]:
     return list(Run.objects.filter(pk__in=list(run_ids)).select_related("job__namespace"))
+
+
+# --- node ids and the node graphs the API answers ------------------------------------------
+
+
+class NodeNotFound(Exception):
+    """A node id that names nothing (or is malformed)."""
+
+
+def _splits(text: str, parts: int):
+    """Every way to cut ``text`` at ``:`` into ``parts`` non-empty pieces (names may hold ':')."""
+    positions = [i for i, char in enumerate(text) if char == ":"]
+    if parts == 2:
+        for i in positions:
+            if 0 < i < len(text) - 1:
+                yield text[:i], text[i + 1 :]
+    elif parts == 3:
+        for a_index, i in enumerate(positions):
+            for j in positions[a_index + 1 :]:
+                if i > 0 and i + 1 < j and j < len(text) - 1:
+                    yield text[:i], text[i + 1 : j], text[j + 1 :]
+
+
+def resolve_node(node_id: str):
+    """``dataset:NS:NAME``, ``job:NS:NAME`` or ``datasetVersion:NS:NAME:VERSION`` -> its row."""
+    from django.db.models import Q
+
+    from lineage.models import Dataset, Job
+
+    kind, sep, rest = (node_id or "").partition(":")
+    if not sep or not rest:
+        raise NodeNotFound(f"{node_id!r} is not a node id (dataset:NS:NAME, job:NS:NAME, ...)")
+    if kind in ("dataset", "job"):
+        model = Dataset if kind == "dataset" else Job
+        query = Q(pk__in=[])
+        for ns, name in _splits(rest, 2):
+            query |= Q(namespace__name=ns, name=name)
+        row = model.objects.select_related("namespace").filter(query).order_by("pk").first()
+    elif kind == "datasetVersion":
+        query = Q(pk__in=[])
+        for ns, name, version in _splits(rest, 3):
+            query |= Q(dataset__namespace__name=ns, dataset__name=name, version=version)
+        row = (
+            DatasetVersion.objects.select_related("dataset__namespace")
+            .filter(query)
+            .order_by("pk")
+            .first()
+        )
+    else:
+        raise NodeNotFound(f"unknown node type {kind!r}; use dataset, job or datasetVersion")
+    if row is None:
+        raise NodeNotFound(f"no {kind} {rest!r}")
+    return kind, row
+
+
+def dataset_node_id(dataset) -> str:
+    return f"dataset:{dataset.namespace.name}:{dataset.name}"
+
+
+def job_node_id(job) -> str:
+    return f"job:{job.namespace.name}:{job.name}"
+
+
+def version_node_id(version) -> str:
+    dataset = version.dataset
+    return f"datasetVersion:{dataset.namespace.name}:{dataset.name}:{version.version}"
+
+
+def run_node_id(run) -> str:
+    return f"run:{run.run_id}"
+
+
+def job_dataset_edges(dataset_ids=(), job_ids=()):
+    """Job-level edges ``(job id, dataset id)`` for reads and writes touching the given nodes."""
+    reads, writes = set(), set()
+    for model, bucket in ((RunInput, reads), (RunOutput, writes)):
+        if dataset_ids:
+            bucket.update(
+                model.objects.filter(dataset_version__dataset_id__in=list(dataset_ids))
+                .values_list("run__job_id", "dataset_version__dataset_id")
+                .distinct()
+            )
+        if job_ids:
+            bucket.update(
+                model.objects.filter(run__job_id__in=list(job_ids))
+                .values_list("run__job_id", "dataset_version__dataset_id")
+                .distinct()
+            )
+    return reads, writes
+
+
+def job_dataset_neighbourhood(kind: str, row, depth: int):
+    """Datasets and jobs within ``depth`` hops of a node, both directions (Marquez's lineage).
+
+    One pair of queries per hop; returns ``(dataset ids, job ids, reads, writes)`` where
+    reads/writes are ``(job id, dataset id)`` edges among them.
+    """
+    datasets = {row.pk} if kind == "dataset" else set()
+    jobs = {row.pk} if kind == "job" else set()
+    frontier_d, frontier_j = set(datasets), set(jobs)
+    reads, writes = set(), set()
+    for _ in range(_bounded(depth)):
+        if not frontier_d and not frontier_j:
+            break
+        new_reads, new_writes = job_dataset_edges(frontier_d, frontier_j)
+        reads |= new_reads
+        writes |= new_writes
+        found_jobs = {j for j, _ in new_reads | new_writes}
+        found_datasets = {d for _, d in new_reads | new_writes}
+        frontier_j = found_jobs - jobs
+        frontier_d = found_datasets - datasets
+        jobs |= found_jobs
+        datasets |= found_datasets
+    return datasets, jobs, reads, writes
+
+
+def directed_subgraph(
+    kind: str, row, direction: str, *, depth: int | None = None, as_of: datetime | None = None
+):
+    """Version-level graph upstream or downstream of a dataset, job or dataset version.
+
+    Returns ``(version ids, run ids, reads, writes)``: reads/writes are ``(run id, version
+    id)`` edges among them, recorded no later than ``as_of`` when given.
+    """
+    limit = _bounded(depth)
+    seed_versions: set[int] = set()
+    seed_runs: set[int] = set()
+    if kind == "datasetVersion":
+        seed_versions = {row.pk}
+    elif kind == "dataset":
+        versions = DatasetVersion.objects.filter(dataset=row)
+        if as_of is not None:
+            versions = versions.filter(created_at__lte=as_of)
+        seed_versions = set(versions.values_list("pk", flat=True))
+    else:
+        runs = Run.objects.filter(job=row)
+        if as_of is not None:
+            runs = runs.filter(created_at__lte=as_of)
+        seed_runs = set(runs.values_list("pk", flat=True))
+
+    def edges(model, run_ids, version_ids=None):
+        query = model.objects.filter(run_id__in=list(run_ids))
+        if version_ids is not None:
+            query = query.filter(dataset_version_id__in=list(version_ids))
+        if as_of is not None:
+            query = query.filter(created_at__lte=as_of)
+        return set(query.values_list("run_id", "dataset_version_id"))
+
+    if direction == "upstream":
+        runs = set(seed_runs)
+        if seed_versions:
+            runs |= {r for r, _ in _edges_to(RunOutput, seed_versions, as_of)}
+        hops = upstream_version_ids(runs, depth=limit, as_of=as_of) if runs else {}
+        versions = set(hops) | seed_versions
+        inner = {v for v, h in hops.items() if h < limit}
+        runs |= {r for r, _ in _edges_to(RunOutput, inner, as_of)}
+    else:
+        if seed_runs:
+            seed_versions |= {v for _, v in edges(RunOutput, seed_runs)}
+        hops = downstream_run_hops(seed_versions, depth=limit, as_of=as_of)
+        runs = set(hops) | seed_runs
+        versions = seed_versions | {v for _, v in edges(RunOutput, runs)}
+    reads = edges(RunInput, runs, versions)
+    writes = edges(RunOutput, runs, versions)
+    return versions, runs, reads, writes
+
+
+def _edges_to(model, version_ids, as_of):
+    if not version_ids:
+        return set()
+    query = model.objects.filter(dataset_version_id__in=list(version_ids))
+    if as_of is not None:
+        query = query.filter(created_at__lte=as_of)
+    return set(query.values_list("run_id", "dataset_version_id"))

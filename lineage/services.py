@@ -38,6 +38,7 @@ from lineage.models import (
     RunOutput,
 )
 from lineage.signals import dataset_version_status_changed
+from lineage.validation import event_kind
 
 _HEX_DIGEST = re.compile(r"^[0-9a-f]{32}$")
 
@@ -61,19 +62,6 @@ def canonical_json(event: dict) -> str:
 def event_hash(event: dict) -> str:
     """SHA-256 of the canonical JSON: key order and whitespace do not make a new event."""
     return hashlib.sha256(canonical_json(event).encode("utf-8")).hexdigest()
-
-
-def event_kind(event: dict) -> str:
-    """RunEvent, DatasetEvent or JobEvent from the last segment of ``schemaURL``.
-
-    Like Marquez, an absent or unknown schema URL means a run event.
-    """
-    url = event.get("schemaURL") or ""
-    fragment = url.rsplit("#", 1)[-1].rsplit("/", 1)[-1]
-    for kind in (EventKind.DATASET, EventKind.JOB, EventKind.RUN):
-        if fragment == kind.value:
-            return kind.value
-    return EventKind.RUN.value
 
 
 def parse_time(value) -> datetime | None:

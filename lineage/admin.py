@@ -1,0 +1,88 @@
+"""Admin for lineage. Dataset version status and notes change through the service (audited)."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from lineage.models import Dataset, DatasetVersion, Job, LineageEvent, Namespace, Run
+from lineage.services import NOTE_FIELDS, change_dataset_version, user_can_govern_dataset_versions
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Lineage records come from events and imports; the admin only shows them."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Namespace)
+class NamespaceAdmin(ReadOnlyAdmin):
+    list_display = ["name", "created_at"]
+    search_fields = ["name"]
+
+
+@admin.register(Dataset)
+class DatasetAdmin(ReadOnlyAdmin):
+    list_display = ["name", "namespace", "updated_at"]
+    list_select_related = ["namespace"]
+    search_fields = ["name", "namespace__name"]
+
+
+@admin.register(Job)
+class JobAdmin(ReadOnlyAdmin):
+    list_display = ["name", "namespace", "updated_at"]
+    list_select_related = ["namespace"]
+    search_fields = ["name", "namespace__name"]
+
+
+@admin.register(Run)
+class RunAdmin(ReadOnlyAdmin):
+    list_display = ["run_id", "job", "state", "started_at", "ended_at"]
+    list_select_related = ["job__namespace"]
+    list_filter = ["state"]
+    search_fields = ["run_id", "job__name"]
+
+
+@admin.register(LineageEvent)
+class LineageEventAdmin(ReadOnlyAdmin):
+    list_display = ["event_time", "kind", "event_type", "job_namespace", "job_name", "run_id"]
+    list_filter = ["kind", "event_type"]
+    search_fields = ["job_name", "run_id", "body_hash"]
+
+
+@admin.register(DatasetVersion)
+class DatasetVersionAdmin(admin.ModelAdmin):
+    """Status and notes are editable by governing users; the rest is read-only."""
+
+    list_display = ["dataset", "version", "status", "producing_run", "created_at"]
+    list_filter = ["status"]
+    list_select_related = ["dataset__namespace", "producing_run"]
+    search_fields = ["dataset__name", "version", "content_hash"]
+    fields = ["dataset", "version", "content_hash", "producing_run", "status", *NOTE_FIELDS]
+    readonly_fields = ["dataset", "version", "content_hash", "producing_run"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return user_can_govern_dataset_versions(request.user)
+
+    def save_model(self, request, obj, form, change):
+        changes = {name: form.cleaned_data[name] for name in NOTE_FIELDS}
+        original = DatasetVersion.objects.get(pk=obj.pk)
+        for name in ("status", *NOTE_FIELDS):
+            setattr(obj, name, getattr(original, name))  # the service applies the change
+        try:
+            change_dataset_version(
+                obj, actor=request.user, status=form.cleaned_data["status"], **changes
+            )
+        except (PermissionDenied, ValidationError) as exc:
+            self.message_user(request, str(exc), level=messages.ERROR)

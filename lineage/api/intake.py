@@ -1,0 +1,167 @@
+"""OpenLineage intake with Marquez's wire contract: POST /api/v1/lineage (and /batch).
+
+A RunEvent, DatasetEvent or JobEvent is validated against our schema (422
+with the JSON path of the first violation), stored once (201 again for a
+retry of the same event) and projected onto the lineage records in the
+request's transaction. The batch endpoint validates and stores each event on
+its own, each in its own savepoint, and reports per-event failures.
+"""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, transaction
+from django.utils.dateparse import parse_datetime
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import TokenScopePermission
+from config.api import error_body
+from lineage.api.body import BodyError, parse_json, read_body
+from lineage.api.permissions import LineagePermission
+from lineage.api.reads import LineageGraphView, ReadErrorsMixin
+from lineage.models import LineageEvent
+from lineage.services import ingest_event
+from lineage.validation import InvalidEvent, validate_event
+
+
+def _error(status: int, code: str, message: str, fields: dict | None = None) -> Response:
+    return Response(error_body(status, code, message, fields), status=status)
+
+
+def _invalid(exc: InvalidEvent) -> Response:
+    return _error(422, "invalid_event", str(exc), {exc.field: [exc.reason]})
+
+
+def _django_invalid(exc: ValidationError) -> InvalidEvent:
+    if hasattr(exc, "error_dict"):
+        name, errors = next(iter(exc.error_dict.items()))
+        return InvalidEvent(f"$.{name}", errors[0].messages[0])
+    return InvalidEvent("$", exc.messages[0])
+
+
+class _IntakeView(APIView):
+    permission_classes = [LineagePermission, TokenScopePermission]
+    parser_classes: list = []  # the body is read by read_body, bounded and inflated
+    anonymous_intake = True
+
+    def body(self, request):
+        return parse_json(read_body(request._request, settings.GOVREG_LINEAGE_MAX_BODY_BYTES))
+
+
+class LineageIntakeView(_IntakeView):
+    """POST one OpenLineage event."""
+
+    def post(self, request):
+        try:
+            event = self.body(request)
+        except BodyError as exc:
+            return _error(exc.status, exc.code, exc.message)
+        if isinstance(event, list):
+            return _error(
+                400,
+                "invalid_json",
+                "Send one event as a JSON object; arrays go to /api/v1/lineage/batch.",
+            )
+        try:
+            validate_event(event)
+            result = ingest_event(event)
+        except InvalidEvent as exc:
+            return _invalid(exc)
+        except ValidationError as exc:
+            return _invalid(_django_invalid(exc))
+        return Response(
+            {"id": result.event.pk, "stored": result.created, "bodyHash": result.event.body_hash},
+            status=201,
+        )
+
+
+class LineageEndpoint(ReadErrorsMixin, LineageIntakeView):
+    """``/api/v1/lineage``: POST takes an event, GET answers Marquez's lineage graph."""
+
+    def get(self, request):
+        return LineageGraphView.get(self, request)
+
+
+class LineageBatchView(_IntakeView):
+    """POST a JSON array of events; each is validated and stored on its own."""
+
+    def post(self, request):
+        try:
+            events = self.body(request)
+        except BodyError as exc:
+            return _error(exc.status, exc.code, exc.message)
+        if not isinstance(events, list):
+            return _error(400, "invalid_json", "The batch endpoint takes a JSON array of events.")
+        failed = []
+        stored = duplicates = 0
+        for index, event in enumerate(events):
+            try:
+                validate_event(event)
+                with transaction.atomic():
+                    result = ingest_event(event)
+            except InvalidEvent as exc:
+                failed.append({"index": index, "reason": str(exc), "retriable": False})
+                continue
+            except ValidationError as exc:
+                reason = str(_django_invalid(exc))
+                failed.append({"index": index, "reason": reason, "retriable": False})
+                continue
+            except DatabaseError as exc:
+                failed.append(
+                    {"index": index, "reason": f"database: {exc}"[:300], "retriable": True}
+                )
+                continue
+            stored += result.created
+            duplicates += not result.created
+        body = {
+            "status": "partial_success" if failed else "success",
+            "summary": {
+                "received": len(events),
+                "successful": len(events) - len(failed),
+                "failed": len(failed),
+                "stored": stored,
+                "duplicates": duplicates,
+            },
+            "failed_events": failed,
+        }
+        return Response(body, status=200)
+
+
+class LineageEventListView(APIView):
+    """GET the raw events, newest first, as Marquez's /api/v1/events/lineage."""
+
+    permission_classes = [IsAuthenticated, TokenScopePermission]
+    max_limit = 1000
+
+    def get(self, request):
+        params = request.query_params
+        queryset = LineageEvent.objects.all()
+        for name, lookup in (("before", "event_time__lte"), ("after", "event_time__gte")):
+            if params.get(name):
+                moment = parse_datetime(params[name])
+                if moment is None:
+                    return _error(
+                        400,
+                        "invalid",
+                        f"{name}: not an ISO 8601 date-time",
+                        {name: ["not an ISO 8601 date-time"]},
+                    )
+                queryset = queryset.filter(**{lookup: moment})
+        try:
+            limit = min(max(int(params.get("limit", 100)), 0), self.max_limit)
+            offset = max(int(params.get("offset", 0)), 0)
+        except ValueError:
+            return _error(
+                400,
+                "invalid",
+                "limit and offset must be integers",
+                {"limit": ["must be an integer"]},
+            )
+        total = queryset.count()
+        events = list(
+            queryset.order_by("-event_time", "-pk").values_list("body", flat=True)[
+                offset : offset + limit
+            ]
+        )
+        return Response({"events": events, "totalCount": total})

@@ -1,0 +1,307 @@
+"""Marquez-style reads (/api/v1/...) and govreg's directed lineage queries (/api/lineage/...).
+
+Any signed-in user may read lineage. Names may hold '/', ':' and other
+characters: routes use ``path`` converters, so a percent-encoded name
+(``data%2Ftrain.csv``) arrives decoded and still matches.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from django.db.models import OuterRef, Q, Subquery
+from django.shortcuts import get_object_or_404
+from django.utils.dateparse import parse_date, parse_datetime
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import TokenScopePermission
+from config.api import error_body
+from lineage import graph
+from lineage.api import shapes
+from lineage.models import Dataset, DatasetVersion, Job, Namespace, Run, RunInput, RunOutput
+
+MAX_LIMIT = 1000
+
+
+class BadParameter(Exception):
+    def __init__(self, name: str, message: str):
+        self.name = name
+        self.message = message
+
+
+def _bad(exc: BadParameter, status: int = 400) -> Response:
+    body = error_body(status, "invalid", f"{exc.name}: {exc.message}", {exc.name: [exc.message]})
+    return Response(body, status=status)
+
+
+def int_param(request, name: str, default: int, *, low: int = 0, high: int = MAX_LIMIT) -> int:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadParameter(name, "must be an integer")
+    if not low <= value <= high:
+        raise BadParameter(name, f"must be between {low} and {high}")
+    return value
+
+
+def time_param(request, name: str):
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    moment = parse_datetime(raw.replace(" ", "+"))
+    if moment is None and parse_date(raw):
+        moment = parse_datetime(raw + "T00:00:00")
+    if moment is None:
+        raise BadParameter(name, "must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z")
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class ReadErrorsMixin:
+    """Bad query parameters are 400 naming the parameter; unknown nodes are 404."""
+
+    def handle_exception(self, exc):
+        if isinstance(exc, BadParameter):
+            return _bad(exc)
+        if isinstance(exc, graph.NodeNotFound):
+            return Response(error_body(404, "not_found", str(exc)), status=404)
+        return super().handle_exception(exc)
+
+
+class LineageReadView(ReadErrorsMixin, APIView):
+    permission_classes = [IsAuthenticated, TokenScopePermission]
+
+    def page(self, request, queryset):
+        limit = int_param(request, "limit", 100)
+        offset = int_param(request, "offset", 0, high=10**9)
+        return list(queryset[offset : offset + limit]), queryset.count()
+
+
+def _namespace(name: str) -> Namespace:
+    return get_object_or_404(Namespace, name=name)
+
+
+def _current_versions(dataset_ids) -> dict[int, DatasetVersion]:
+    latest = (
+        DatasetVersion.objects.filter(dataset_id=OuterRef("dataset_id"))
+        .order_by("-created_at", "-pk")
+        .values("pk")[:1]
+    )
+    rows = DatasetVersion.objects.filter(dataset_id__in=list(dataset_ids), pk=Subquery(latest))
+    return {v.dataset_id: v for v in rows}
+
+
+class NamespaceListView(LineageReadView):
+    def get(self, request):
+        rows, total = self.page(request, Namespace.objects.order_by("name"))
+        return Response({"namespaces": [shapes.namespace(ns) for ns in rows], "totalCount": total})
+
+
+class NamespaceDetailView(LineageReadView):
+    def get(self, request, namespace):
+        return Response(shapes.namespace(_namespace(namespace)))
+
+
+class DatasetListView(LineageReadView):
+    def get(self, request, namespace):
+        ns = _namespace(namespace)
+        queryset = Dataset.objects.filter(namespace=ns).select_related("namespace").order_by("name")
+        rows, total = self.page(request, queryset)
+        current = _current_versions(d.pk for d in rows)
+        return Response(
+            {"datasets": [shapes.dataset(d, current.get(d.pk)) for d in rows], "totalCount": total}
+        )
+
+
+class DatasetDetailView(LineageReadView):
+    def get(self, request, namespace, name):
+        ds = get_object_or_404(
+            Dataset.objects.select_related("namespace"), namespace__name=namespace, name=name
+        )
+        return Response(shapes.dataset(ds, _current_versions([ds.pk]).get(ds.pk)))
+
+
+class DatasetVersionListView(LineageReadView):
+    def get(self, request, namespace, name):
+        ds = get_object_or_404(Dataset, namespace__name=namespace, name=name)
+        queryset = DatasetVersion.objects.filter(dataset=ds).select_related(
+            "dataset__namespace", "producing_run"
+        )
+        rows, total = self.page(request, queryset.order_by("-created_at", "-pk"))
+        return Response(
+            {"versions": [shapes.dataset_version(v) for v in rows], "totalCount": total}
+        )
+
+
+def _job_io(job_ids):
+    """``{job id: (inputs, outputs)}`` as dataset rows, two queries for the whole page."""
+    reads, writes = graph.job_dataset_edges(job_ids=job_ids)
+    dataset_ids = {d for _, d in reads | writes}
+    rows = Dataset.objects.filter(pk__in=dataset_ids).select_related("namespace")
+    by_pk = {d.pk: d for d in rows}
+    result = {j: ([], []) for j in job_ids}
+    for j, d in sorted(reads, key=lambda e: by_pk[e[1]].name):
+        result[j][0].append(by_pk[d])
+    for j, d in sorted(writes, key=lambda e: by_pk[e[1]].name):
+        result[j][1].append(by_pk[d])
+    return result
+
+
+def _latest_runs(job_ids) -> dict[int, Run]:
+    latest = Run.objects.filter(job_id=OuterRef("job_id")).order_by("-created_at", "-pk")
+    rows = Run.objects.filter(job_id__in=list(job_ids), pk=Subquery(latest.values("pk")[:1]))
+    return {r.job_id: r for r in rows.select_related("parent")}
+
+
+class JobListView(LineageReadView):
+    def get(self, request, namespace):
+        ns = _namespace(namespace)
+        queryset = Job.objects.filter(namespace=ns).select_related("namespace").order_by("name")
+        rows, total = self.page(request, queryset)
+        ids = [j.pk for j in rows]
+        io = _job_io(ids) if ids else {}
+        latest = _latest_runs(ids) if ids else {}
+        return Response(
+            {
+                "jobs": [shapes.job(j, *io[j.pk], latest.get(j.pk)) for j in rows],
+                "totalCount": total,
+            }
+        )
+
+
+class JobDetailView(LineageReadView):
+    def get(self, request, namespace, name):
+        jb = get_object_or_404(
+            Job.objects.select_related("namespace"), namespace__name=namespace, name=name
+        )
+        io = _job_io([jb.pk])
+        return Response(shapes.job(jb, *io[jb.pk], _latest_runs([jb.pk]).get(jb.pk)))
+
+
+class JobRunListView(LineageReadView):
+    def get(self, request, namespace, name):
+        jb = get_object_or_404(Job, namespace__name=namespace, name=name)
+        queryset = Run.objects.filter(job=jb).select_related("parent").order_by("-created_at")
+        rows, total = self.page(request, queryset)
+        run_ids = [r.pk for r in rows]
+        inputs: dict[int, list] = {pk: [] for pk in run_ids}
+        outputs: dict[int, list] = {pk: [] for pk in run_ids}
+        for model, bucket in ((RunInput, inputs), (RunOutput, outputs)):
+            edges = model.objects.filter(run_id__in=run_ids).select_related(
+                "dataset_version__dataset__namespace"
+            )
+            for edge in edges.order_by("pk"):
+                bucket[edge.run_id].append(edge.dataset_version)
+        return Response(
+            {
+                "runs": [shapes.run(r, inputs[r.pk], outputs[r.pk]) for r in rows],
+                "totalCount": total,
+            }
+        )
+
+
+class SearchView(LineageReadView):
+    """Datasets and jobs whose name contains ``q`` (Marquez's /api/v1/search)."""
+
+    def get(self, request):
+        q = (request.query_params.get("q") or "").strip()
+        if not q:
+            raise BadParameter("q", "is required")
+        limit = int_param(request, "limit", 10)
+        kind = (request.query_params.get("filter") or "").upper()
+        if kind not in ("", "DATASET", "JOB"):
+            raise BadParameter("filter", "must be DATASET or JOB")
+        results = []
+        for node_type, model, node_id in (
+            ("DATASET", Dataset, graph.dataset_node_id),
+            ("JOB", Job, graph.job_node_id),
+        ):
+            if kind and kind != node_type:
+                continue
+            rows = (
+                model.objects.filter(Q(name__icontains=q) | Q(namespace__name__icontains=q))
+                .select_related("namespace")
+                .order_by("-updated_at")[:limit]
+            )
+            results += [
+                {
+                    "type": node_type,
+                    "name": row.name,
+                    "updatedAt": shapes._iso(row.updated_at),
+                    "namespace": row.namespace.name,
+                    "nodeId": node_id(row),
+                }
+                for row in rows
+            ]
+        results.sort(key=lambda r: r["updatedAt"] or "", reverse=True)
+        results = results[:limit]
+        return Response({"totalCount": len(results), "results": results})
+
+
+class LineageGraphView(LineageReadView):
+    """Marquez's ``GET /api/v1/lineage?nodeId=...&depth=N``: jobs and datasets both ways."""
+
+    def get(self, request):
+        node_id = request.query_params.get("nodeId")
+        if not node_id:
+            raise BadParameter("nodeId", "is required (dataset:NS:NAME or job:NS:NAME)")
+        depth = int_param(request, "depth", 20, low=1, high=graph.MAX_DEPTH)
+        kind, row = graph.resolve_node(node_id)
+        if kind == "datasetVersion":
+            kind, row = "dataset", row.dataset
+        dataset_ids, job_ids, reads, writes = graph.job_dataset_neighbourhood(kind, row, depth)
+        datasets = list(Dataset.objects.filter(pk__in=dataset_ids).select_related("namespace"))
+        jobs = list(Job.objects.filter(pk__in=job_ids).select_related("namespace"))
+        return Response({"graph": shapes.job_dataset_graph(datasets, jobs, reads, writes)})
+
+
+class DirectedLineageView(LineageReadView):
+    """``GET /api/lineage/upstream|downstream?nodeId=...&depth=N&asOf=...`` at version level."""
+
+    direction = "upstream"
+
+    def get(self, request):
+        node_id = request.query_params.get("nodeId")
+        if not node_id:
+            raise BadParameter(
+                "nodeId", "is required (dataset:NS:NAME, job:NS:NAME or datasetVersion:NS:NAME:V)"
+            )
+        depth = int_param(request, "depth", graph.DEFAULT_DEPTH, low=1, high=graph.MAX_DEPTH)
+        as_of = time_param(request, "asOf")
+        kind, row = graph.resolve_node(node_id)
+        version_ids, run_ids, reads, writes = graph.directed_subgraph(
+            kind, row, self.direction, depth=depth, as_of=as_of
+        )
+        versions = DatasetVersion.objects.filter(pk__in=version_ids).select_related(
+            "dataset__namespace", "producing_run"
+        )
+        runs = Run.objects.filter(pk__in=run_ids).select_related("job__namespace", "parent")
+        if as_of is not None:
+            versions = versions.filter(created_at__lte=as_of)
+            runs = runs.filter(created_at__lte=as_of)
+        versions, runs = list(versions), list(runs)
+        kept_v = {v.pk for v in versions}
+        kept_r = {r.pk for r in runs}
+        reads = {(r, v) for r, v in reads if r in kept_r and v in kept_v}
+        writes = {(r, v) for r, v in writes if r in kept_r and v in kept_v}
+        return Response(
+            {
+                "nodeId": node_id,
+                "direction": self.direction,
+                "depth": depth,
+                "asOf": shapes._iso(as_of),
+                "graph": shapes.version_run_graph(versions, runs, reads, writes),
+            }
+        )
+
+
+class UpstreamView(DirectedLineageView):
+    direction = "upstream"
+
+
+class DownstreamView(DirectedLineageView):
+    direction = "downstream"

@@ -1,0 +1,135 @@
+"""Checking an OpenLineage event against govreg's own JSON Schema (Draft 2020-12).
+
+``schema/openlineage_event.json`` is written for this project: the event
+shapes of the OpenLineage 2-0-x specification and the standard facets we read.
+The tests check it against the official schemas. Errors name the JSON path of
+the violation (``$.run.runId``) and why, so an emitter's author can fix it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import best_match
+
+from lineage.choices import EventKind
+
+SCHEMA_PATH = Path(__file__).resolve().parent / "schema" / "openlineage_event.json"
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+_MAX_MESSAGE = 300
+
+format_checker = FormatChecker(formats=())
+
+
+@format_checker.checks("date-time", raises=ValueError)
+def _is_date_time(value) -> bool:
+    """RFC 3339: a date, a time and an offset (Z or +hh:mm): an event time is never local."""
+    if not isinstance(value, str):
+        return True
+    if not _RFC3339.match(value):
+        return False
+    try:
+        datetime.fromisoformat(value.replace("z", "Z").replace("t", "T")).astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
+
+
+@format_checker.checks("uuid", raises=ValueError)
+def _is_uuid(value) -> bool:
+    if not isinstance(value, str):
+        return True
+    uuid.UUID(value)
+    return all(value[i] == "-" for i in (8, 13, 18, 23)) and len(value) == 36
+
+
+class InvalidEvent(Exception):
+    """An event that breaks the specification: ``path`` ($-rooted JSON path) and ``reason``."""
+
+    def __init__(self, path: str, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+    @property
+    def field(self) -> str:
+        return self.path[2:] if self.path.startswith("$.") else self.path.lstrip("$") or "$"
+
+
+@cache
+def _schema() -> dict:
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+@cache
+def validator_for(kind: str) -> Draft202012Validator:
+    schema = dict(_schema())
+    schema["$ref"] = f"#/$defs/{kind}"
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=format_checker)
+
+
+def event_kind(event: dict) -> str:
+    """RunEvent, DatasetEvent or JobEvent from the last segment of ``schemaURL``.
+
+    Like Marquez, an absent or unknown schema URL means a run event.
+    """
+    url = event.get("schemaURL") if isinstance(event, dict) else None
+    fragment = str(url or "").rsplit("#", 1)[-1].rsplit("/", 1)[-1]
+    if fragment in (EventKind.DATASET, EventKind.JOB):
+        return fragment
+    return EventKind.RUN.value
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
+
+
+def _nul_path(value, path: str = "$") -> str | None:
+    """Where a NUL character hides (PostgreSQL's jsonb cannot hold one)."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                return path
+            found = _nul_path(item, f"{path}.{key}")
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_path(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
+def validate_event(event) -> str:
+    """Return the event's kind, or raise ``InvalidEvent`` naming the first violation."""
+    if not isinstance(event, dict):
+        raise InvalidEvent("$", "an event must be a JSON object")
+    kind = event_kind(event)
+    nul = _nul_path(event)
+    if nul:
+        raise InvalidEvent(nul, "text must not contain NUL characters")
+    error = best_match(validator_for(kind).iter_errors(event))
+    if error is None:
+        return kind
+    path = error.json_path
+    reason = error.message
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = [name for name in error.validator_value if name not in error.instance]
+        if missing:
+            path = f"{path}.{missing[0]}" if re.match(r"^\w+$", missing[0]) else path
+            reason = f"'{missing[0]}' is a required property"
+    elif error.validator == "not":
+        reason = f"a {kind} must not carry " + (
+            "a job and a run" if kind == EventKind.DATASET else "a run"
+        )
+    raise InvalidEvent(path, _shorten(reason))
