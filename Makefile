@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test browser lint format bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -22,8 +22,19 @@ run: install
 	@echo "govreg is serving on http://$(HOST):$(PORT)/ (admin at /admin/, API docs at /api/docs/)"
 	DEBUG=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The board UI's browser tests drive Debian's Chromium; install it when we can.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "chromium not found and cannot be installed here: browser tests will be skipped"; \
+	  fi; \
+	fi
 
 lint: install
 	$(BIN)/ruff check .
