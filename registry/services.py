@@ -140,6 +140,7 @@ def change_version_status(version: ModelVersion, status: str, *, reason: str = "
         record_decision(
             "model_version.status", locked, previous=previous, status=status, reason=reason
         )
+    version.status, version.updated_at = locked.status, locked.updated_at
     return locked
 
 

@@ -337,7 +337,7 @@ class VisibleFeatureField(serializers.SlugRelatedField):
 class FeatureVersionSerializer(serializers.ModelSerializer):
     feature = VisibleFeatureField(slug_field="name")
     source_dataset_versions = serializers.ListField(
-        child=DatasetVersionRefField(), required=False, default=list
+        child=DatasetVersionRefField(), required=False, write_only=True
     )
     created_by = serializers.CharField(source="created_by.username", read_only=True)
 
