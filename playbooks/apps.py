@@ -4,3 +4,20 @@ from django.apps import AppConfig
 class PlaybooksConfig(AppConfig):
     name = "playbooks"
     verbose_name = "Playbooks and incidents"
+
+    def ready(self):
+        from audit.tracking import track
+        from playbooks import checks, demo, metrics, models  # noqa: F401  (registrations)
+
+        track(models.Playbook, m2m=("thresholds",))
+        track(models.PlaybookVersion)
+        track(models.Signal, exclude=("payload",))
+        track(models.InvestigationTask)
+        track(models.Incident, m2m=("dataset_versions", "risks"))
+        track(models.StepCompletion)
+        track(models.TimelineEntry)
+        track(models.Escalation)
+        track(models.Drill, m2m=("participants",))
+        track(models.PostIncidentReview)
+        track(models.ActionItem)
+        metrics.register()

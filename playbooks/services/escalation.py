@@ -1,0 +1,125 @@
+"""Escalation: while nobody acknowledges an open incident, each level of its
+playbook's chain gets its minutes, then the next level is notified (e-mail and
+a signed webhook). Exactly once per level, even when two workers race: the
+incident's level moves by a conditional UPDATE that must change one row, and
+the Escalation row's (incident, level) constraint backs it up."""
+
+import logging
+from datetime import timedelta
+
+from django.contrib.auth.models import Group
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.services import record_decision
+from playbooks.choices import IncidentStatus, TimelineKind, WebhookState
+from playbooks.models import Escalation, Incident
+from playbooks.services.common import add_entry
+from playbooks.services.notify import group_emails
+
+log = logging.getLogger(__name__)
+
+
+def _enqueue_notifications(escalation_id: int) -> None:
+    from playbooks.tasks import notify_escalation
+
+    transaction.on_commit(lambda: notify_escalation.delay(escalation_id))
+
+
+def _create_level(incident: Incident, number: int, now) -> Escalation:
+    from django.conf import settings
+
+    level = incident.playbook_version.level(number)
+    group = Group.objects.filter(name=level["group"]).first()
+    escalation = Escalation.objects.create(
+        incident=incident,
+        level=number,
+        group=group,
+        group_name=level["group"],
+        minutes=level["minutes"],
+        notified_at=now,
+        recipients=group_emails(group),
+        webhook_state=(
+            WebhookState.PENDING
+            if settings.GOVREG_ESCALATION_WEBHOOK_URL
+            else WebhookState.NOT_CONFIGURED
+        ),
+    )
+    add_entry(
+        incident,
+        TimelineKind.ESCALATION,
+        f"Level {number} ({level['group']}) notified; {level['minutes']} min to acknowledge.",
+        at=now,
+        data={"level": number, "group": level["group"], "recipients": escalation.recipients},
+    )
+    _enqueue_notifications(escalation.pk)
+    return escalation
+
+
+def start_escalation(incident: Incident, *, now=None) -> Escalation | None:
+    """Notify level 1 of a newly opened incident (called inside open_incident)."""
+    now = now or timezone.now()
+    if incident.playbook_version is None or not incident.playbook_version.escalation_chain:
+        return None
+    changed = Incident.objects.filter(pk=incident.pk, escalation_level=0).update(
+        escalation_level=1, level_started_at=now
+    )
+    if changed != 1:
+        return None
+    incident.escalation_level, incident.level_started_at = 1, now
+    return _create_level(incident, 1, now)
+
+
+def due_for_escalation(incident: Incident, now) -> bool:
+    version = incident.playbook_version
+    if version is None or incident.status != IncidentStatus.OPEN:
+        return False
+    current = version.level(incident.escalation_level)
+    if current is None or version.level(incident.escalation_level + 1) is None:
+        return False
+    return incident.level_started_at + timedelta(minutes=current["minutes"]) <= now
+
+
+def escalate(incident_id: int, from_level: int, *, now=None) -> Escalation | None:
+    """Move one incident from ``from_level`` to the next, or do nothing if someone
+    else already did (or it was acknowledged meanwhile). Returns the new level's row."""
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            changed = Incident.objects.filter(
+                pk=incident_id, status=IncidentStatus.OPEN, escalation_level=from_level
+            ).update(escalation_level=from_level + 1, level_started_at=now)
+            if changed != 1:
+                return None
+            incident = Incident.objects.select_related("playbook_version").get(pk=incident_id)
+            escalation = _create_level(incident, from_level + 1, now)
+            record_decision(
+                "incident.escalate",
+                incident,
+                from_level=from_level,
+                to_level=from_level + 1,
+                group=escalation.group_name,
+                reason=f"not acknowledged within level {from_level}'s minutes",
+            )
+            return escalation
+    except IntegrityError:
+        log.info("incident %s level %s already escalated elsewhere", incident_id, from_level + 1)
+        return None
+
+
+def escalate_due(*, now=None) -> list[Escalation]:
+    """Escalate every open incident whose current level's minutes have run out."""
+    now = now or timezone.now()
+    candidates = Incident.objects.filter(
+        status=IncidentStatus.OPEN,
+        escalation_level__gte=1,
+        playbook_version__isnull=False,
+        level_started_at__lte=now,
+    ).select_related("playbook_version")
+    done = []
+    for incident in candidates:
+        if due_for_escalation(incident, now):
+            escalation = escalate(incident.pk, incident.escalation_level, now=now)
+            if escalation is not None:
+                done.append(escalation)
+    return done

@@ -1,0 +1,281 @@
+"""The incident's life: open, acknowledge, contain, resolve, close; steps, comments
+and the regulatory clock. Every change locks the incident row, checks the
+transition, writes the timeline and the audit trail in one transaction."""
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from audit.services import record_decision
+from playbooks.choices import (
+    INCIDENT_TRANSITIONS,
+    IncidentStatus,
+    ReviewStatus,
+    Severity,
+    TimelineKind,
+)
+from playbooks.models import Incident, PostIncidentReview, StepCompletion
+from playbooks.services.common import IncidentConflict, add_entry
+
+
+def open_incident(
+    *,
+    model,
+    title: str,
+    severity: str = Severity.CRITICAL,
+    user=None,
+    playbook_version=None,
+    description: str = "",
+    environment_name: str = "",
+    dedup_key: str = "",
+    signal=None,
+    links: dict | None = None,
+    now=None,
+) -> Incident:
+    """Open an incident, start its playbook and notify the first escalation level."""
+    from playbooks.services.escalation import start_escalation
+
+    now = now or timezone.now()
+    links = links or {}
+    with transaction.atomic():
+        incident = Incident(
+            title=title[:300],
+            description=description,
+            severity=severity,
+            model=model,
+            environment_name=environment_name,
+            playbook_version=playbook_version,
+            dedup_key=dedup_key[:255],
+            opened_at=now,
+            opened_by=user if getattr(user, "is_authenticated", False) else None,
+            **{k: v for k, v in links.items() if k in LINK_FIELDS},
+        )
+        incident.full_clean(exclude=["dedup_key"], validate_constraints=False)
+        incident.save()
+        for name in LINK_M2M:
+            if links.get(name):
+                getattr(incident, name).set(links[name])
+        add_entry(
+            incident,
+            TimelineKind.STATUS,
+            f"Incident opened ({severity}).",
+            user=user,
+            at=now,
+            data={"status": IncidentStatus.OPEN},
+        )
+        if playbook_version is not None:
+            add_entry(
+                incident,
+                TimelineKind.STEP,
+                f"Playbook {playbook_version} started ({len(playbook_version.steps)} steps).",
+                user=user,
+                at=now,
+                data={"playbook_version": playbook_version.pk},
+            )
+        if signal is not None:
+            signal_entry(incident, signal, at=now)
+        start_escalation(incident, now=now)
+    return incident
+
+
+# Filled in by the linking module once the related apps exist (FK and M2M names).
+LINK_FIELDS: set[str] = {"model_version", "deployment"}
+LINK_M2M: tuple[str, ...] = ("dataset_versions", "risks")
+
+
+def signal_entry(incident, signal, *, at=None):
+    what = signal.metric or signal.labels.get("alertname", "signal")
+    value = "" if signal.value is None else f" = {signal.value:g}"
+    status = f" [{signal.alert_status}]" if signal.alert_status else ""
+    return add_entry(
+        incident,
+        TimelineKind.SIGNAL,
+        f"Signal {what}{value}{status}: {signal.triage}. {signal.triage_reason}".strip(),
+        signal=signal,
+        at=at,
+        data={"signal": signal.pk, "triage": signal.triage},
+    )
+
+
+def _lock(incident) -> Incident:
+    return Incident.objects.select_for_update().get(pk=incident.pk)
+
+
+def _move(incident, to: str, user, *, now=None, note: str = "", data=None) -> Incident:
+    now = now or timezone.now()
+    locked = _lock(incident)
+    if to not in INCIDENT_TRANSITIONS[locked.status]:
+        raise IncidentConflict(
+            f"An incident that is {locked.status} cannot become {to}.", field="status"
+        )
+    previous = locked.status
+    locked.status = to
+    fields = ["status"]
+    by = user if getattr(user, "is_authenticated", False) else None
+    stamps = {
+        IncidentStatus.ACKNOWLEDGED: ("acknowledged_at", "acknowledged_by"),
+        IncidentStatus.CONTAINED: ("contained_at", "contained_by"),
+        IncidentStatus.RESOLVED: ("resolved_at", "resolved_by"),
+        IncidentStatus.CLOSED: ("closed_at", "closed_by"),
+    }
+    if to == IncidentStatus.CONTAINED and locked.acknowledged_at is None:
+        # Containing an incident nobody acknowledged also acknowledges it.
+        locked.acknowledged_at, locked.acknowledged_by = now, by
+        fields += ["acknowledged_at", "acknowledged_by"]
+    at_name, by_name = stamps[to]
+    setattr(locked, at_name, now)
+    setattr(locked, by_name, by)
+    fields += [at_name, by_name]
+    locked.save(update_fields=fields)
+    message = f"Status {previous} -> {to}." + (f" {note}" if note else "")
+    add_entry(
+        locked,
+        TimelineKind.STATUS,
+        message,
+        user=user,
+        at=now,
+        data={"from": previous, "to": to, **(data or {})},
+    )
+    return locked
+
+
+def acknowledge(incident, user, *, note: str = "", now=None) -> Incident:
+    """Someone has it: escalation stops."""
+    with transaction.atomic():
+        return _move(incident, IncidentStatus.ACKNOWLEDGED, user, now=now, note=note)
+
+
+def contain(incident, user, *, note: str = "", rollback: bool = False, now=None) -> Incident:
+    """The harm is stopped; the gate lets deployments of the model through again.
+    With ``rollback``, asks the gate to put the previous live version back."""
+    with transaction.atomic():
+        locked = _move(incident, IncidentStatus.CONTAINED, user, now=now, note=note)
+        if rollback:
+            from playbooks.services.rollback import request_rollback
+
+            request_rollback(locked, user, now=now)
+        record_decision(
+            "incident.contain", locked, note=note, rollback=rollback, severity=locked.severity
+        )
+        return locked
+
+
+def resolve(incident, user, *, note: str = "", now=None) -> Incident:
+    with transaction.atomic():
+        return _move(incident, IncidentStatus.RESOLVED, user, now=now, note=note)
+
+
+def close(incident, user, *, note: str = "", now=None) -> Incident:
+    """Close for good. A critical incident needs its post-incident review completed first."""
+    with transaction.atomic():
+        locked = _lock(incident)
+        if locked.severity == Severity.CRITICAL and not (
+            PostIncidentReview.objects.filter(
+                incident=locked, status=ReviewStatus.COMPLETED
+            ).exists()
+        ):
+            raise IncidentConflict(
+                "A critical incident cannot close without a completed post-incident review.",
+                field="review",
+            )
+        closed = _move(locked, IncidentStatus.CLOSED, user, now=now, note=note)
+        record_decision("incident.close", closed, note=note, severity=closed.severity)
+        return closed
+
+
+def complete_step(incident, step: int, user, *, note: str = "", now=None) -> StepCompletion:
+    """Mark step ``step`` (1-based) of the incident's playbook version done."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = _lock(incident)
+        if locked.playbook_version is None:
+            raise IncidentConflict("This incident runs no playbook.", field="step")
+        steps = locked.playbook_version.steps
+        if not 1 <= step <= len(steps):
+            raise ValidationError({"step": f"The playbook has steps 1 to {len(steps)}."})
+        if locked.status == IncidentStatus.CLOSED:
+            raise IncidentConflict("The incident is closed.", field="status")
+        try:
+            with transaction.atomic():
+                completion = StepCompletion.objects.create(
+                    incident=locked,
+                    step=step,
+                    completed_by=user if getattr(user, "is_authenticated", False) else None,
+                    completed_at=now,
+                    note=note,
+                )
+        except IntegrityError:
+            raise IncidentConflict(f"Step {step} is already complete.", field="step") from None
+        detail = steps[step - 1]
+        add_entry(
+            locked,
+            TimelineKind.STEP,
+            f"Step {step} ({detail['kind']}) done: {detail['text']}"
+            + (f" Note: {note}" if note else ""),
+            user=user,
+            at=now,
+            data={"step": step, "kind": detail["kind"]},
+        )
+        return completion
+
+
+def add_comment(incident, user, text: str, *, now=None):
+    if not text or not text.strip():
+        raise ValidationError({"text": "Write something."})
+    with transaction.atomic():
+        return add_entry(incident, TimelineKind.COMMENT, text.strip(), user=user, at=now)
+
+
+def mark_serious(incident, user, *, category: str, aware_at, now=None) -> Incident:
+    """Start (or change, or stop with an empty category) the EU AI Act reporting clock."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = _lock(incident)
+        locked.serious_category = category or ""
+        locked.aware_at = aware_at if category else None
+        previous_deadline = locked.report_deadline
+        locked.full_clean(validate_constraints=False)  # computes report_deadline
+        if locked.report_deadline != previous_deadline:
+            locked.deadline_warned_at = None
+        locked.save(
+            update_fields=["serious_category", "aware_at", "report_deadline", "deadline_warned_at"]
+        )
+        message = (
+            f"Marked serious ({locked.get_serious_category_display()}); report due "
+            f"{locked.report_deadline:%Y-%m-%d %H:%M} UTC."
+            if category
+            else "No longer marked as a serious incident."
+        )
+        add_entry(
+            locked,
+            TimelineKind.REGULATORY,
+            message,
+            user=user,
+            at=now,
+            data={"category": category, "deadline": locked.report_deadline},
+        )
+        record_decision(
+            "incident.mark_serious",
+            locked,
+            category=category,
+            aware_at=locked.aware_at,
+            report_deadline=locked.report_deadline,
+        )
+        return locked
+
+
+def record_report(incident, user, *, reported_at=None) -> Incident:
+    """The report went to the authority: the clock stops warning."""
+    with transaction.atomic():
+        locked = _lock(incident)
+        if not locked.serious_category:
+            raise IncidentConflict("Only a serious incident is reported.", field="serious_category")
+        locked.reported_at = reported_at or timezone.now()
+        locked.save(update_fields=["reported_at"])
+        add_entry(
+            locked,
+            TimelineKind.REGULATORY,
+            f"Reported to the authority at {locked.reported_at:%Y-%m-%d %H:%M} UTC.",
+            user=user,
+        )
+        return locked

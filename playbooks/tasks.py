@@ -1,0 +1,125 @@
+"""Celery tasks of the playbooks app. Each takes ids, has a stable name and is
+idempotent: running it twice notifies nobody twice."""
+
+import logging
+
+import requests
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from audit.context import acting_as
+from playbooks.choices import WebhookState
+from playbooks.models import Escalation
+from playbooks.services import escalation as escalation_service
+from playbooks.services import regulatory
+from playbooks.services.notify import send
+from playbooks.webhooks import post_signed
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_MAX_RETRIES = 5
+
+
+def _now(now: str | None):
+    return parse_datetime(now) if now else timezone.now()
+
+
+@shared_task(name="playbooks.escalate_incidents")
+def escalate_incidents(now: str | None = None) -> list[int]:
+    """From beat every minute: escalate unacknowledged incidents whose time ran out."""
+    with acting_as(name="escalation"):
+        return [e.pk for e in escalation_service.escalate_due(now=_now(now))]
+
+
+@shared_task(name="playbooks.regulatory_deadline_warnings")
+def regulatory_deadline_warnings(now: str | None = None) -> list[int]:
+    """From beat hourly: warn owners of serious incidents whose report is due soon."""
+    with acting_as(name="regulatory-clock"):
+        return regulatory.warn_due(now=_now(now))
+
+
+@shared_task(name="playbooks.notify_escalation")
+def notify_escalation(escalation_id: int) -> None:
+    """E-mail the level's group (once: ``emailed_at`` is claimed by a conditional
+    UPDATE), then hand the webhook to its own retrying task."""
+    now = timezone.now()
+    claimed = Escalation.objects.filter(pk=escalation_id, emailed_at__isnull=True).update(
+        emailed_at=now
+    )
+    escalation = Escalation.objects.select_related("incident__model").get(pk=escalation_id)
+    if claimed:
+        incident = escalation.incident
+        send(
+            f"[govreg] Escalation level {escalation.level}: {incident.title}",
+            f"Incident #{incident.pk} on model {incident.model.name} ({incident.severity}) "
+            f"has not been acknowledged.\nYour group {escalation.group_name} has "
+            f"{escalation.minutes} minutes to acknowledge it.",
+            escalation.recipients,
+        )
+    if escalation.webhook_state == WebhookState.PENDING:
+        send_escalation_webhook.delay(escalation_id)
+
+
+def escalation_payload(escalation: Escalation) -> dict:
+    incident = escalation.incident
+    return {
+        "incident": {
+            "id": incident.pk,
+            "title": incident.title,
+            "severity": incident.severity,
+            "status": incident.status,
+            "model": incident.model.name,
+            "environment": incident.environment_name,
+            "opened_at": incident.opened_at.isoformat(),
+        },
+        "escalation": {
+            "id": escalation.pk,
+            "level": escalation.level,
+            "group": escalation.group_name,
+            "minutes_to_acknowledge": escalation.minutes,
+            "notified_at": escalation.notified_at.isoformat(),
+        },
+    }
+
+
+@shared_task(
+    bind=True,
+    name="playbooks.send_escalation_webhook",
+    max_retries=WEBHOOK_MAX_RETRIES,
+)
+def send_escalation_webhook(self, escalation_id: int) -> str:
+    """POST the signed escalation to GOVREG_ESCALATION_WEBHOOK_URL; retried with
+    exponential backoff on network errors and non-2xx answers only."""
+    url = settings.GOVREG_ESCALATION_WEBHOOK_URL
+    escalation = Escalation.objects.select_related("incident__model").get(pk=escalation_id)
+    if escalation.webhook_state == WebhookState.DELIVERED:
+        return WebhookState.DELIVERED
+    if not url:
+        Escalation.objects.filter(pk=escalation_id).update(
+            webhook_state=WebhookState.NOT_CONFIGURED
+        )
+        return WebhookState.NOT_CONFIGURED
+    attempts = escalation.webhook_attempts + 1
+    try:
+        post_signed(url, "incident.escalated", escalation_payload(escalation))
+    except requests.RequestException as exc:
+        final = self.request.retries >= self.max_retries
+        Escalation.objects.filter(pk=escalation_id).update(
+            webhook_attempts=attempts,
+            webhook_last_error=str(exc)[:1000],
+            webhook_state=WebhookState.FAILED if final else WebhookState.PENDING,
+        )
+        if final:
+            log.error("escalation %s webhook failed for good: %s", escalation_id, exc)
+            return WebhookState.FAILED
+        log.warning("escalation %s webhook attempt %s failed: %s", escalation_id, attempts, exc)
+        raise self.retry(exc=exc, countdown=min(2 ** (self.request.retries + 1) * 5, 600))
+    Escalation.objects.filter(pk=escalation_id).update(
+        webhook_attempts=attempts,
+        webhook_state=WebhookState.DELIVERED,
+        webhook_delivered_at=timezone.now(),
+        webhook_last_error="",
+    )
+    return WebhookState.DELIVERED
