@@ -32,6 +32,7 @@ from registry.models import Approval, DeploymentRequest, Environment, MLModel, M
 MAX_WAIT_SECONDS = 60
 POLL_SECONDS = 0.5
 REJUDGE_EVERY_SECONDS = 2.5
+NOT_FOUND = "No deployment request with this id is visible to you."
 
 
 def visible_requests(user):
@@ -144,10 +145,13 @@ class GateView(GenericAPIView):
     permission_classes = [IsAuthenticated, TokenScopePermission]
     serializer_class = DeploymentRequestCreateSerializer
 
+    def find(self, pk) -> DeploymentRequest | None:
+        return with_related(visible_requests(self.request.user)).filter(pk=pk).first()
+
     def get_scoped(self, pk) -> DeploymentRequest:
-        deployment_request = with_related(visible_requests(self.request.user)).filter(pk=pk).first()
+        deployment_request = self.find(pk)
         if deployment_request is None:
-            raise NotFound("No deployment request with this id is visible to you.")
+            raise NotFound(NOT_FOUND)
         return deployment_request
 
     def answer(self, pk, code=status.HTTP_200_OK) -> Response:
@@ -219,7 +223,11 @@ class DeploymentRequestDetail(GateView):
         wait = parse_wait(request.query_params.get("wait"))
         if wait is None:
             return problem(400, f"Give 0 to {MAX_WAIT_SECONDS} seconds.", field="wait")
-        deployment_request = self.get_scoped(pk)
+        # Answers are returned, not raised: this view runs outside the request
+        # transaction and must not mark an enclosing one for rollback.
+        deployment_request = self.find(pk)
+        if deployment_request is None:
+            return problem(404, NOT_FOUND, code="not_found")
         deployment_request = services.evaluate(deployment_request)
         start = (deployment_request.status, deployment_request.outcome)
         deadline = time.monotonic() + wait
@@ -233,10 +241,10 @@ class DeploymentRequestDetail(GateView):
                 break
             if time.monotonic() - last_judged >= REJUDGE_EVERY_SECONDS:
                 last_judged = time.monotonic()
-                judged = services.evaluate(self.get_scoped(pk))
+                judged = services.evaluate(self.find(pk))
                 if (judged.status, judged.outcome) != start:
                     break
-        return self.answer(pk)
+        return Response(request_body(self.find(pk)))
 
 
 detail_view = transaction.non_atomic_requests(DeploymentRequestDetail.as_view())
