@@ -1,8 +1,10 @@
 """The pipeline API of the gate: ask, approve, reject, report; who may do what."""
 
 import pytest
+from django.contrib.auth.models import Group
 from guardian.shortcuts import assign_perm
 
+from accounts.roles import Role
 from audit.models import AuditEvent
 from registry.models import Approval, Deployment, DeploymentRequest
 from tests.gate.conftest import ask
@@ -82,9 +84,6 @@ def test_one_person_cannot_approve_twice(api, pipeline, version, alice):
     ],
 )
 def test_separation_of_duties(api, team, pipeline, version, carol, tara, who, why):
-    from accounts.roles import Role
-    from django.contrib.auth.models import Group
-
     requester = pipeline
     if who == "requester":
         # An approver of the team asks for the deployment themself.
@@ -239,7 +238,9 @@ def test_list_filters(api, pipeline, version):
     assert client.get("/api/deployment-requests/?status=maybe").status_code == 400
 
 
-def test_list_query_count_does_not_grow(api, pipeline, version, alice, django_assert_max_num_queries):
+def test_list_query_count_does_not_grow(
+    api, pipeline, version, alice, django_assert_max_num_queries
+):
     client = api(pipeline)
     for _ in range(2):
         request_id = ask(client, version).json()["id"]
