@@ -66,6 +66,7 @@ class RiskMatrixSerializer(FullCleanSerializer):
 
     class Meta:
         model = RiskMatrix
+        validators = []  # full_clean checks the model's constraints
         fields = [
             "id",
             "name",
@@ -112,6 +113,7 @@ class RiskSerializer(FullCleanSerializer):
 
     class Meta:
         model = Risk
+        validators = []  # full_clean checks the model's constraints
         fields = [
             "id",
             "title",
@@ -192,6 +194,7 @@ class ControlSerializer(FullCleanSerializer):
 
     class Meta:
         model = Control
+        validators = []  # full_clean checks the model's constraints
         fields = [
             "id",
             "risk",
@@ -230,6 +233,7 @@ class RiskAcceptanceSerializer(FullCleanSerializer):
 
     class Meta:
         model = RiskAcceptance
+        validators = []  # full_clean checks the model's constraints
         fields = [
             "id",
             "risk",
@@ -316,6 +320,7 @@ class ThresholdSerializer(FullCleanSerializer):
 
     class Meta:
         model = Threshold
+        validators = []  # full_clean checks the model's constraints
         fields = [
             "id",
             "risk",
@@ -375,6 +380,7 @@ class EvaluationSerializer(FullCleanSerializer):
 
     class Meta:
         model = Evaluation
+        validators = []  # full_clean checks the model's constraints
         fields = [
             "id",
             "model_version",
@@ -415,4 +421,5 @@ class EvaluationSerializer(FullCleanSerializer):
     def build(self, attrs):
         instance = super().build(attrs)
         instance.model_version = self.context["model_version"]
+        instance.submitted_by = self.context["request"].user
         return instance

@@ -185,7 +185,7 @@ class Evaluation(models.Model):
     success_criterion = models.TextField(blank=True)
     metrics = models.JSONField(default=dict, blank=True)
     outcome = models.CharField(max_length=16, choices=EvaluationOutcome.choices)
-    passed = models.BooleanField(editable=False)
+    passed = models.BooleanField(default=False, editable=False, help_text="outcome == passed")
     message = models.TextField(blank=True, help_text="Failure or skip message from the runner.")
     duration_seconds = models.FloatField(null=True, blank=True)
     evidence_url = models.URLField(max_length=500, blank=True)
