@@ -225,3 +225,15 @@ def only_registry_checks(monkeypatch):
 
     monkeypatch.setattr(checks, "_checks", own(checks._checks))
     monkeypatch.setattr(checks, "_fingerprint_parts", own(checks._fingerprint_parts))
+
+
+@pytest.fixture(autouse=True)
+def gate_defaults(db):
+    """The seeded environments and default decision rights, even after another test's
+    transactional flush emptied them (the data migrations' own functions, idempotent)."""
+    import importlib
+
+    from django.apps import apps
+
+    for name in ("0004_seed_environments", "0006_seed_decision_rights"):
+        importlib.import_module(f"registry.migrations.{name}").seed(apps, None)

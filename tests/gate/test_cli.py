@@ -1,0 +1,163 @@
+"""The real ``govreg`` console script against a live server, as a CI step runs it."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from accounts.services import issue_token
+from registry.models import Deployment, DeploymentRequest
+from tests.gate.conftest import make_model, make_version
+
+GOVREG = Path(sys.executable).with_name("govreg")
+
+pytestmark = pytest.mark.skipif(
+    not GOVREG.exists(), reason="the govreg console script is not installed (pip install -e .)"
+)
+
+
+def token_for(user) -> str:
+    return issue_token(user, name="ci")[1]
+
+
+def govreg(*args, token, url, wait=True, timeout=90):
+    env = {**os.environ, "GOVREG_URL": url, "GOVREG_TOKEN": token}
+    process = subprocess.Popen(
+        [str(GOVREG), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    if not wait:
+        return process
+    out, err = process.communicate(timeout=timeout)
+    return process.returncode, out, err
+
+
+def http(live_server, user):
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token_for(user)}"
+    session.base = live_server.url
+    return session
+
+
+def wait_for(predicate, seconds=20.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("condition not reached in time")
+
+
+def test_whole_path_with_the_waiting_cli(live_server, pipeline, version, alice, bob):
+    ci_token = token_for(pipeline)
+    cli = govreg(
+        "gate",
+        "--model",
+        "loan-default",
+        "--version",
+        "7",
+        "--environment",
+        "production",
+        "--wait",
+        "60",
+        "--commit",
+        "9f2c1e7",
+        token=ci_token,
+        url=live_server.url,
+        wait=False,
+    )
+    try:
+        request = wait_for(lambda: DeploymentRequest.objects.first())
+        base = f"{live_server.url}/api/deployment-requests/{request.pk}"
+        as_ci = http(live_server, pipeline)
+        body = as_ci.get(f"{base}/", timeout=10).json()
+        assert body["status"] == "pending"
+        assert any("2 more approver" in reason for reason in body["reasons"])
+
+        first = http(live_server, alice).post(f"{base}/approve", json={"comment": "ok"}, timeout=10)
+        assert first.json()["status"] == "pending"
+        assert cli.poll() is None, "the CLI must still be waiting after one approval"
+
+        second = http(live_server, bob).post(f"{base}/approve", json={}, timeout=10)
+        assert second.json()["status"] == "approved"
+
+        out, err = cli.communicate(timeout=30)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    assert cli.returncode == 0, (out, err)
+    assert "PENDING" in out and "[FAIL] approvals-complete" in out
+    assert "approved by alice" in out and "approved by bob" in out
+    assert "approved: deployment request" in out
+
+    deployed = as_ci.post(f"{base}/deployed", json={"note": "shipped"}, timeout=10)
+    assert deployed.status_code == 201
+    assert Deployment.objects.get().deployment_request_id == request.pk
+
+
+def test_cli_exit_1_when_denied(live_server, team, pipeline, carol):
+    from tests.gate.conftest import training_lineage
+
+    model = make_model(team, "social-scoring", "unacceptable")
+    make_version(model, training_lineage("social", author=None), "1", carol)
+
+    code, out, err = govreg(
+        "gate", "--model", "social-scoring", "--version", "1", "--environment", "staging",
+        token=token_for(pipeline), url=live_server.url,
+    )  # fmt: skip
+
+    assert code == 1, (out, err)
+    assert "DENIED" in out and "Policy forbids" in out
+
+
+def test_cli_exit_2_when_still_pending(live_server, pipeline, version):
+    started = time.monotonic()
+    code, out, err = govreg(
+        "gate", "--model", "loan-default", "--version", "7", "--environment", "production",
+        "--wait", "1",
+        token=token_for(pipeline), url=live_server.url,
+    )  # fmt: skip
+
+    assert code == 2, (out, err)
+    assert "pending: no decision yet" in out
+    assert time.monotonic() - started < 30
+    request_id = DeploymentRequest.objects.get().pk
+    # following the same request later reuses it
+    code, out, _ = govreg(
+        "gate", "--request-id", str(request_id), token=token_for(pipeline), url=live_server.url
+    )
+    assert code == 2 and f"#{request_id}" in out
+    assert DeploymentRequest.objects.count() == 1
+
+
+def test_cli_exit_3_on_usage_and_connection_errors(live_server, pipeline, version):
+    token = token_for(pipeline)
+    url = live_server.url
+    # argparse errors exit 3, not argparse's usual 2 (2 means "pending")
+    assert govreg("gate", "--wait", "soon", token=token, url=url)[0] == 3
+    assert govreg("frobnicate", token=token, url=url)[0] == 3
+    # missing arguments
+    code, _, err = govreg("gate", "--model", "loan-default", token=token, url=url)
+    assert code == 3 and "--version" in err
+    # unknown version: the server's 400 names the field
+    code, _, err = govreg(
+        "gate", "--model", "loan-default", "--version", "99", "--environment", "production",
+        token=token, url=url,
+    )  # fmt: skip
+    assert code == 3 and "version" in err
+    # bad token
+    code, _, err = govreg(
+        "gate", "--model", "loan-default", "--version", "7", "--environment", "production",
+        token="gvr_not-a-token", url=url,
+    )  # fmt: skip
+    assert code == 3 and "401" in err
+    # nobody listening
+    code, _, err = govreg(
+        "gate", "--model", "loan-default", "--version", "7", "--environment", "production",
+        token=token, url="http://127.0.0.1:9",
+    )  # fmt: skip
+    assert code == 3 and "cannot reach" in err
