@@ -6,13 +6,21 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 
+from accounts.roles import Role
+
 log = logging.getLogger(__name__)
 
 
 def group_emails(group) -> list[str]:
+    """Addresses of the group's active people (pipeline service accounts read no mail)."""
     if group is None:
         return []
-    users = get_user_model().objects.filter(groups=group, is_active=True).exclude(email="")
+    users = (
+        get_user_model()
+        .objects.filter(groups=group, is_active=True)
+        .exclude(email="")
+        .exclude(groups__name=Role.PIPELINE)
+    )
     return sorted(set(users.values_list("email", flat=True)))
 
 
