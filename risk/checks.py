@@ -118,9 +118,15 @@ def appetite_breaches(model_version, now=None) -> list[str]:
     return breaches
 
 
+def _gate_now(deployment_request):
+    """The moment the gate judges at (its context's ``now``), else the current time."""
+    context = getattr(deployment_request, "_gate_context", None)
+    return getattr(context, "now", None) or timezone.now()
+
+
 @gate_check("risks-within-appetite", order=210)
 def risks_within_appetite(deployment_request) -> CheckResult:
-    breaches = appetite_breaches(deployment_request.model_version)
+    breaches = appetite_breaches(deployment_request.model_version, _gate_now(deployment_request))
     if breaches:
         return CheckResult("risks-within-appetite", False, "; ".join(breaches))
     return CheckResult(

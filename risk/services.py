@@ -3,6 +3,7 @@ in the same transaction (creates and edits through ``audit.tracking``; decisions
 through ``audit.services.record_decision``)."""
 
 import logging
+import smtplib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -397,9 +398,11 @@ def _notify(risk: Risk, kind: str, due: date, *, acceptance=None, now=None) -> b
     )
     try:
         send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [owner.email])
-    except Exception:
+    except (OSError, smtplib.SMTPException):
+        # The mail server is away: release the claim so the next run tries again.
+        log.exception("risk %s: could not send the %s reminder", risk.pk, kind)
         Reminder.objects.filter(pk=reminder.pk).update(sent_at=None)
-        raise
+        return False
     return True
 
 
