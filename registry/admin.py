@@ -147,3 +147,7 @@ class ImpactNotificationAdmin(ReadOnlyAdmin):
     list_filter = ("status", "team")
     search_fields = ("dataset_version__dataset__name", "dataset_version__version")
     list_select_related = ("dataset_version__dataset__namespace", "team")
+
+
+# The gate's pages (decision rights, deployment requests) live beside its code.
+from registry.gate import admin as gate_admin  # noqa: E402,F401
