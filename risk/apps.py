@@ -8,7 +8,7 @@ class RiskConfig(AppConfig):
     def ready(self):
         from audit.tracking import track
         from config.metrics import register_gauge
-        from risk import checks, metrics, models  # noqa: F401  checks register themselves
+        from risk import checks, demo, metrics, models  # noqa: F401  (registrations)
 
         track(models.RiskMatrix)
         track(
