@@ -1,3 +1,4 @@
+import importlib
 import itertools
 
 import pytest
@@ -39,6 +40,19 @@ def make_version(model, training_run, label: str | None = None, user=None):
         training_run=training_run,
         registered_by=user,
     )
+
+
+@pytest.fixture(autouse=True)
+def environments(db):
+    """The environments the data migration seeds; a transactional test elsewhere in the
+    suite flushes the tables, so they are ensured here rather than assumed."""
+    seeded = importlib.import_module("registry.migrations.0004_seed_environments")
+    return {
+        name: Environment.objects.get_or_create(
+            name=name, defaults={"order": order, "protected": protected, "description": text}
+        )[0]
+        for name, order, protected, text in seeded.ENVIRONMENTS
+    }
 
 
 @pytest.fixture
