@@ -41,6 +41,7 @@ class FullCleanMixin:
         instance = model(**values)
         if self.instance is not None:
             instance.pk = self.instance.pk
+            instance._state.adding = False  # constraints exclude the row itself
         instance.full_clean(exclude=list(self.clean_exclude), validate_unique=False)
         return attrs
 
