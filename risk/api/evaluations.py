@@ -83,6 +83,7 @@ class ModelVersionEvaluationsView(generics.GenericAPIView):
     """
 
     parser_classes = [JSONParser, JUnitXMLParser, JUnitTextXMLParser]
+    queryset = Evaluation.objects.none()  # the schema's model; rows come from get_version
     permission_classes = [IsAuthenticated, TokenScopePermission]
     serializer_class = EvaluationSerializer
     pagination_class = Pagination
