@@ -68,7 +68,7 @@ class PlaybookVersionSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_created_by(self, obj):
+    def get_created_by(self, obj) -> str | None:
         return _username(obj.created_by)
 
 
@@ -232,7 +232,7 @@ class InvestigationTaskSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_closed_by(self, obj):
+    def get_closed_by(self, obj) -> str | None:
         return _username(obj.closed_by)
 
 
@@ -270,7 +270,7 @@ class StepCompletionSerializer(serializers.ModelSerializer):
         fields = ["step", "completed_at", "completed_by", "note"]
         read_only_fields = fields
 
-    def get_completed_by(self, obj):
+    def get_completed_by(self, obj) -> str | None:
         return _username(obj.completed_by)
 
 
@@ -338,7 +338,7 @@ class IncidentSerializer(FullCleanMixin, serializers.ModelSerializer):
             "deployment",
         ]
 
-    def get_steps(self, obj):
+    def get_steps(self, obj) -> list[dict]:
         version = obj.playbook_version
         if version is None:
             return []
@@ -358,14 +358,14 @@ class IncidentSerializer(FullCleanMixin, serializers.ModelSerializer):
             )
         return out
 
-    def get_review(self, obj):
+    def get_review(self, obj) -> dict | None:
         review = getattr(obj, "review", None)
         return {"id": review.pk, "status": review.status} if review else None
 
-    def get_acknowledged_by(self, obj):
+    def get_acknowledged_by(self, obj) -> str | None:
         return _username(obj.acknowledged_by)
 
-    def get_contained_by(self, obj):
+    def get_contained_by(self, obj) -> str | None:
         return _username(obj.contained_by)
 
     def validate(self, attrs):
@@ -475,7 +475,7 @@ class ActionItemSerializer(FullCleanMixin, serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "status", "evaluation", "closed_at", "outcome", "created_at"]
 
-    def get_closed_by(self, obj):
+    def get_closed_by(self, obj) -> str | None:
         return _username(obj.closed_by)
 
     def validate(self, attrs):
@@ -525,7 +525,7 @@ class ReviewSerializer(FullCleanMixin, serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "status", "completed_at", "created_at", "updated_at"]
 
-    def get_completed_by(self, obj):
+    def get_completed_by(self, obj) -> str | None:
         return _username(obj.completed_by)
 
     def validate_incident(self, incident):

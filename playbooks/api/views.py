@@ -8,6 +8,8 @@ import json
 from django.db import transaction
 from django.db.models import Prefetch, Q
 from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -98,6 +100,7 @@ class AlertmanagerWebhookView(APIView):
 
     permission_classes = [IsAuthenticated, TokenScopePermission, IsPipeline]
 
+    @extend_schema(request=s.AlertmanagerPayloadSerializer, responses={200: OpenApiTypes.OBJECT})
     def post(self, request):
         payload = s.AlertmanagerPayloadSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
