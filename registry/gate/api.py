@@ -16,6 +16,7 @@ import time
 
 from django.db import transaction
 from django.db.models import Prefetch, Q
+from guardian.core import ObjectPermissionChecker
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
@@ -23,7 +24,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from accounts.api.fields import VisibleSlugRelatedField
-from accounts.permissions import TokenScopePermission, visible
+from accounts.permissions import TokenScopePermission, perm_name, visible
 from config.api import problem
 from registry.choices import RequestStatus
 from registry.gate import services
@@ -43,6 +44,16 @@ def visible_requests(user):
     return DeploymentRequest.objects.filter(
         Q(model_version__model__in=seen) | Q(model_version__model__in=approvable)
     )
+
+
+def may_see(user, model) -> bool:
+    """Whoever may view the model (team, board, auditor, admin) or approve it."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if user.has_perm(perm_name(MLModel, "view")):
+        return True
+    granted = ObjectPermissionChecker(user).get_perms(model)
+    return "view_mlmodel" in granted or "approve_mlmodel" in granted
 
 
 def with_related(queryset):
@@ -146,16 +157,19 @@ class GateView(GenericAPIView):
     serializer_class = DeploymentRequestCreateSerializer
 
     def find(self, pk) -> DeploymentRequest | None:
-        return with_related(visible_requests(self.request.user)).filter(pk=pk).first()
+        """The request if the caller may see it (one row, then one permission check)."""
+        deployment_request = services.load(pk)
+        if deployment_request is None or not may_see(
+            self.request.user, deployment_request.model_version.model
+        ):
+            return None
+        return deployment_request
 
     def get_scoped(self, pk) -> DeploymentRequest:
         deployment_request = self.find(pk)
         if deployment_request is None:
             raise NotFound(NOT_FOUND)
         return deployment_request
-
-    def answer(self, pk, code=status.HTTP_200_OK) -> Response:
-        return Response(request_body(self.get_scoped(pk)), status=code)
 
     def handle_exception(self, exc):
         if isinstance(exc, services.GateRefused):
@@ -195,7 +209,7 @@ class DeploymentRequestListCreate(GateView):
             pipeline_run_url=data["pipeline_run_url"],
             commit=data["commit"],
         )
-        return self.answer(deployment_request.pk, status.HTTP_201_CREATED)
+        return Response(request_body(deployment_request), status=status.HTTP_201_CREATED)
 
 
 def parse_wait(raw) -> float | None:
@@ -229,22 +243,25 @@ class DeploymentRequestDetail(GateView):
         if deployment_request is None:
             return problem(404, NOT_FOUND, code="not_found")
         deployment_request = services.evaluate(deployment_request)
+        if wait <= 0:
+            return Response(request_body(deployment_request))
         start = (deployment_request.status, deployment_request.outcome)
         deadline = time.monotonic() + wait
         last_judged = time.monotonic()
         while time.monotonic() < deadline:
             time.sleep(min(POLL_SECONDS, max(deadline - time.monotonic(), 0)))
             current = DeploymentRequest.objects.filter(pk=pk).values("status", "outcome").first()
-            if current is None:
-                break
-            if (current["status"], current["outcome"]) != start:
+            if current is None or (current["status"], current["outcome"]) != start:
                 break
             if time.monotonic() - last_judged >= REJUDGE_EVERY_SECONDS:
                 last_judged = time.monotonic()
-                judged = services.evaluate(self.find(pk))
+                judged = services.evaluate(services.load(pk))
                 if (judged.status, judged.outcome) != start:
                     break
-        return Response(request_body(self.find(pk)))
+        final = services.load(pk)
+        if final is None:
+            return problem(404, NOT_FOUND, code="not_found")
+        return Response(request_body(final))
 
 
 detail_view = transaction.non_atomic_requests(DeploymentRequestDetail.as_view())
@@ -257,8 +274,8 @@ class ApproveView(GateView):
         self.get_scoped(pk)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.approve(pk, request.user, serializer.validated_data["comment"])
-        return self.answer(pk)
+        answer = services.approve(pk, request.user, serializer.validated_data["comment"])
+        return Response(request_body(answer))
 
 
 class RejectView(GateView):
@@ -271,8 +288,7 @@ class RejectView(GateView):
         comment = serializer.validated_data["comment"].strip()
         if not comment:
             return problem(400, "A rejection needs a comment saying why.", field="comment")
-        services.reject(pk, request.user, comment)
-        return self.answer(pk)
+        return Response(request_body(services.reject(pk, request.user, comment)))
 
 
 class DeployedView(GateView):
@@ -284,8 +300,11 @@ class DeployedView(GateView):
         self.get_scoped(pk)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        _, created = services.mark_deployed(pk, request.user, serializer.validated_data["note"])
-        return self.answer(pk, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        answer, created = services.mark_deployed(
+            pk, request.user, serializer.validated_data["note"]
+        )
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(request_body(answer), status=code)
 
 
 class FailedView(GateView):
@@ -295,5 +314,5 @@ class FailedView(GateView):
         self.get_scoped(pk)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.mark_failed(pk, request.user, serializer.validated_data["note"])
-        return self.answer(pk)
+        answer = services.mark_failed(pk, request.user, serializer.validated_data["note"])
+        return Response(request_body(answer))

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from accounts.permissions import may
@@ -79,7 +80,9 @@ def context_of(deployment_request) -> GateContext:
     return deployment_request._gate_context
 
 
-def _load(request_id: int, *, lock: bool = False) -> DeploymentRequest:
+def load(request_id: int, *, lock: bool = False) -> DeploymentRequest | None:
+    """A request with everything the gate and its answer need (approvals prefetched).
+    ``lock`` takes the row lock (inside a transaction) before reading it."""
     queryset = DeploymentRequest.objects.select_related(
         "model_version__model__team",
         "model_version__training_run__job",
@@ -87,13 +90,27 @@ def _load(request_id: int, *, lock: bool = False) -> DeploymentRequest:
         "environment",
         "requested_by",
         "deployment",
+    ).prefetch_related(
+        Prefetch(
+            "approvals",
+            queryset=Approval.objects.select_related("approver").order_by("created_at", "pk"),
+        )
     )
     if lock:
         queryset = queryset.select_for_update(of=("self",))
-    return queryset.get(pk=request_id)
+    return queryset.filter(pk=request_id).first()
+
+
+def _load(request_id: int, *, lock: bool = False) -> DeploymentRequest:
+    deployment_request = load(request_id, lock=lock)
+    if deployment_request is None:
+        raise DeploymentRequest.DoesNotExist(f"No deployment request #{request_id}.")
+    return deployment_request
 
 
 def _approvals(deployment_request) -> list[Approval]:
+    if "approvals" in getattr(deployment_request, "_prefetched_objects_cache", {}):
+        return list(deployment_request.approvals.all())
     return list(
         Approval.objects.filter(request_id=deployment_request.pk)
         .select_related("approver")
@@ -276,8 +293,8 @@ def evaluate(deployment_request, now=None) -> DeploymentRequest:
     if not _differs(deployment_request, judgement):
         return deployment_request
     with transaction.atomic():
-        locked = _load(deployment_request.pk, lock=True)
-        return _evaluate_locked(locked, now)
+        _evaluate_locked(_load(deployment_request.pk, lock=True), now)
+    return _load(deployment_request.pk)
 
 
 # --- verbs --------------------------------------------------------------------
@@ -300,18 +317,25 @@ def create_request(
             f"You may not request deployments of {model_version.model.name}: "
             "you need the change right on it (its team) or the pipeline role."
         )
+    # Judge before writing: the audit chain's lock is then held only for the writes.
+    deployment_request = DeploymentRequest(
+        model_version=model_version,
+        environment=environment,
+        requested_by=user,
+        pipeline_run_url=pipeline_run_url or "",
+        commit=commit or "",
+    )
+    judgement = judge(deployment_request, now, approvals=[])
+    deployment_request.status = judgement.status
+    deployment_request.checks = judgement.checks
+    deployment_request.reasons = judgement.reasons
+    deployment_request.required = judgement.required
+    deployment_request.fingerprint = judgement.fingerprint
+    deployment_request.fingerprint_parts = judgement.parts
+    if judgement.status != RequestStatus.PENDING:
+        deployment_request.decided_at = now
+    deployment_request.full_clean(validate_constraints=False)
     with transaction.atomic():
-        parts = gate_checks.fingerprint_parts(model_version)
-        deployment_request = DeploymentRequest(
-            model_version=model_version,
-            environment=environment,
-            requested_by=user,
-            pipeline_run_url=pipeline_run_url or "",
-            commit=commit or "",
-            fingerprint=gate_checks.fingerprint_of(parts),
-            fingerprint_parts=parts,
-        )
-        deployment_request.full_clean()
         deployment_request.save()
         record_decision(
             "gate.request",
@@ -322,11 +346,12 @@ def create_request(
             pipeline_run_url=deployment_request.pipeline_run_url,
             commit=deployment_request.commit,
             fingerprint=deployment_request.fingerprint,
+            status=judgement.status,
+            checks=judgement.checks,
+            reasons=judgement.reasons,
         )
-        locked = _load(deployment_request.pk, lock=True)
-        judgement = judge(locked, now, approvals=[])
-        _apply(locked, judgement, now)
-    return _load(locked.pk)
+    deployment_request._prefetched_objects_cache = {"approvals": Approval.objects.none()}
+    return deployment_request
 
 
 def _decide(request_id, user, verdict, comment, now) -> DeploymentRequest:
@@ -379,6 +404,7 @@ def _decide(request_id, user, verdict, comment, now) -> DeploymentRequest:
             roles=approval.roles,
             fingerprint=approval.fingerprint,
         )
+        deployment_request._prefetched_objects_cache.pop("approvals", None)  # now stale
         judgement = judge(deployment_request, now)
         _apply(deployment_request, judgement, now)
     return _load(request_id)
