@@ -43,11 +43,12 @@ from registry.models import MLModel
 
 
 class ConflictAs409:
-    """Turn a refused state change into a 409 naming what is in the way."""
+    """Turn a refused state change into a 409 (403 for a decision right) naming what is
+    in the way."""
 
     def handle_exception(self, exc):
         if isinstance(exc, IncidentConflict):
-            return problem(status.HTTP_409_CONFLICT, exc.message, field=exc.field, code="conflict")
+            return problem(exc.status, exc.message, field=exc.field, code=exc.code)
         return super().handle_exception(exc)
 
 

@@ -9,6 +9,6 @@
 - ``reviews``: post-incident reviews, drills and action items
 """
 
-from playbooks.services.common import IncidentConflict
+from playbooks.services.common import IncidentConflict, NotAllowed
 
-__all__ = ["IncidentConflict"]
+__all__ = ["IncidentConflict", "NotAllowed"]

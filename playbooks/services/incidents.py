@@ -15,7 +15,9 @@ from playbooks.choices import (
     TimelineKind,
 )
 from playbooks.models import Incident, PostIncidentReview, StepCompletion
-from playbooks.services.common import IncidentConflict, add_entry
+from playbooks.services.common import IncidentConflict, NotAllowed, add_entry
+from registry.choices import DecisionAction
+from registry.gate import decisions
 
 
 def open_incident(
@@ -165,10 +167,27 @@ def resolve(incident, user, *, note: str = "", now=None) -> Incident:
         return _move(incident, IncidentStatus.RESOLVED, user, now=now, note=note)
 
 
+def close_right_refusal(incident, user) -> str | None:
+    """Why ``user`` may not close ``incident`` under a ``close-incident`` decision right,
+    or None. Without such a right for the model, the team's change right suffices;
+    with one, the closer needs the approver role and the approve right on the model."""
+    right = decisions.rights_for(DecisionAction.CLOSE_INCIDENT, incident.model)
+    if right is None:
+        return None
+    if right.forbidden:
+        return f"Decision right {right}: incidents of {incident.model.name} are not closed here."
+    allowed, reason = decisions.can_approve(user, DecisionAction.CLOSE_INCIDENT, incident.model)
+    return None if allowed else reason
+
+
 def close(incident, user, *, note: str = "", now=None) -> Incident:
-    """Close for good. A critical incident needs its post-incident review completed first."""
+    """Close for good. A critical incident needs its post-incident review completed first;
+    a close-incident decision right, where an admin wrote one, names who may close."""
     with transaction.atomic():
         locked = _lock(incident)
+        refusal = close_right_refusal(locked, user)
+        if refusal:
+            raise NotAllowed(refusal, field="user")
         if locked.severity == Severity.CRITICAL and not (
             PostIncidentReview.objects.filter(
                 incident=locked, status=ReviewStatus.COMPLETED

@@ -263,3 +263,27 @@ def test_a_drill_measures_times_and_turns_gaps_into_action_items(playbook, owner
         format="json",
     )
     assert stranger.status_code == 400 and "participants" in stranger.json()["fields"]
+
+
+@pytest.mark.django_db
+def test_a_close_incident_decision_right_names_who_may_close(incident, member, team):
+    from registry.models import DecisionRight
+    from tests.factories import UserFactory
+
+    api = token_client(member)
+    _walk_to_resolved(incident, member)
+    incident.severity = "high"  # no review needed: only the decision right is in the way
+    incident.save(update_fields=["severity"])
+    DecisionRight.objects.create(
+        action="close-incident",
+        risk_tier="high",
+        required_approvals=[{"role": "approver", "count": 1}],
+        description="High-tier incidents are closed by an approver.",
+    )
+    refused = api.post(f"/api/incidents/{incident.pk}/close", {}, format="json")
+    assert refused.status_code == 403
+    assert "approver role" in refused.json()["message"]
+
+    approver = UserFactory(username="april", groups=[team, "approver"])
+    closed = token_client(approver).post(f"/api/incidents/{incident.pk}/close", {}, format="json")
+    assert closed.status_code == 200, closed.json()
