@@ -1,4 +1,13 @@
-from django.urls import path
-from django.views.generic import RedirectView
+"""The board's web pages (mounted at the site root)."""
 
-urlpatterns = [path("", RedirectView.as_view(url="/admin/", permanent=False), name="home")]
+from django.urls import path
+
+from registry.ui import views
+
+urlpatterns = [
+    path("", views.request_list, name="home"),
+    path("requests/", views.request_list, name="ui-request-list"),
+    path("requests/<int:pk>/", views.request_detail, name="ui-request-detail"),
+    path("requests/<int:pk>/approve", views.approve, name="ui-request-approve"),
+    path("requests/<int:pk>/reject", views.reject, name="ui-request-reject"),
+]
