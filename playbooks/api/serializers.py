@@ -1,3 +1,5 @@
+import math
+
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
@@ -167,6 +169,11 @@ class PlainSignalSerializer(serializers.Serializer):
     observed_at = serializers.DateTimeField(required=False)
     source = serializers.CharField(max_length=200, required=False, allow_blank=True)
     labels = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
+
+    def validate_value(self, value):
+        if not math.isfinite(value):
+            raise serializers.ValidationError("Give a finite number.")
+        return value
 
 
 class AlertSerializer(serializers.Serializer):

@@ -4,6 +4,7 @@ to the caller's teams (global roles see all); another team's record is a 404."""
 
 import hashlib
 import json
+import math
 
 from django.db import transaction
 from django.db.models import Prefetch, Q
@@ -61,14 +62,18 @@ class IsPipeline(BasePermission):
 
 
 def _parse_value(*sources: dict) -> float | None:
+    """The alert's number from a ``value`` annotation or label; NaN and infinities
+    count as no number (triage then falls back to the severity label)."""
     for source in sources:
         raw = source.get("value")
         if raw in (None, ""):
             continue
         try:
-            return float(raw)
+            number = float(raw)
         except (TypeError, ValueError):
             continue
+        if math.isfinite(number):
+            return number
     return None
 
 
@@ -92,7 +97,7 @@ def _answer(signals: list[Signal]) -> dict:
     }
 
 
-class AlertmanagerWebhookView(APIView):
+class AlertmanagerWebhookView(ConflictAs409, APIView):
     """``POST /api/signals/alertmanager``: Alertmanager's webhook (payload version 4).
 
     Every well-formed payload is stored and answered 200, even when its labels

@@ -242,3 +242,21 @@ def test_a_playbook_can_mark_unthresholded_signals_critical(pipeline, playbook, 
     assert signal.threshold is None
     assert "marks such signals critical" in signal.triage_reason
     assert signal.playbook_version.number == 2
+
+
+@pytest.mark.django_db
+def test_a_non_numeric_value_annotation_falls_back_and_nan_is_refused_in_plain_signals(
+    pipeline, playbook
+):
+    payload = alertmanager_payload(severity="warning")
+    payload["alerts"][0]["annotations"]["value"] = "NaN"
+    payload["commonAnnotations"]["value"] = "n/a"
+    answer = token_client(pipeline).post(URL, payload, format="json")
+    assert answer.status_code == 200
+    assert answer.json()["signals"][0]["triage"] == "questionable"
+    assert Signal.objects.get().value is None
+
+    plain = token_client(pipeline).post(
+        "/api/signals/", {"metric": "psi", "value": "nan", "model": "loan-default"}, format="json"
+    )
+    assert plain.status_code == 400 and "value" in plain.json()["fields"]
