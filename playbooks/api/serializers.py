@@ -19,7 +19,7 @@ from playbooks.models import (
     StepCompletion,
     TimelineEntry,
 )
-from registry.models import MLModel
+from registry.models import Deployment, MLModel
 from risk.models import Evaluation, Risk, Threshold
 
 
@@ -288,6 +288,13 @@ class IncidentSerializer(FullCleanMixin, serializers.ModelSerializer):
     )
     playbook_version = serializers.StringRelatedField(read_only=True)
     model_version = serializers.SlugRelatedField(slug_field="version", read_only=True)
+    deployment = ScopedPrimaryKeyRelatedField(
+        queryset=Deployment.objects.select_related("model_version"),
+        scope_path="model",
+        scope_model=MLModel,
+        required=False,
+        allow_null=True,
+    )
     risks = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     dataset_versions = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     steps = serializers.SerializerMethodField()
@@ -342,7 +349,6 @@ class IncidentSerializer(FullCleanMixin, serializers.ModelSerializer):
             "report_deadline",
             "deadline_warned_at",
             "reported_at",
-            "deployment",
         ]
 
     def get_steps(self, obj) -> list[dict]:

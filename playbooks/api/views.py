@@ -36,7 +36,7 @@ from playbooks.models import (
     Signal,
     StepCompletion,
 )
-from playbooks.services import IncidentConflict, triage
+from playbooks.services import IncidentConflict, linking, triage
 from playbooks.services import incidents as incident_service
 from playbooks.services import playbooks as playbook_service
 from playbooks.services import reviews as review_service
@@ -247,6 +247,20 @@ class PlaybookViewSet(ScopedModelViewSet):
         return self.get_paginated_response(data)
 
 
+def incident_links(deployment) -> dict:
+    """A hand-opened incident on a deployment starts linked to its version and the
+    version's training data, like one opened by a signal."""
+    if deployment is None:
+        return {}
+    return linking.incident_links(
+        linking.Links(
+            model=deployment.model,
+            model_version=deployment.model_version,
+            deployment=deployment,
+        )
+    )
+
+
 class IncidentViewSet(ConflictAs409, ScopedModelViewSet):
     """``/api/incidents/``: incidents of the caller's models, with the verbs
     acknowledge, contain, resolve, close, steps/{n}/complete, comments, serious, report."""
@@ -289,9 +303,11 @@ class IncidentViewSet(ConflictAs409, ScopedModelViewSet):
             title=data["title"],
             description=data.get("description", ""),
             severity=data.get("severity", Incident._meta.get_field("severity").default),
-            environment_name=data.get("environment_name", ""),
+            environment_name=data.get("environment_name")
+            or (data["deployment"].environment.name if data.get("deployment") else ""),
             playbook_version=playbook_service.latest_version(playbook) if playbook else None,
             user=self.request.user,
+            links=incident_links(data.get("deployment")),
         )
 
     def _respond(self, incident):

@@ -71,7 +71,11 @@ class Decision:
 def choose_playbook(model, threshold, labels: dict) -> Playbook | None:
     """The model's team's playbook for this signal: the one naming the threshold,
     else the one whose label matchers all match, else the one for the risk category."""
-    candidates = list(Playbook.objects.filter(team_id=model.team_id, active=True).order_by("name"))
+    candidates = list(
+        Playbook.objects.filter(team_id=model.team_id, active=True)
+        .prefetch_related("thresholds")
+        .order_by("name")
+    )
     if threshold is not None:
         by_threshold = [p for p in candidates if threshold.pk in _threshold_ids(p)]
         if by_threshold:
@@ -90,7 +94,7 @@ def choose_playbook(model, threshold, labels: dict) -> Playbook | None:
 def _threshold_ids(playbook) -> set[int]:
     cached = getattr(playbook, "_threshold_ids", None)
     if cached is None:
-        cached = set(playbook.thresholds.values_list("pk", flat=True))
+        cached = {threshold.pk for threshold in playbook.thresholds.all()}
         playbook._threshold_ids = cached
     return cached
 

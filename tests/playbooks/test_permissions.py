@@ -96,6 +96,31 @@ def test_an_outsider_cannot_open_incidents_on_or_name_another_teams_records(
 
 
 @pytest.mark.django_db
+def test_a_hand_opened_incident_names_its_deployment(model, deployment, member, outsider):
+    from registry.services import register_model
+
+    body = {"model": model.name, "title": "Declines spike", "deployment": deployment.pk}
+    opened = token_client(member).post("/api/incidents/", body, format="json")
+    assert opened.status_code == 201, opened.json()
+    assert opened.json()["deployment"] == deployment.pk
+    assert opened.json()["model_version"] == "2"
+    assert opened.json()["environment_name"] == "production"
+
+    theirs = register_model(
+        name="card-fraud",
+        team=outsider.groups.exclude(name="ml-engineer").get(),
+        risk_tier="high",
+        description="x",
+    )
+    mismatch = token_client(outsider).post(
+        "/api/incidents/",
+        {"model": theirs.name, "title": "x", "deployment": deployment.pk},
+        format="json",
+    )
+    assert mismatch.status_code == 400 and "deployment" in mismatch.json()["fields"]
+
+
+@pytest.mark.django_db
 def test_action_items_are_scoped_through_their_review(incident, member, outsider, owner):
     incidents.acknowledge(incident, member)
     api = token_client(member)
