@@ -103,14 +103,29 @@ def register_version(*, model: MLModel, registered_by=None, **fields) -> ModelVe
     if "training_run" in fields and fields["training_run"] is not None:
         fields["training_run"] = resolve_training_run(fields["training_run"])
     version = ModelVersion(model=model, registered_by=registered_by, **fields)
-    version.full_clean()
+    # Related records given as saved instances were just read: no need to look them up again.
+    version.full_clean(
+        exclude=_saved_relations(version, ("model", "training_run", "registered_by"))
+    )
     try:
         with transaction.atomic():
             version.save()
-    except IntegrityError:
-        # Lost a race with a concurrent registration of the same label.
+    except IntegrityError as exc:
+        # The label is taken (the unique constraint is checked by the database, not by a
+        # query before the insert, which also covers concurrent registrations).
+        if "unique" not in str(exc).lower() or "modelversion" not in str(exc).lower():
+            raise
         raise ValidationError({"version": "This model already has a version with this label."})
     return version
+
+
+def _saved_relations(instance, names) -> list[str]:
+    return [
+        name
+        for name in names
+        if getattr(instance, f"{name}_id", None) is not None
+        and getattr(getattr(instance, name), "pk", None) is not None
+    ]
 
 
 def change_version_status(version: ModelVersion, status: str, *, reason: str = "") -> ModelVersion:

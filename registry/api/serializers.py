@@ -256,11 +256,8 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(
                 {"status": "A new version starts as registered; change its status afterwards."}
             )
-        candidate = ModelVersion(**attrs)
-        try:
-            candidate.full_clean()
-        except DjangoValidationError as exc:
-            raise _django_errors(exc, "version")
+        # The model's full_clean() runs once, in services.register_version, which the
+        # view calls; its errors come back as 400s naming the field.
         return attrs
 
 
