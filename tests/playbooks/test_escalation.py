@@ -89,11 +89,11 @@ def test_two_workers_racing_escalate_once(model, playbook, lead):
     def worker():
         try:
             barrier.wait(timeout=10)
-            results.append(
-                escalate_incidents.apply(
-                    kwargs={"now": (T0 + timedelta(minutes=20)).isoformat()}
-                ).get()
+            outcome = escalate_incidents.apply(
+                kwargs={"now": (T0 + timedelta(minutes=20)).isoformat()}
             )
+            assert outcome.successful(), outcome.traceback
+            results.append(outcome.result)
         except Exception as exc:  # surfaced below
             errors.append(exc)
         finally:
