@@ -6,7 +6,8 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import record_decision
@@ -153,8 +154,46 @@ def _existing_incident(signal: Signal) -> Incident | None:
 
 
 def ingest(data: SignalInput, user, *, now=None) -> Signal:
-    """Store one signal and act on it. Never refuses a well-formed signal."""
+    """Store one signal and act on it. Never refuses a well-formed signal: if acting on
+    it fails, the signal is still stored (unlinked, with the reason) and the failure
+    logged, because a sender such as Alertmanager would retry a refusal forever."""
     now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            return _ingest(data, user, now=now)
+    except (DatabaseError, ValidationError, IncidentConflict, ValueError, TypeError) as exc:
+        log.exception("could not triage signal %s/%s", data.source, data.fingerprint)
+        signal = _new_signal(data, now)
+        signal.triage_reason = f"stored without triage: {type(exc).__name__}: {exc}"[:1000]
+        signal.save()
+        return signal
+
+
+def _new_signal(data: SignalInput, now) -> Signal:
+    return Signal(
+        source=data.source,
+        sender=data.sender[:200],
+        observed_at=data.observed_at or data.starts_at or now,
+        metric=data.metric[:200],
+        value=data.value,
+        labels=data.labels,
+        annotations=data.annotations,
+        fingerprint=data.fingerprint[:64],
+        alert_status=data.alert_status,
+        starts_at=data.starts_at,
+        ends_at=data.ends_at,
+        generator_url=data.generator_url[:1000],
+        group_key=data.group_key[:500],
+        receiver=data.receiver[:200],
+        payload=data.payload,
+        model_name=data.model_name[:100],
+        version_name=data.version_name[:100],
+        environment_name=data.environment_name[:100],
+        triage=Triage.UNLINKED,
+    )
+
+
+def _ingest(data: SignalInput, user, *, now) -> Signal:
     with transaction.atomic():
         links = linking.resolve(
             user,
@@ -163,27 +202,7 @@ def ingest(data: SignalInput, user, *, now=None) -> Signal:
             environment_name=data.environment_name,
             deployment_id=data.deployment_id,
         )
-        signal = Signal(
-            source=data.source,
-            sender=data.sender[:200],
-            observed_at=data.observed_at or data.starts_at or now,
-            metric=data.metric[:200],
-            value=data.value,
-            labels=data.labels,
-            annotations=data.annotations,
-            fingerprint=data.fingerprint[:64],
-            alert_status=data.alert_status,
-            starts_at=data.starts_at,
-            ends_at=data.ends_at,
-            generator_url=data.generator_url[:1000],
-            group_key=data.group_key[:500],
-            receiver=data.receiver[:200],
-            payload=data.payload,
-            model_name=data.model_name[:100],
-            version_name=data.version_name[:100],
-            environment_name=data.environment_name[:100],
-            triage=Triage.UNLINKED,
-        )
+        signal = _new_signal(data, now)
         return _triage_and_act(signal, links, user, now=now)
 
 
