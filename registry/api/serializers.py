@@ -6,6 +6,7 @@ into records the caller may see, so another team's record reads as absent.
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.api.fields import TeamField
@@ -49,6 +50,23 @@ class VisibleModelVersionField(_VisibleThroughParent, serializers.PrimaryKeyRela
     pass
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "format": "uuid"},
+            {
+                "type": "object",
+                "properties": {
+                    "namespace": {"type": "string"},
+                    "job": {"type": "string"},
+                    "run_id": {"type": "string", "format": "uuid"},
+                },
+                "required": ["namespace", "job", "run_id"],
+            },
+        ],
+        "description": "The lineage run's UUID (OpenLineage runId); read back as the UUID.",
+    }
+)
 class TrainingRunField(serializers.Field):
     """A lineage run by its UUID, or ``{"namespace", "job", "run_id"}`` as OpenLineage names it."""
 
@@ -66,6 +84,22 @@ class TrainingRunField(serializers.Field):
         return str(run.run_id)
 
 
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "integer"},
+            {
+                "type": "object",
+                "properties": {
+                    "namespace": {"type": "string"},
+                    "name": {"type": "string"},
+                    "version": {"type": "string"},
+                },
+                "required": ["namespace", "name", "version"],
+            },
+        ]
+    }
+)
 class DatasetVersionRefField(serializers.Field):
     """A dataset version by id, or by ``{"namespace", "name", "version"}``."""
 
@@ -445,3 +479,93 @@ class RollbackSerializer(serializers.Serializer):
         slug_field="name", queryset=Environment.objects.all()
     )
     note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+# --- shapes of hand-built answers (for the OpenAPI schema) -----------------
+
+
+class DatasetVersionSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    namespace = serializers.CharField()
+    name = serializers.CharField()
+    version = serializers.CharField()
+    content_hash = serializers.CharField(allow_null=True)
+    status = serializers.CharField()
+
+
+class UpstreamDatasetVersionSerializer(DatasetVersionSummarySerializer):
+    producing_run = serializers.UUIDField(allow_null=True)
+
+
+class JobRefSerializer(serializers.Serializer):
+    namespace = serializers.CharField()
+    name = serializers.CharField()
+
+
+class RunSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    run_id = serializers.UUIDField()
+    job = JobRefSerializer()
+    state = serializers.CharField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    ended_at = serializers.DateTimeField(allow_null=True)
+
+
+class JobSummarySerializer(JobRefSerializer):
+    id = serializers.IntegerField()
+
+
+class VersionLineageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    model = serializers.CharField()
+    version = serializers.CharField()
+    training_run = RunSummarySerializer(allow_null=True)
+    training_data_complete = serializers.BooleanField()
+    problems = serializers.ListField(child=serializers.CharField())
+    dataset_versions = UpstreamDatasetVersionSerializer(many=True)
+    runs = RunSummarySerializer(many=True)
+    jobs = JobSummarySerializer(many=True)
+
+
+class EnvironmentLiveSerializer(serializers.Serializer):
+    environment = serializers.CharField()
+    protected = serializers.BooleanField()
+    deployment = LiveDeploymentSerializer(allow_null=True)
+
+
+class ModelLiveSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    model = serializers.CharField()
+    environments = EnvironmentLiveSerializer(many=True)
+
+
+class ImpactVersionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    model = serializers.CharField()
+    team = serializers.CharField()
+    version = serializers.CharField()
+    status = serializers.CharField()
+    training_run = serializers.UUIDField()
+
+
+class ImpactDeploymentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    model = serializers.CharField()
+    version = serializers.CharField()
+    model_version = serializers.IntegerField()
+    environment = serializers.CharField()
+    state = serializers.CharField()
+    deployed_at = serializers.DateTimeField()
+
+
+class ImpactFeatureVersionSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    feature = serializers.CharField()
+    version = serializers.CharField()
+
+
+class ImpactSerializer(serializers.Serializer):
+    dataset_version = DatasetVersionSummarySerializer()
+    model_versions = ImpactVersionSerializer(many=True)
+    deployments = ImpactDeploymentSerializer(many=True)
+    feature_versions = ImpactFeatureVersionSerializer(many=True)

@@ -1,4 +1,4 @@
-from django.urls import include, path
+from django.urls import include, path, re_path
 from rest_framework.routers import SimpleRouter
 
 from registry.api.views import (
@@ -29,8 +29,7 @@ router.register("environments", EnvironmentViewSet, basename="environment")
 router.register("deployments", DeploymentViewSet, basename="deployment")
 
 urlpatterns = [
-    path("impact", ImpactView.as_view(), name="impact"),
-    path("impact/", ImpactView.as_view()),
+    re_path(r"^impact/?$", ImpactView.as_view(), name="impact"),
     *router.urls,
     path("", include("registry.gate.urls")),
 ]

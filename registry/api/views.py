@@ -25,12 +25,15 @@ from registry.api.serializers import (
     EnvironmentSerializer,
     FeatureSerializer,
     FeatureVersionSerializer,
+    ImpactSerializer,
     LiveDeploymentSerializer,
     MLModelDetailSerializer,
     MLModelSerializer,
+    ModelLiveSerializer,
     ModelVersionDetailSerializer,
     ModelVersionSerializer,
     RollbackSerializer,
+    VersionLineageSerializer,
     VersionStatusSerializer,
     dataset_version_summary,
     run_summary,
@@ -105,7 +108,7 @@ class MLModelViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
         self.check_create_scope(serializer)
         serializer.instance = services.register_model(**serializer.validated_data)
 
-    @extend_schema(responses=LiveDeploymentSerializer(many=True))
+    @extend_schema(responses=ModelLiveSerializer)
     @action(detail=True, methods=["get"])
     def live(self, request, pk=None):
         """What serves now in each environment: one entry per environment, null when none."""
@@ -204,6 +207,7 @@ class ModelVersionViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
         version = self.get_queryset().get(pk=version.pk)
         return Response(ModelVersionSerializer(version, context={"request": request}).data)
 
+    @extend_schema(responses=VersionLineageSerializer)
     @action(detail=True, methods=["get"])
     def lineage(self, request, pk=None):
         """The version's full upstream: every dataset version with its hash and status,
@@ -359,7 +363,8 @@ class ImpactView(APIView):
             OpenApiParameter("namespace", str, required=True),
             OpenApiParameter("name", str, required=True),
             OpenApiParameter("version", str, required=True, description="version or md5:hash"),
-        ]
+        ],
+        responses=ImpactSerializer,
     )
     def get(self, request):
         params = {}
