@@ -12,11 +12,12 @@ from playbooks.choices import IncidentStatus, StepKind
 from playbooks.models import Incident, Playbook, PostIncidentReview
 from playbooks.services import incidents, reviews
 from playbooks.services.playbooks import latest_version, save_playbook
-from registry.models import MLModel
+from registry.choices import DeploymentState
+from registry.models import Deployment, MLModel
 from registry.services import register_model
 
 DEMO_PLAYBOOK = "drift-response"
-DEMO_INCIDENT = "Demo: score drift on credit-scoring in production"
+DEMO_INCIDENT = "Demo: score drift in production"
 
 
 @register(order=40)
@@ -69,12 +70,19 @@ def seed_playbooks(context: dict) -> None:
                 ],
             )
             save_playbook(playbook, user=engineer)
-        if Incident.objects.filter(title=DEMO_INCIDENT).exists():
+        if Incident.objects.filter(title__startswith=DEMO_INCIDENT).exists():
             return
         opened = timezone.now() - timedelta(days=3)
+        deployment = Deployment.objects.filter(
+            model=model, environment__name="production", state=DeploymentState.LIVE
+        ).first()
+        links = {}
+        if deployment is not None:
+            links = {"deployment": deployment, "model_version": deployment.model_version}
         incident = incidents.open_incident(
             model=model,
-            title=DEMO_INCIDENT,
+            title=f"{DEMO_INCIDENT}: {model.name}",
+            links=links,
             description="PSI of the score distribution rose to 0.31.",
             playbook_version=latest_version(playbook),
             environment_name="production",
