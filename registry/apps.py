@@ -22,4 +22,5 @@ class RegistryConfig(AppConfig):
 
         # Registrations: gate checks, fingerprint parts, signal receivers, gauges, demo data.
         from registry import checks, demo, metrics, receivers  # noqa: F401
-        from registry.gate import approval_checks, demo  # noqa: F401
+        from registry.gate import approval_checks  # noqa: F401
+        from registry.gate import demo as gate_demo  # noqa: F401

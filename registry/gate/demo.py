@@ -39,7 +39,8 @@ def seed_gate(context: dict) -> None:
         environment = Environment.objects.filter(name=environment_name).first()
         if version is None or environment is None:
             continue
-        if DeploymentRequest.objects.filter(model_version=version, environment=environment).exists():
+        asked = DeploymentRequest.objects.filter(model_version=version, environment=environment)
+        if asked.exists():
             continue
         with acting_as(pipeline):
             request = services.create_request(
