@@ -186,6 +186,33 @@ def test_incident_list_does_not_query_per_row(
     with django_assert_max_num_queries(16):
         answer = api.get("/api/incidents/")
     assert answer.json()["count"] == 6
-    with django_assert_max_num_queries(16):
-        api.get("/api/signals/")
-        api.get("/api/action-items/")
+    for endpoint in ("/api/signals/", "/api/action-items/"):
+        with django_assert_max_num_queries(8):
+            assert api.get(endpoint).status_code == 200
+
+
+@pytest.mark.django_db
+def test_review_drill_and_playbook_lists_do_not_query_per_row(
+    model, playbook, member, owner, django_assert_max_num_queries
+):
+    from playbooks.models import ActionItem, Drill, PostIncidentReview
+    from playbooks.services.reviews import save_drill
+
+    for n in range(4):
+        incident = incidents.open_incident(model=model, title=f"i{n}", now=T0)
+        review = PostIncidentReview.objects.create(incident=incident, summary="s")
+        drill = save_drill(
+            Drill(playbook=playbook, title=f"d{n}", scheduled_for=T0), participants=[owner, member]
+        )
+        for parent in ({"review": review}, {"drill": drill}):
+            ActionItem.objects.create(title="a", owner=owner, due_date=T0.date(), **parent)
+    api = token_client(member)
+    for endpoint, rows in (
+        ("/api/reviews/", 4),
+        ("/api/drills/", 4),
+        ("/api/playbooks/", 1),
+        ("/api/action-items/", 8),
+    ):
+        with django_assert_max_num_queries(10):
+            answer = api.get(endpoint)
+        assert answer.json()["count"] == rows, endpoint
