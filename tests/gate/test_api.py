@@ -168,7 +168,7 @@ def test_deployed_only_when_approved_and_exactly_once(api, pipeline, version, al
     deployment = Deployment.objects.get()
     assert deployment.model_version == version
     assert deployment.environment.name == "production"
-    assert deployment.deployment_request_id == request_id
+    assert DeploymentRequest.objects.get(pk=request_id).deployment == deployment
     assert AuditEvent.objects.filter(action="gate.deployed").count() == 1
 
 

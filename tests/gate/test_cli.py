@@ -96,7 +96,7 @@ def test_whole_path_with_the_waiting_cli(live_server, pipeline, version, alice, 
 
     deployed = as_ci.post(f"{base}/deployed", json={"note": "shipped"}, timeout=10)
     assert deployed.status_code == 201
-    assert Deployment.objects.get().deployment_request_id == request.pk
+    assert DeploymentRequest.objects.get(pk=request.pk).deployment == Deployment.objects.get()
 
 
 def test_cli_exit_1_when_denied(live_server, team, pipeline, carol):
