@@ -255,7 +255,10 @@ class DeploymentRequestDetail(GateView):
                 break
             if time.monotonic() - last_judged >= REJUDGE_EVERY_SECONDS:
                 last_judged = time.monotonic()
-                judged = services.evaluate(services.load(pk))
+                judged = services.load(pk)
+                if judged is None:
+                    break
+                judged = services.evaluate(judged)
                 if (judged.status, judged.outcome) != start:
                     break
         final = services.load(pk)

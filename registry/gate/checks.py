@@ -11,7 +11,9 @@ app registers its checks here (in its ``checks.py``, imported from
         ...
 
 A check receives the ``DeploymentRequest`` (``.model_version``,
-``.model_version.model``, ``.environment``) and returns a ``CheckResult``
+``.model_version.model``, ``.environment``, ``.requested_by``; when a request is
+first asked it is judged before it is saved, so ``.pk`` may be ``None``: read
+what the request names, not rows that point at it) and returns a ``CheckResult``
 whose ``reason`` is a sentence a person can act on. ``final=True`` on a
 failed result means it cannot pass without a new version, so the request
 is denied rather than left pending.
