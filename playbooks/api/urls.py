@@ -1,7 +1,7 @@
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from playbooks.api import views
+from playbooks.api import incidents, reviews, signals
 
 
 class OptionalSlashRouter(SimpleRouter):
@@ -13,18 +13,20 @@ class OptionalSlashRouter(SimpleRouter):
 
 
 router = OptionalSlashRouter()
-router.register("signals", views.SignalViewSet, basename="signal")
-router.register("playbooks", views.PlaybookViewSet, basename="playbook")
-router.register("incidents", views.IncidentViewSet, basename="incident")
-router.register("investigation-tasks", views.InvestigationTaskViewSet, basename="investigationtask")
-router.register("reviews", views.ReviewViewSet, basename="review")
-router.register("drills", views.DrillViewSet, basename="drill")
-router.register("action-items", views.ActionItemViewSet, basename="actionitem")
+router.register("signals", signals.SignalViewSet, basename="signal")
+router.register("playbooks", incidents.PlaybookViewSet, basename="playbook")
+router.register("incidents", incidents.IncidentViewSet, basename="incident")
+router.register(
+    "investigation-tasks", signals.InvestigationTaskViewSet, basename="investigationtask"
+)
+router.register("reviews", reviews.ReviewViewSet, basename="review")
+router.register("drills", reviews.DrillViewSet, basename="drill")
+router.register("action-items", reviews.ActionItemViewSet, basename="actionitem")
 
 urlpatterns = [
     re_path(
         r"^signals/alertmanager/?$",
-        views.AlertmanagerWebhookView.as_view(),
+        signals.AlertmanagerWebhookView.as_view(),
         name="signal-alertmanager",
     ),
     *router.urls,

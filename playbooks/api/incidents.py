@@ -1,0 +1,190 @@
+"""Playbooks and incidents with their verbs (acknowledge, contain, resolve, close,
+steps, comments, serious, report), scoped by the owning team."""
+
+from django.db.models import Prefetch
+from rest_framework import status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from accounts.api.base import ScopedModelViewSet
+from playbooks import filtersets
+from playbooks.api import serializers as s
+from playbooks.api.common import ConflictAs409
+from playbooks.models import (
+    Incident,
+    Playbook,
+    StepCompletion,
+)
+from playbooks.services import incidents as incident_service
+from playbooks.services import linking
+from playbooks.services import playbooks as playbook_service
+from registry.models import MLModel
+
+
+class PlaybookViewSet(ScopedModelViewSet):
+    """``/api/playbooks/``: a team's playbooks; every edit publishes a new version."""
+
+    queryset = Playbook.objects.select_related("team").prefetch_related("thresholds")
+    serializer_class = s.PlaybookSerializer
+    filterset_class = filtersets.PlaybookFilter
+    search_fields = ["name", "description"]
+    ordering_fields = ["name", "updated_at"]
+
+    def _save(self, serializer, instance):
+        data = dict(serializer.validated_data)
+        thresholds = data.pop("thresholds", None)
+        for name, value in data.items():
+            setattr(instance, name, value)
+        playbook_service.save_playbook(instance, user=self.request.user, thresholds=thresholds)
+        serializer.instance = instance
+
+    def perform_create(self, serializer):
+        self.check_create_scope(serializer)
+        self._save(serializer, Playbook())
+
+    def perform_update(self, serializer):
+        self._save(serializer, serializer.instance)
+
+    @action(detail=True, methods=["get"])
+    def versions(self, request, pk=None):
+        playbook = self.get_object()
+        versions = playbook.versions.select_related("created_by").order_by("-number")
+        page = self.paginate_queryset(versions)
+        data = s.PlaybookVersionSerializer(page, many=True).data
+        return self.get_paginated_response(data)
+
+
+def incident_links(deployment) -> dict:
+    """A hand-opened incident on a deployment starts linked to its version and the
+    version's training data, like one opened by a signal."""
+    if deployment is None:
+        return {}
+    return linking.incident_links(
+        linking.Links(
+            model=deployment.model,
+            model_version=deployment.model_version,
+            deployment=deployment,
+        )
+    )
+
+
+class IncidentViewSet(ConflictAs409, ScopedModelViewSet):
+    """``/api/incidents/``: incidents of the caller's models, with the verbs
+    acknowledge, contain, resolve, close, steps/{n}/complete, comments, serious, report."""
+
+    scope_path = "model"
+    scope_model = MLModel
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    filterset_class = filtersets.IncidentFilter
+    search_fields = ["title", "description"]
+    ordering_fields = ["opened_at", "severity", "status"]
+
+    def get_queryset(self):
+        queryset = Incident.objects.select_related(
+            "model__team",
+            "model_version",
+            "playbook_version",
+            "acknowledged_by",
+            "contained_by",
+            "review",
+        ).prefetch_related(
+            "risks",
+            "dataset_versions",
+            Prefetch("completions", queryset=StepCompletion.objects.select_related("completed_by")),
+        )
+        if self.action != "list":
+            queryset = queryset.prefetch_related("timeline", "escalations")
+        return queryset
+
+    def get_serializer_class(self):
+        if self.action == "list":
+            return s.IncidentSerializer
+        return s.IncidentDetailSerializer
+
+    def perform_create(self, serializer):
+        self.check_create_scope(serializer)
+        data = serializer.validated_data
+        playbook = data.get("playbook")
+        serializer.instance = incident_service.open_incident(
+            model=data["model"],
+            title=data["title"],
+            description=data.get("description", ""),
+            severity=data.get("severity", Incident._meta.get_field("severity").default),
+            environment_name=data.get("environment_name")
+            or (data["deployment"].environment.name if data.get("deployment") else ""),
+            playbook_version=playbook_service.latest_version(playbook) if playbook else None,
+            user=self.request.user,
+            links=incident_links(data.get("deployment")),
+        )
+
+    def _respond(self, incident):
+        incident = self.get_queryset().get(pk=incident.pk)
+        return Response(
+            s.IncidentDetailSerializer(incident, context=self.get_serializer_context()).data
+        )
+
+    def _note(self, request, serializer_class=s.NoteSerializer):
+        body = serializer_class(data=request.data)
+        body.is_valid(raise_exception=True)
+        return body.validated_data
+
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request, pk=None):
+        data = self._note(request)
+        return self._respond(incident_service.acknowledge(self.get_object(), request.user, **data))
+
+    @action(detail=True, methods=["post"])
+    def contain(self, request, pk=None):
+        data = self._note(request, s.ContainSerializer)
+        return self._respond(incident_service.contain(self.get_object(), request.user, **data))
+
+    @action(detail=True, methods=["post"])
+    def resolve(self, request, pk=None):
+        data = self._note(request)
+        return self._respond(incident_service.resolve(self.get_object(), request.user, **data))
+
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        data = self._note(request)
+        return self._respond(incident_service.close(self.get_object(), request.user, **data))
+
+    @action(detail=True, methods=["post"], url_path=r"steps/(?P<step>\d+)/complete")
+    def complete_step(self, request, pk=None, step=None):
+        data = self._note(request)
+        incident = self.get_object()
+        incident_service.complete_step(incident, int(step), request.user, **data)
+        return self._respond(incident)
+
+    @action(detail=True, methods=["get", "post"])
+    def comments(self, request, pk=None):
+        incident = self.get_object()
+        if request.method == "POST":
+            body = s.CommentSerializer(data=request.data)
+            body.is_valid(raise_exception=True)
+            entry = incident_service.add_comment(
+                incident, request.user, body.validated_data["text"]
+            )
+            return Response(s.TimelineEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+        entries = incident.timeline.filter(kind="comment").order_by("at", "id")
+        return Response(s.TimelineEntrySerializer(entries, many=True).data)
+
+    @action(detail=True, methods=["post"])
+    def serious(self, request, pk=None):
+        body = s.SeriousSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        incident = incident_service.mark_serious(
+            self.get_object(),
+            request.user,
+            category=body.validated_data["category"],
+            aware_at=body.validated_data.get("aware_at"),
+        )
+        return self._respond(incident)
+
+    @action(detail=True, methods=["post"])
+    def report(self, request, pk=None):
+        body = s.ReportSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        incident = incident_service.record_report(
+            self.get_object(), request.user, reported_at=body.validated_data.get("reported_at")
+        )
+        return self._respond(incident)
