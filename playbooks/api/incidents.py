@@ -10,11 +10,7 @@ from accounts.api.base import ScopedModelViewSet
 from playbooks import filtersets
 from playbooks.api import serializers as s
 from playbooks.api.common import ConflictAs409
-from playbooks.models import (
-    Incident,
-    Playbook,
-    StepCompletion,
-)
+from playbooks.models import Incident, Playbook, StepCompletion
 from playbooks.services import incidents as incident_service
 from playbooks.services import linking
 from playbooks.services import playbooks as playbook_service

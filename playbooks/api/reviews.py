@@ -14,12 +14,7 @@ from rest_framework.response import Response
 from accounts.permissions import TokenScopePermission, may, perm_name, visible
 from playbooks.api import serializers as s
 from playbooks.api.common import ConflictAs409, ParentScopedViewSet
-from playbooks.models import (
-    ActionItem,
-    Drill,
-    Playbook,
-    PostIncidentReview,
-)
+from playbooks.models import ActionItem, Drill, Playbook, PostIncidentReview
 from playbooks.services import reviews as review_service
 from registry.models import MLModel
 

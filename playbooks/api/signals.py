@@ -23,10 +23,7 @@ from playbooks import filtersets
 from playbooks.api import serializers as s
 from playbooks.api.common import ConflictAs409, IsPipeline
 from playbooks.choices import SignalSource
-from playbooks.models import (
-    InvestigationTask,
-    Signal,
-)
+from playbooks.models import InvestigationTask, Signal
 from playbooks.services import triage
 from registry.models import MLModel
 

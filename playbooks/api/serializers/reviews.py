@@ -6,13 +6,7 @@ from accounts.api.fields import VisiblePrimaryKeyRelatedField
 from playbooks.api.fields import ScopedPrimaryKeyRelatedField
 from playbooks.api.serializers.common import FullCleanMixin, _username, _users
 from playbooks.api.serializers.incidents import NoteSerializer
-from playbooks.models import (
-    ActionItem,
-    Drill,
-    Incident,
-    Playbook,
-    PostIncidentReview,
-)
+from playbooks.models import ActionItem, Drill, Incident, Playbook, PostIncidentReview
 from registry.models import MLModel
 from risk.models import Evaluation, Risk, Threshold
 

@@ -7,10 +7,7 @@ from rest_framework import serializers
 from accounts.api.fields import VisibleSlugRelatedField
 from playbooks.api.serializers.common import _username
 from playbooks.choices import AlertStatus
-from playbooks.models import (
-    InvestigationTask,
-    Signal,
-)
+from playbooks.models import InvestigationTask, Signal
 from registry.models import MLModel
 
 
