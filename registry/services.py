@@ -249,7 +249,9 @@ def deploy(
     The model's row is locked, so concurrent deploys of one model queue; the
     live deployment it replaces becomes superseded, or rolled back when the new
     one is an earlier version that already served there. Deploying what is
-    already live returns that deployment unchanged. The database's conditional
+    already live returns that deployment unchanged (unless another deployment
+    request ships it again: then it is a new deployment). The gate links its
+    request to the returned deployment. The database's conditional
     unique constraint guards "one live deployment per model and environment".
     Who may deploy where (protected environments need the gate) is the caller's
     business: the API and the gate check it before calling.
@@ -266,15 +268,22 @@ def deploy(
             .first()
         )
         if current is not None and current.model_version_id == version.pk:
-            return current
+            current_request = getattr(current, "deployment_request", None)
+            if deployment_request is None or current_request == deployment_request:
+                return current
+            # Another approved request ships the version already serving: a redeploy,
+            # recorded as its own deployment that supersedes the running one.
         rollback_of = None
         if current is not None:
-            served_before = Deployment.objects.filter(
-                model_id=version.model_id,
-                environment=environment,
-                model_version=version,
-                deployed_at__lte=current.deployed_at,
-            ).exists()
+            served_before = (
+                current.model_version_id != version.pk
+                and Deployment.objects.filter(
+                    model_id=version.model_id,
+                    environment=environment,
+                    model_version=version,
+                    deployed_at__lte=current.deployed_at,
+                ).exists()
+            )
             rollback_of = current if served_before else None
             current.state = (
                 DeploymentState.ROLLED_BACK if served_before else DeploymentState.SUPERSEDED
@@ -290,7 +299,6 @@ def deploy(
             deployed_at=now,
             replaced=current,
             rollback_of=rollback_of,
-            deployment_request_id=getattr(deployment_request, "pk", None),
             note=note,
         )
         deployment.full_clean(validate_constraints=False)
@@ -302,7 +310,7 @@ def deploy(
             version=version.version,
             environment=environment.name,
             replaced=current.pk if current else None,
-            deployment_request=deployment.deployment_request_id,
+            deployment_request=getattr(deployment_request, "pk", None),
         )
     return deployment
 

@@ -439,7 +439,9 @@ class DeploymentSerializer(serializers.ModelSerializer):
     )
     deployed_by = serializers.CharField(source="deployed_by.username", read_only=True, default=None)
     is_rollback = serializers.BooleanField(read_only=True)
-    deployment_request = serializers.IntegerField(source="deployment_request_id", read_only=True)
+    deployment_request = serializers.IntegerField(
+        source="deployment_request.pk", read_only=True, default=None
+    )
 
     class Meta:
         model = Deployment

@@ -308,7 +308,7 @@ class DeploymentViewSet(ScopedModelViewSet):
     protected ones (production) are deployed through an approved deployment request."""
 
     queryset = Deployment.objects.select_related(
-        "model", "model_version", "environment", "deployed_by"
+        "model", "model_version", "environment", "deployed_by", "deployment_request"
     ).order_by("-deployed_at", "-pk")
     serializer_class = DeploymentSerializer
     filterset_class = DeploymentFilter

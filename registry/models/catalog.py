@@ -200,7 +200,8 @@ class Deployment(models.Model):
     At most one deployment per (model, environment) is live; ``model`` repeats
     ``model_version.model`` so the database can guard that. A rollback is a
     deployment of an earlier version whose ``rollback_of`` names the deployment
-    it took down.
+    it took down. A deployment to a protected environment is linked from the
+    gate's ``DeploymentRequest.deployment`` (``deployment.deployment_request``).
     """
 
     model = models.ForeignKey(MLModel, on_delete=models.PROTECT, related_name="deployments")
@@ -234,9 +235,6 @@ class Deployment(models.Model):
         related_name="rolled_back_by",
         help_text="For a rollback: the deployment it took down.",
     )
-    deployment_request_id = models.BigIntegerField(
-        null=True, blank=True, help_text="The gate's deployment request that allowed it, if any."
-    )
     note = models.TextField(blank=True)
 
     class Meta:
@@ -259,6 +257,12 @@ class Deployment(models.Model):
     @property
     def is_rollback(self) -> bool:
         return self.rollback_of_id is not None
+
+    @property
+    def deployment_request_id(self) -> int | None:
+        """The id of the gate's request that shipped this deployment, if any."""
+        request = getattr(self, "deployment_request", None)
+        return request.pk if request is not None else None
 
     def clean(self):
         if self.model_version_id and self.model_id and self.model_version.model_id != self.model_id:

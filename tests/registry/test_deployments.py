@@ -221,3 +221,31 @@ def test_admin_adds_an_environment_but_cannot_delete_a_used_one(
     assert used.status_code == 409
     assert "deployment" in used.json()["message"]
     assert admin.delete(f"/api/environments/{answer.json()['id']}/").status_code == 204
+
+
+def test_the_gate_links_its_request_and_a_second_request_is_a_redeploy(
+    team, chain, staging, owner, client_for
+):
+    from registry.gate import services as gate
+    from tests.registry.conftest import make_model
+
+    # A minimal-tier model: no evaluations required, no approvals needed in staging.
+    version = make_version(make_model(team, "faq-router", tier="minimal"), chain["training_run"])
+    first = gate.create_request(model_version=version, environment=staging, user=owner)
+    assert first.status == "approved", first.reasons
+    first, created = gate.mark_deployed(first.pk, owner)
+    assert created
+    deployment = first.deployment
+    assert deployment.deployment_request_id == first.pk
+    assert services.deploy(version, staging, owner, deployment_request=first) == deployment
+
+    second = gate.create_request(model_version=version, environment=staging, user=owner)
+    second, _ = gate.mark_deployed(second.pk, owner)
+    deployment.refresh_from_db()
+    assert deployment.state == "superseded"
+    assert second.deployment.replaced == deployment
+    assert second.deployment.state == "live"
+    assert not second.deployment.is_rollback
+
+    body = client_for(owner).get(f"/api/deployments/{second.deployment.pk}/").json()
+    assert body["deployment_request"] == second.pk
