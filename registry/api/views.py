@@ -161,6 +161,8 @@ class ModelVersionViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
     ordering_fields = ["created_at", "version", "status"]
     scope_path = "model"
     scope_model = MLModel
+    # A registered version stays on record (approvals and audits point at it): retire it.
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
     def get_serializer_class(self):
         if self.action == "retrieve":

@@ -194,3 +194,9 @@ def test_filters_by_status_team_and_tier(client_for, auditor, version, other_mod
         "results"
     ]
     assert len(by_run) == 2
+
+
+def test_a_version_is_retired_not_deleted(client_for, owner, version):
+    answer = client_for(owner).delete(f"/api/model-versions/{version.pk}/")
+    assert answer.status_code == 405
+    assert ModelVersion.objects.filter(pk=version.pk).exists()
