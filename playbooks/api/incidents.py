@@ -50,18 +50,21 @@ class PlaybookViewSet(ScopedModelViewSet):
         return self.get_paginated_response(data)
 
 
-def incident_links(deployment) -> dict:
+def incident_links(deployment, risks=None) -> dict:
     """A hand-opened incident on a deployment starts linked to its version and the
-    version's training data, like one opened by a signal."""
-    if deployment is None:
-        return {}
-    return linking.incident_links(
-        linking.Links(
-            model=deployment.model,
-            model_version=deployment.model_version,
-            deployment=deployment,
+    version's training data, like one opened by a signal; plus the risks named."""
+    links = {}
+    if deployment is not None:
+        links = linking.incident_links(
+            linking.Links(
+                model=deployment.model,
+                model_version=deployment.model_version,
+                deployment=deployment,
+            )
         )
-    )
+    if risks:
+        links["risks"] = list(risks)
+    return links
 
 
 class IncidentViewSet(ConflictAs409, ScopedModelViewSet):
@@ -110,7 +113,7 @@ class IncidentViewSet(ConflictAs409, ScopedModelViewSet):
             or (data["deployment"].environment.name if data.get("deployment") else ""),
             playbook_version=playbook_service.latest_version(playbook) if playbook else None,
             user=self.request.user,
-            links=incident_links(data.get("deployment")),
+            links=incident_links(data.get("deployment"), data.get("risks")),
         )
 
     def _respond(self, incident):

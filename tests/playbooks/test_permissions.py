@@ -96,13 +96,23 @@ def test_an_outsider_cannot_open_incidents_on_or_name_another_teams_records(
 
 
 @pytest.mark.django_db
-def test_a_hand_opened_incident_names_its_deployment(model, deployment, member, outsider):
+def test_a_hand_opened_incident_names_its_deployment(model, deployment, member, outsider, risk):
     from registry.services import register_model
 
     body = {"model": model.name, "title": "Declines spike", "deployment": deployment.pk}
     opened = token_client(member).post("/api/incidents/", body, format="json")
     assert opened.status_code == 201, opened.json()
     assert opened.json()["deployment"] == deployment.pk
+    assert opened.json()["risks"] == []
+    linked = token_client(member).patch(
+        f"/api/incidents/{opened.json()['id']}", {"risks": [risk.pk]}, format="json"
+    )
+    assert linked.status_code == 200, linked.json()
+    assert linked.json()["risks"] == [risk.pk]
+    hidden = token_client(outsider).post(
+        "/api/incidents/", {"model": model.name, "title": "x", "risks": [risk.pk]}, format="json"
+    )
+    assert hidden.status_code == 400
     assert opened.json()["model_version"] == "2"
     assert opened.json()["environment_name"] == "production"
 

@@ -127,7 +127,7 @@ class IncidentSerializer(FullCleanMixin, serializers.ModelSerializer):
         required=False,
         allow_null=True,
     )
-    risks = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    risks = VisiblePrimaryKeyRelatedField(many=True, required=False, queryset=Risk.objects.all())
     dataset_versions = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
     steps = serializers.SerializerMethodField()
     review = serializers.SerializerMethodField()
