@@ -210,7 +210,8 @@ class ModelVersionEvaluationsView(generics.GenericAPIView):
                 **fields,
             )
             try:
-                evaluation.full_clean()
+                # The related rows were just loaded (and scoped): skip re-querying each one.
+                evaluation.full_clean(exclude=["model_version", "submitted_by", "reviewer"])
             except DjangoValidationError as exc:
                 field, messages = next(iter(exc.message_dict.items()))
                 raise _CaseError(field, f"{where}: {messages[0]}")
