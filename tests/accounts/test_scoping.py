@@ -93,7 +93,8 @@ def _list_urls() -> list[str]:
             name = getattr(sub, "name", "") or ""
             route = str(sub.pattern)
             if name.endswith("-list") and "<" not in route and "(?P" not in route:
-                urls.append("/api/" + route.lstrip("^").rstrip("$").replace("\\", ""))
+                path = route.lstrip("^").rstrip("$").replace("/?", "/").replace("\\", "")
+                urls.append("/api/" + path)
     return sorted(set(urls))
 
 
