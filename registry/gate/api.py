@@ -16,15 +16,13 @@ import time
 
 from django.db import transaction
 from django.db.models import Prefetch, Q
-from guardian.core import ObjectPermissionChecker
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from accounts.api.fields import VisibleSlugRelatedField
-from accounts.permissions import TokenScopePermission, perm_name, visible
+from accounts.permissions import TokenScopePermission, visible
 from config.api import problem
 from registry.choices import RequestStatus
 from registry.gate import services
@@ -48,12 +46,7 @@ def visible_requests(user):
 
 def may_see(user, model) -> bool:
     """Whoever may view the model (team, board, auditor, admin) or approve it."""
-    if not getattr(user, "is_authenticated", False):
-        return False
-    if user.has_perm(perm_name(MLModel, "view")):
-        return True
-    granted = ObjectPermissionChecker(user).get_perms(model)
-    return "view_mlmodel" in granted or "approve_mlmodel" in granted
+    return services.may_see(user, model)
 
 
 def with_related(queryset):
@@ -120,7 +113,7 @@ def request_body(deployment_request: DeploymentRequest) -> dict:
 
 
 class DeploymentRequestCreateSerializer(serializers.Serializer):
-    model = VisibleSlugRelatedField(slug_field="name", queryset=MLModel.objects.all())
+    model = serializers.SlugRelatedField(slug_field="name", queryset=MLModel.objects.all())
     version = serializers.CharField(max_length=100)
     environment = serializers.SlugRelatedField(
         slug_field="name", queryset=Environment.objects.all()
@@ -130,9 +123,15 @@ class DeploymentRequestCreateSerializer(serializers.Serializer):
     )
     commit = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
+    def validate_model(self, model):
+        if not services.may_see(self.context["request"].user, model):
+            # another team's model reads as "does not exist", as everywhere else
+            raise serializers.ValidationError(f"Object with name={model.name} does not exist.")
+        return model
+
     def validate(self, attrs):
         version = (
-            ModelVersion.objects.select_related("model")
+            ModelVersion.objects.select_related("model__team", "training_run__job", "registered_by")
             .filter(model=attrs["model"], version=attrs["version"])
             .first()
         )

@@ -25,6 +25,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.utils import timezone
+from guardian.core import ObjectPermissionChecker
 
 from accounts.permissions import may
 from accounts.roles import Role, has_role
@@ -300,10 +301,36 @@ def evaluate(deployment_request, now=None) -> DeploymentRequest:
 # --- verbs --------------------------------------------------------------------
 
 
+def model_perms(user, model) -> frozenset[str]:
+    """The user's permission codenames on ``model``: global ones (roles) and guardian's
+    object permissions (person or group). Two queries per user and model, cached on
+    the user object for the request."""
+    if not getattr(user, "is_authenticated", False):
+        return frozenset()
+    cache = user.__dict__.setdefault("_gate_model_perms", {})
+    if model.pk not in cache:
+        codenames = {
+            name.split(".", 1)[1]
+            for name in user.get_all_permissions()
+            if name.startswith("registry.") and name.endswith("_mlmodel")
+        }
+        codenames.update(ObjectPermissionChecker(user).get_perms(model))
+        cache[model.pk] = frozenset(codenames)
+    return cache[model.pk]
+
+
+def may_see(user, model) -> bool:
+    """Whoever may view the model (team, board, auditor, admin) or approve it."""
+    granted = model_perms(user, model)
+    return "view_mlmodel" in granted or "approve_mlmodel" in granted
+
+
 def may_request(user, model) -> bool:
     """Requesting a deployment needs the change right on the model (its team) or the
     pipeline role with sight of it (a shared CI service account)."""
-    return may(user, "change", model) or has_role(user, Role.PIPELINE, Role.ADMIN)
+    if "change_mlmodel" in model_perms(user, model):
+        return True
+    return has_role(user, Role.PIPELINE, Role.ADMIN) and may_see(user, model)
 
 
 def create_request(
