@@ -16,6 +16,8 @@ import time
 
 from django.db import transaction
 from django.db.models import Prefetch, Q
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import GenericAPIView
@@ -181,6 +183,15 @@ class GateView(GenericAPIView):
 class DeploymentRequestListCreate(GateView):
     """Ask the gate (POST) or list the requests you may see (GET)."""
 
+    @extend_schema(
+        operation_id="deployment_requests_list",
+        parameters=[
+            OpenApiParameter("status", str, enum=RequestStatus.values),
+            OpenApiParameter("model", str, description="model name"),
+            OpenApiParameter("environment", str, description="environment name"),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request):
         queryset = with_related(visible_requests(request.user)).order_by("-created_at", "-pk")
         params = request.query_params
@@ -197,6 +208,7 @@ class DeploymentRequestListCreate(GateView):
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response([request_body(item) for item in page])
 
+    @extend_schema(operation_id="deployment_requests_create", responses={201: OpenApiTypes.OBJECT})
     def post(self, request):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -232,6 +244,15 @@ class DeploymentRequestDetail(GateView):
     transaction, so nothing stays locked or stale while a pipeline waits.
     """
 
+    @extend_schema(
+        operation_id="deployment_requests_retrieve",
+        parameters=[
+            OpenApiParameter(
+                "wait", float, description="hold the answer up to this many seconds (0-60)"
+            )
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request, pk):
         wait = parse_wait(request.query_params.get("wait"))
         if wait is None:
