@@ -75,7 +75,7 @@ class Incident(models.Model):
         on_delete=models.PROTECT,
         related_name="incidents",
     )
-    dedup_key = models.CharField(max_length=255, blank=True, editable=False)
+    dedup_key = models.CharField(max_length=255, blank=True, editable=False, db_index=True)
 
     escalation_level = models.PositiveSmallIntegerField(default=0, editable=False)
     level_started_at = models.DateTimeField(null=True, blank=True, editable=False)
