@@ -15,7 +15,6 @@ from playbooks.choices import (
     ACTIVE_STATUSES,
     AlertStatus,
     Severity,
-    SignalSource,
     TaskStatus,
     Triage,
 )
@@ -347,6 +346,7 @@ def map_signal(signal: Signal, user, *, model, version_name="", environment_name
 
 
 def close_task(task: InvestigationTask, user, *, resolution: str = "", now=None):
+    """The team looked: close the task once (a conditional UPDATE), saying what it found."""
     with transaction.atomic():
         changed = InvestigationTask.objects.filter(pk=task.pk, status=TaskStatus.OPEN).update(
             status=TaskStatus.DONE,
@@ -361,4 +361,4 @@ def close_task(task: InvestigationTask, user, *, resolution: str = "", now=None)
         return task
 
 
-__all__ = ["SignalInput", "ingest", "map_signal", "decide", "close_task", "SignalSource"]
+__all__ = ["SignalInput", "close_task", "decide", "ingest", "map_signal"]
