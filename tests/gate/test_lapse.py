@@ -86,3 +86,36 @@ def test_quarantined_training_data_denies(api, pipeline, approved, training_run,
     assert body["status"] == "denied"
     assert any("quarantined" in r for r in body["reasons"])
     assert all(not a["valid"] for a in body["approvals"])
+
+
+def test_every_step_is_in_the_audit_trail(api, pipeline, approved, training_run, alice, bob):
+    add_upstream_input(training_run, "loans/raw/late_bureau_extract")
+    api(pipeline).get(f"/api/deployment-requests/{approved}/")
+    for approver in (alice, bob):
+        api(approver).post(f"/api/deployment-requests/{approved}/approve", {})
+    api(pipeline).post(f"/api/deployment-requests/{approved}/deployed", {})
+
+    actions = list(
+        AuditEvent.objects.filter(object_type="registry.deploymentrequest", object_id=str(approved))
+        .exclude(action__in=["create", "update"])
+        .order_by("seq")
+        .values_list("action", flat=True)
+    )
+    assert actions == [
+        "gate.request",
+        "gate.approve",
+        "gate.checks",  # the approvals check now says who approved and who is missing
+        "gate.approve",
+        "gate.approved",
+        "gate.lapse",
+        "gate.pending",
+        "gate.approve",
+        "gate.checks",
+        "gate.approve",
+        "gate.approved",
+        "gate.deployed",
+    ]
+    lapse = AuditEvent.objects.get(action="gate.lapse", object_id=str(approved))
+    assert lapse.actor_username == "ci-credit"  # the read that noticed it
+    approval = AuditEvent.objects.filter(action="gate.approve").last()
+    assert approval.actor_username == "bob" and approval.after["approver"] == "bob"
