@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 
@@ -103,27 +103,80 @@ def _version_facet(dataset: dict) -> str | None:
 # --- bulk get-or-create helpers --------------------------------------------------
 
 
+def insert_returning(objs, key_fields: tuple[str, ...]) -> dict[tuple, int]:
+    """``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` for unsaved model instances.
+
+    One round trip; a row whose unique key already exists is skipped (the
+    database constraint decides, so concurrent writers never fail each other).
+    Sets the pk of the inserted instances; returns ``{key: pk}`` for them.
+    """
+    objs = list(objs)
+    if not objs:
+        return {}
+    model = type(objs[0])
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    params = []
+    for obj in objs:
+        params += [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    key_columns = [meta.get_field(name).column for name in key_fields]
+    returning = ", ".join(connection.ops.quote_name(c) for c in [meta.pk.column, *key_columns])
+    sql = (
+        f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) "  # noqa: S608
+        f"VALUES {', '.join([placeholders] * len(objs))} "
+        f"ON CONFLICT DO NOTHING RETURNING {returning}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    by_key = {
+        tuple(str(v) if isinstance(v, uuid.UUID) else v for v in row[1:]): row[0] for row in rows
+    }
+    for obj in objs:
+        key = tuple(_key_value(obj, name) for name in key_fields)
+        if key in by_key:
+            obj.pk = by_key[key]
+            obj._state.adding = False
+    return by_key
+
+
+def _key_value(obj, name):
+    value = getattr(obj, obj._meta.get_field(name).attname)
+    return (
+        value.hex
+        if isinstance(value, uuid.UUID) and connection.vendor == "sqlite"
+        else (str(value) if isinstance(value, uuid.UUID) else value)
+    )
+
+
 def ensure_namespaces(names) -> dict[str, Namespace]:
     names = set(names)
     found = {ns.name: ns for ns in Namespace.objects.filter(name__in=names)}
     missing = names - found.keys()
     if missing:
-        Namespace.objects.bulk_create(
-            [Namespace(name=n) for n in sorted(missing)], ignore_conflicts=True
-        )
-        found.update({ns.name: ns for ns in Namespace.objects.filter(name__in=missing)})
+        created = [Namespace(name=n) for n in sorted(missing)]
+        insert_returning(created, ("name",))
+        found.update({ns.name: ns for ns in created if ns.pk})
+        if missing - found.keys():  # written by a concurrent request meanwhile
+            found.update({ns.name: ns for ns in Namespace.objects.filter(name__in=missing)})
     return found
 
 
-def _ensure_named(model, keys: set[tuple[str, str]], namespaces: dict[str, Namespace]) -> dict:
-    """Datasets or jobs by ``(namespace name, name)``, created when missing."""
+def _ensure_named(
+    model, keys: set[tuple[str, str]], namespaces: dict[str, Namespace], facets=None
+) -> dict:
+    """Datasets or jobs by ``(namespace name, name)``, created (with ``facets``) when missing."""
     if not keys:
         return {}
-    by_ns: dict[str, set[str]] = {}
-    for ns, name in keys:
-        by_ns.setdefault(ns, set()).add(name)
+    facets = facets or {}
+    namespaces_by_id = {ns.pk: name for name, ns in namespaces.items()}
 
-    def fetch(groups):
+    def fetch(wanted):
+        groups: dict[str, set[str]] = {}
+        for ns, name in wanted:
+            groups.setdefault(ns, set()).add(name)
         query = Q()
         for ns, names in groups.items():
             query |= Q(namespace=namespaces[ns], name__in=names)
@@ -132,29 +185,30 @@ def _ensure_named(model, keys: set[tuple[str, str]], namespaces: dict[str, Names
             for row in model.objects.filter(query)
         }
 
-    namespaces_by_id = {ns.pk: name for name, ns in namespaces.items()}
-    found = fetch(by_ns)
+    found = fetch(keys)
     missing = keys - found.keys()
     if missing:
-        model.objects.bulk_create(
-            [model(namespace=namespaces[ns], name=name) for ns, name in sorted(missing)],
-            ignore_conflicts=True,
-        )
-        groups: dict[str, set[str]] = {}
-        for ns, name in missing:
-            groups.setdefault(ns, set()).add(name)
-        found.update(fetch(groups))
+        created = [
+            model(namespace=namespaces[ns], name=name, facets=facets.get((ns, name)) or {})
+            for ns, name in sorted(missing)
+        ]
+        insert_returning(created, ("namespace", "name"))
+        found.update({(namespaces_by_id[r.namespace_id], r.name): r for r in created if r.pk})
+        for row in created:
+            row._govreg_created = bool(row.pk)
+        if missing - found.keys():
+            found.update(fetch(missing - found.keys()))
     for (ns, _), row in found.items():
         row.namespace = namespaces[ns]
     return found
 
 
-def ensure_datasets(keys, namespaces) -> dict[tuple[str, str], Dataset]:
-    return _ensure_named(Dataset, set(keys), namespaces)
+def ensure_datasets(keys, namespaces, facets=None) -> dict[tuple[str, str], Dataset]:
+    return _ensure_named(Dataset, set(keys), namespaces, facets)
 
 
-def ensure_jobs(keys, namespaces) -> dict[tuple[str, str], Job]:
-    return _ensure_named(Job, set(keys), namespaces)
+def ensure_jobs(keys, namespaces, facets=None) -> dict[tuple[str, str], Job]:
+    return _ensure_named(Job, set(keys), namespaces, facets)
 
 
 def ensure_versions(wanted: dict[tuple[int, str], dict]) -> dict[tuple[int, str], DatasetVersion]:
@@ -171,16 +225,14 @@ def ensure_versions(wanted: dict[tuple[int, str], dict]) -> dict[tuple[int, str]
     found = fetch(wanted.keys())
     missing = wanted.keys() - found.keys()
     if missing:
-        DatasetVersion.objects.bulk_create(
-            [
-                DatasetVersion(
-                    dataset_id=dataset_id, version=version, **wanted[(dataset_id, version)]
-                )
-                for dataset_id, version in sorted(missing)
-            ],
-            ignore_conflicts=True,
-        )
-        found.update(fetch(missing))
+        created = [
+            DatasetVersion(dataset_id=dataset_id, version=version, **wanted[(dataset_id, version)])
+            for dataset_id, version in sorted(missing)
+        ]
+        insert_returning(created, ("dataset", "version"))
+        found.update({(v.dataset_id, v.version): v for v in created if v.pk})
+        if missing - found.keys():
+            found.update(fetch(missing - found.keys()))
     return found
 
 
@@ -196,12 +248,18 @@ def _merge_facets(current: dict, new: dict | None, *, newer: bool) -> dict:
 
 
 def _save_facets(rows, facets_by_row, *, newer: bool) -> None:
+    """Merge new facets into existing rows; one UPDATE per model for all that changed."""
+    changed = []
     for row in rows:
+        if getattr(row, "_govreg_created", False):
+            continue  # inserted with these facets a moment ago
         new = facets_by_row.get(row.pk)
         merged = _merge_facets(row.facets, new, newer=newer)
         if merged != row.facets:
             row.facets = merged
-            row.save(update_fields=["facets", "updated_at"])
+            changed.append(row)
+    if changed:
+        type(changed[0]).objects.bulk_update(changed, ["facets"])
 
 
 # --- ingestion ----------------------------------------------------------------------
@@ -210,8 +268,9 @@ def _save_facets(rows, facets_by_row, *, newer: bool) -> None:
 def store_raw_event(event: dict, kind: str, event_time: datetime) -> tuple[LineageEvent, bool]:
     """Insert the raw event; ``(existing, False)`` when the same body is already stored.
 
-    The unique constraint decides (no check-then-insert): the insert runs in a
-    savepoint, and a conflict rolls back only that savepoint.
+    The unique constraint decides (no check-then-insert): ``ON CONFLICT DO
+    NOTHING`` skips the insert when the same body is stored, even by a
+    concurrent request (PostgreSQL waits for that one to commit or roll back).
     """
     digest = event_hash(event)
     run_id = (event.get("run") or {}).get("runId")
@@ -227,24 +286,24 @@ def store_raw_event(event: dict, kind: str, event_time: datetime) -> tuple[Linea
         job_name=str(job.get("name") or "")[:1024],
         producer=str(event.get("producer") or "")[:2048],
     )
-    try:
-        with transaction.atomic():
-            row.save(force_insert=True)
-    except IntegrityError:
+    if not insert_returning([row], ("body_hash",)):
         existing = LineageEvent.objects.filter(body_hash=digest).first()
-        if existing is None:
-            raise
+        if existing is None:  # the other writer rolled back meanwhile: try once more
+            if not insert_returning([row], ("body_hash",)):
+                raise IntegrityError("lineage event insert conflicted twice")
+            return row, True
         return existing, False
     return row, True
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def ingest_event(event: dict) -> IngestResult:
     """Store one validated OpenLineage event and project it onto the lineage records.
 
     Idempotent: an event already stored (same canonical body) changes nothing
     and returns ``created=False``. Run state follows event time, so events may
-    arrive in any order.
+    arrive in any order. Runs in the caller's transaction (no savepoint of its
+    own: the batch endpoint wraps each event in one); an error rolls it back.
     """
     kind = event_kind(event)
     event_time = parse_time(event.get("eventTime"))
@@ -327,13 +386,13 @@ def _project_job_event(event: dict, raw: LineageEvent) -> IngestResult:
     return IngestResult(event=raw, created=True, job=job)
 
 
-def _ensure_run(run_id: str, job: Job) -> tuple[Run, bool]:
+def _placeholder_run(run_id: str, job: Job) -> Run:
+    """A run known only by reference (a parent): created bare, filled by its own events."""
     run_uuid = uuid.UUID(str(run_id))
-    run = Run.objects.select_for_update().filter(run_id=run_uuid).first()
-    if run is not None:
-        return run, False
-    Run.objects.bulk_create([Run(run_id=run_uuid, job=job)], ignore_conflicts=True)
-    return Run.objects.select_for_update().get(run_id=run_uuid), True
+    candidate = Run(run_id=run_uuid, job=job)
+    if insert_returning([candidate], ("run_id",)):
+        return candidate
+    return Run.objects.get(run_id=run_uuid)
 
 
 def _apply_state(run: Run, event_type: str, event_time: datetime) -> bool:
@@ -379,28 +438,48 @@ def _project_run_event(event: dict, raw: LineageEvent, event_time: datetime) -> 
     job_keys = {(job_spec["namespace"], job_spec["name"])}
     if parent_job:
         job_keys.add((parent_job["namespace"], parent_job["name"]))
-    jobs = ensure_jobs(job_keys, namespaces)
+    jobs = ensure_jobs(
+        job_keys, namespaces, {(job_spec["namespace"], job_spec["name"]): job_spec.get("facets")}
+    )
     job = jobs[(job_spec["namespace"], job_spec["name"])]
 
-    run, _ = _ensure_run(run_spec["runId"], job)
-    newer = _apply_state(run, raw.event_type, event_time)
-    nominal = run_facets.get("nominalTime") or {}
-    if nominal.get("nominalStartTime"):
-        run.nominal_start_time = parse_time(nominal["nominalStartTime"])
-    if nominal.get("nominalEndTime"):
-        run.nominal_end_time = parse_time(nominal["nominalEndTime"])
-    run.facets = _merge_facets(run.facets, run_facets, newer=newer)
+    parent_row = None
     if parent and parent.get("run", {}).get("runId") and parent_job:
         parent_run_id = str(parent["run"]["runId"])
-        if parent_run_id.lower() != str(run.run_id):
-            parent_row, _ = _ensure_run(
+        if uuid.UUID(parent_run_id) != uuid.UUID(str(run_spec["runId"])):
+            parent_row = _placeholder_run(
                 parent_run_id, jobs[(parent_job["namespace"], parent_job["name"])]
             )
-            run.parent = parent_row
-    run.save()
-    _save_facets([job], {job.pk: job_spec.get("facets")}, newer=newer)
 
-    datasets = ensure_datasets(_dataset_keys(inputs + outputs) + column_sources, namespaces)
+    def fill(run: Run) -> bool:
+        newer = _apply_state(run, raw.event_type, event_time)
+        nominal = run_facets.get("nominalTime") or {}
+        if nominal.get("nominalStartTime"):
+            run.nominal_start_time = parse_time(nominal["nominalStartTime"])
+        if nominal.get("nominalEndTime"):
+            run.nominal_end_time = parse_time(nominal["nominalEndTime"])
+        run.facets = _merge_facets(run.facets, run_facets, newer=newer)
+        if parent_row is not None:
+            run.parent = parent_row
+        return newer
+
+    # Insert first: a new run costs one statement; a known one is locked and updated.
+    run_uuid = uuid.UUID(str(run_spec["runId"]))
+    run = Run(run_id=run_uuid, job=job, facets={})
+    newer = fill(run)
+    run_created = bool(insert_returning([run], ("run_id",)))
+    if not run_created:
+        run = Run.objects.select_for_update().get(run_id=run_uuid)
+        newer = fill(run)
+        run.save()
+    if not getattr(job, "_govreg_created", False):
+        _save_facets([job], {job.pk: job_spec.get("facets")}, newer=newer)
+
+    datasets = ensure_datasets(
+        _dataset_keys(inputs + outputs) + column_sources,
+        namespaces,
+        {(d["namespace"], d["name"]): d.get("facets") for d in inputs + outputs},
+    )
     _save_facets(
         list(datasets.values()),
         {datasets[(d["namespace"], d["name"])].pk: d.get("facets") for d in inputs + outputs},
@@ -434,7 +513,8 @@ def _project_run_event(event: dict, raw: LineageEvent, event_time: datetime) -> 
         else:
             unversioned_inputs.append((dataset, spec))
     if unversioned_inputs:
-        for key, spec in _resolve_unversioned_inputs(run, unversioned_inputs):
+        resolved = _resolve_unversioned_inputs(run, unversioned_inputs, new_run=run_created)
+        for key, spec in resolved:
             input_keys.append((key, spec))
             wanted.setdefault(key, {"facets": spec.get("facets") or {}})
     versions = ensure_versions(wanted)
@@ -473,15 +553,17 @@ def _project_run_event(event: dict, raw: LineageEvent, event_time: datetime) -> 
     )
 
 
-def _resolve_unversioned_inputs(run: Run, items):
+def _resolve_unversioned_inputs(run: Run, items, *, new_run: bool = False):
     """An input without a version facet is the version this run already reads, else the
     dataset's latest version, else a first version named ``initial``."""
     dataset_ids = [dataset.pk for dataset, _ in items]
-    already = dict(
-        RunInput.objects.filter(run=run, dataset_version__dataset_id__in=dataset_ids).values_list(
-            "dataset_version__dataset_id", "dataset_version__version"
+    already = {}
+    if not new_run:
+        already = dict(
+            RunInput.objects.filter(
+                run=run, dataset_version__dataset_id__in=dataset_ids
+            ).values_list("dataset_version__dataset_id", "dataset_version__version")
         )
-    )
     latest = {}
     rest = [pk for pk in dataset_ids if pk not in already]
     if rest:

@@ -1,0 +1,319 @@
+"""Depth-20 upstream/downstream lineage queries on a large synthetic graph (PostgreSQL).
+
+How to run (PostgreSQL on 127.0.0.1:5432, user postgres):
+
+    .venv/bin/python bench/lineage_graph.py            # 60,000 jobs, 200,000 dataset versions
+    .venv/bin/python bench/lineage_graph.py --jobs 6000 --versions 20000 --queries 50
+
+It creates the database ``bench_lineage_graph``, migrates it, bulk-loads a
+synthetic graph with COPY, and times ``lineage.graph.upstream_version_ids`` (from
+one run) and ``lineage.graph.downstream_run_hops`` (from one dataset version) at
+depth 20: the recursive CTEs the registry and the /api/lineage endpoints use.
+The baseline, in the same run on the same graph, is the same traversal in memory
+with networkx (the graph already loaded, so it is a lower bound, not a peer
+product). Queries are interleaved (SQL, networkx, SQL, ...), the first ones are
+discarded as warm-up, and every SQL answer is checked against networkx.
+The database is dropped at the end (``--keep`` keeps it).
+
+Graph shape: pipelines of 20 stages (one job per stage); each job runs twice;
+each run reads two or three versions written by the previous stage (10% of runs
+also read a version from another pipeline, so pipelines interlock) and writes
+one or two versions; stage 0 reads from shared source datasets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+DB_NAME = "bench_lineage_graph"
+STAGES = 20
+DEPTH = 20
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=60_000)
+    parser.add_argument("--versions", type=int, default=200_000)
+    parser.add_argument("--queries", type=int, default=200, help="timed queries per direction")
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    return parser.parse_args()
+
+
+def recreate_database():
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB_NAME}")
+
+
+def drop_database():
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+
+
+def build_graph(jobs: int, versions: int, rng: random.Random):
+    """Rows for every table, as plain tuples, plus the edge lists for networkx."""
+    pipelines = max(1, jobs // STAGES)
+    runs_per_job = 2
+    produced_target = int(versions * 0.9)
+    outputs_per_run = produced_target / (pipelines * STAGES * runs_per_job)
+    source_versions = versions - produced_target
+    source_datasets = max(1, source_versions // 2)
+
+    datasets, dataset_versions, job_rows, run_rows, run_inputs, run_outputs = [], [], [], [], [], []
+    next_dataset = next_version = 1
+    source_pool = []
+    for _ in range(source_datasets):
+        datasets.append((next_dataset, 1, f"source/table_{next_dataset}"))
+        for _day in range(2):
+            if len(source_pool) < source_versions:
+                dataset_versions.append((next_version, next_dataset, None))
+                source_pool.append(next_version)
+                next_version += 1
+        next_dataset += 1
+
+    job_id = run_id = 1
+    stage_outputs: dict[tuple[int, int], list[int]] = {}  # (pipeline, stage) -> version ids
+    carry = 0.0
+    for pipeline in range(pipelines):
+        for stage in range(STAGES):
+            job_rows.append((job_id, 2, f"pipeline_{pipeline}.stage_{stage}"))
+            carry += outputs_per_run * runs_per_job
+            n_out_datasets = max(1, min(2, round(carry / runs_per_job)))
+            carry -= n_out_datasets * runs_per_job
+            out_datasets = []
+            for k in range(n_out_datasets):
+                datasets.append((next_dataset, 1, f"pipeline_{pipeline}/stage_{stage}/out_{k}"))
+                out_datasets.append(next_dataset)
+                next_dataset += 1
+            written = []
+            for _day in range(runs_per_job):
+                run_rows.append((run_id, job_id))
+                if stage == 0:
+                    inputs = rng.sample(source_pool, 3)
+                else:
+                    previous = stage_outputs[(pipeline, stage - 1)]
+                    inputs = rng.sample(previous, min(len(previous), rng.choice((2, 3))))
+                    if pipeline > 0 and rng.random() < 0.10:
+                        other = rng.randrange(pipeline)
+                        other_stage = rng.randrange(stage)
+                        inputs.append(rng.choice(stage_outputs[(other, other_stage)]))
+                for version in set(inputs):
+                    run_inputs.append((run_id, version))
+                for dataset_id in out_datasets:
+                    dataset_versions.append((next_version, dataset_id, run_id))
+                    run_outputs.append((run_id, next_version))
+                    written.append(next_version)
+                    next_version += 1
+                run_id += 1
+            stage_outputs[(pipeline, stage)] = written
+            job_id += 1
+    return datasets, dataset_versions, job_rows, run_rows, run_inputs, run_outputs
+
+
+def bulk_load(dsn: str, rows):
+    datasets, dataset_versions, job_rows, run_rows, run_inputs, run_outputs = rows
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    with psycopg.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO lineage_namespace (id, name, created_at) VALUES "
+            "(1, 'warehouse', %s), (2, 'scheduler', %s)",
+            (base, base),
+        )
+
+        def copy(table, columns, tuples):
+            with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copier:
+                for row in tuples:
+                    copier.write_row(row)
+
+        copy(
+            "lineage_dataset",
+            ["id", "namespace_id", "name", "facets", "created_at", "updated_at"],
+            ((i, ns, name, "{}", base, base) for i, ns, name in datasets),
+        )
+        copy(
+            "lineage_job",
+            ["id", "namespace_id", "name", "facets", "created_at", "updated_at"],
+            ((i, ns, name, "{}", base, base) for i, ns, name in job_rows),
+        )
+        copy(
+            "lineage_run",
+            ["id", "run_id", "job_id", "state", "facets", "created_at", "updated_at"],
+            (
+                (i, uuid.UUID(int=i), job, "COMPLETE", "{}", base + timedelta(seconds=i), base)
+                for i, job in run_rows
+            ),
+        )
+        copy(
+            "lineage_datasetversion",
+            [
+                "id",
+                "dataset_id",
+                "version",
+                "status",
+                "privacy_notes",
+                "consent_notes",
+                "licence_notes",
+                "producing_run_id",
+                "facets",
+                "created_at",
+                "updated_at",
+            ],  # fmt: skip
+            (
+                (i, d, f"v{i}", "active", "", "", "", run, "{}", base + timedelta(seconds=i), base)
+                for i, d, run in dataset_versions
+            ),
+        )
+        copy(
+            "lineage_runinput",
+            ["run_id", "dataset_version_id", "facets", "created_at"],
+            ((r, v, "{}", base + timedelta(seconds=r)) for r, v in run_inputs),
+        )
+        copy(
+            "lineage_runoutput",
+            ["run_id", "dataset_version_id", "facets", "created_at"],
+            ((r, v, "{}", base + timedelta(seconds=r)) for r, v in run_outputs),
+        )
+        for table in ("dataset", "job", "run", "datasetversion", "runinput", "runoutput"):
+            cur.execute(
+                f"SELECT setval(pg_get_serial_sequence('lineage_{table}', 'id'), "
+                f"(SELECT MAX(id) FROM lineage_{table}))"
+            )
+        conn.commit()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def describe(name, samples_ms):
+    return (
+        f"{name:<28} p50 {statistics.median(samples_ms):8.2f} ms   "
+        f"p95 {percentile(samples_ms, 0.95):8.2f} ms   "
+        f"min-max {min(samples_ms):.2f}-{max(samples_ms):.2f} ms"
+    )
+
+
+def main():
+    args = parse_args()
+    rng = random.Random(args.seed)
+    dsn = f"{SERVER}/{DB_NAME}"
+    recreate_database()
+    try:
+        os.environ["DATABASE_URL"] = dsn
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+
+        started = time.perf_counter()
+        rows = build_graph(args.jobs, args.versions, rng)
+        bulk_load(dsn, rows)
+        load_s = time.perf_counter() - started
+        datasets, dataset_versions, job_rows, run_rows, run_inputs, run_outputs = rows
+        print(
+            f"graph: {len(job_rows)} jobs, {len(run_rows)} runs, {len(datasets)} datasets, "
+            f"{len(dataset_versions)} dataset versions, {len(run_inputs)} input edges, "
+            f"{len(run_outputs)} output edges (generated and COPY-loaded in {load_s:.1f} s)"
+        )
+
+        import networkx as nx
+
+        from lineage import graph
+
+        digraph = nx.DiGraph()
+        digraph.add_nodes_from(("v", v) for v, _d, _r in dataset_versions)
+        digraph.add_nodes_from(("r", r) for r, _j in run_rows)
+        digraph.add_edges_from((("v", v), ("r", r)) for r, v in run_inputs)
+        digraph.add_edges_from((("r", r), ("v", v)) for r, v in run_outputs)
+        reverse = digraph.reverse(copy=False)
+        cutoff = 2 * DEPTH - 1  # a run hop is two edges; the last hop ends on a version / run
+
+        def nx_upstream(run):
+            reached = nx.single_source_shortest_path_length(reverse, ("r", run), cutoff=cutoff)
+            return {node[1] for node in reached if node[0] == "v"}
+
+        def nx_downstream(version):
+            reached = nx.single_source_shortest_path_length(digraph, ("v", version), cutoff=cutoff)
+            return {node[1] for node in reached if node[0] == "r"}
+
+        late_runs = [r for r, job in run_rows if (job - 1) % STAGES >= STAGES - 3]
+        read = {v for _r, v in run_inputs}
+        early_versions = [v for v, _d, run in dataset_versions if run is None and v in read]
+        total = args.queries + args.warmup
+        up_starts = rng.sample(late_runs, total)
+        down_starts = rng.sample(early_versions, total)
+
+        timings = {"sql up": [], "nx up": [], "sql down": [], "nx down": []}
+        sizes = {"up": [], "down": []}
+        mismatches = 0
+        for index in range(total):
+            t0 = time.perf_counter()
+            sql_up = graph.upstream_version_ids([up_starts[index]], depth=DEPTH)
+            t1 = time.perf_counter()
+            mem_up = nx_upstream(up_starts[index])
+            t2 = time.perf_counter()
+            sql_down = graph.downstream_run_hops([down_starts[index]], depth=DEPTH)
+            t3 = time.perf_counter()
+            mem_down = nx_downstream(down_starts[index])
+            t4 = time.perf_counter()
+            mismatches += (set(sql_up) != mem_up) + (set(sql_down) != mem_down)
+            if index < args.warmup:
+                continue
+            timings["sql up"].append((t1 - t0) * 1000)
+            timings["nx up"].append((t2 - t1) * 1000)
+            timings["sql down"].append((t3 - t2) * 1000)
+            timings["nx down"].append((t4 - t3) * 1000)
+            sizes["up"].append(len(sql_up))
+            sizes["down"].append(len(sql_down))
+
+        print(
+            f"queries: {args.queries} per direction after {args.warmup} warm-up, depth {DEPTH}, "
+            f"sequential, one connection; answers checked against networkx: "
+            f"{'all equal' if not mismatches else f'{mismatches} MISMATCHES'}"
+        )
+        print(
+            f"result sizes: upstream median {statistics.median(sizes['up']):.0f} versions "
+            f"(max {max(sizes['up'])}), downstream median {statistics.median(sizes['down']):.0f} "
+            f"runs (max {max(sizes['down'])})"
+        )
+        print(describe("PostgreSQL upstream", timings["sql up"]))
+        print(describe("networkx upstream", timings["nx up"]))
+        print(describe("PostgreSQL downstream", timings["sql down"]))
+        print(describe("networkx downstream", timings["nx down"]))
+        worst = max(percentile(timings["sql up"], 0.95), percentile(timings["sql down"], 0.95))
+        nx_worst = max(percentile(timings["nx up"], 0.95), percentile(timings["nx down"], 0.95))
+        print(
+            f"lineage_graph: p95 {worst:.1f} ms (networkx {nx_worst:.1f} ms, ratio "
+            f"{worst / nx_worst:.1f}x) at {len(job_rows)} jobs / {len(dataset_versions)} versions"
+        )
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        if not args.keep:
+            drop_database()
+
+
+if __name__ == "__main__":
+    main()

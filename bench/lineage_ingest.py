@@ -1,0 +1,301 @@
+"""OpenLineage intake throughput: POST /api/v1/lineage and /batch versus a raw jsonb INSERT.
+
+How to run (PostgreSQL on 127.0.0.1:5432, user postgres; gunicorn from the venv):
+
+    .venv/bin/python bench/lineage_ingest.py
+    .venv/bin/python bench/lineage_ingest.py --events 1000 --batch-size 50 --workers 2
+
+It creates the database ``bench_lineage_ingest``, migrates it, issues a token
+to a pipeline user, starts govreg under gunicorn on a free 127.0.0.1 port
+(sync workers, DEBUG off) and sends a realistic RunEvent (3 inputs, 2 outputs,
+schema facets on each, about 4 KB) with a fresh runId each time:
+
+- single: one event per POST /api/v1/lineage;
+- batch: ``--batch-size`` events per POST /api/v1/lineage/batch.
+
+The baseline, in the same run, on the same PostgreSQL: a plain psycopg INSERT
+of the same JSON into a bare ``jsonb`` table, one transaction per event (to
+compare with single) and one per batch (to compare with batch). Rounds are
+interleaved (govreg single, raw single, govreg batch, raw batch) and the first
+round is a discarded warm-up. The client is sequential (one request at a
+time) and opens a new connection per request: gunicorn's sync workers close
+every connection, so there is no keep-alive artefact. The database is dropped
+at the end (``--keep`` keeps it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import requests
+from psycopg.types.json import Jsonb
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+DB_NAME = "bench_lineage_ingest"
+PRODUCER = "https://example.com/bench/lineage_ingest"
+FACET_URL = (
+    "https://openlineage.io/spec/facets/1-1-1/SchemaDatasetFacet.json#/$defs/SchemaDatasetFacet"
+)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=600, help="events per measured round")
+    parser.add_argument("--rounds", type=int, default=3, help="measured rounds (plus 1 warm-up)")
+    parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--keep", action="store_true")
+    return parser.parse_args()
+
+
+def schema(prefix: str, columns: int) -> dict:
+    return {
+        "_producer": PRODUCER,
+        "_schemaURL": FACET_URL,
+        "fields": [
+            {
+                "name": f"{prefix}_column_{i}",
+                "type": "VARCHAR",
+                "description": f"{prefix} field {i}",
+            }
+            for i in range(columns)
+        ],
+    }
+
+
+def make_event(sequence: int) -> dict:
+    moment = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=sequence)
+    day = sequence // 100
+    return {
+        "eventType": "COMPLETE",
+        "eventTime": moment.isoformat(),
+        "producer": PRODUCER,
+        "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+        "run": {"runId": str(uuid.uuid4()), "facets": {}},
+        "job": {"namespace": "bench-scheduler", "name": f"etl.job_{sequence % 40}", "facets": {}},
+        "inputs": [
+            {
+                "namespace": "postgres://warehouse:5432",
+                "name": f"raw.table_{(sequence + k) % 120}",
+                "facets": {"schema": schema(f"raw{(sequence + k) % 120}", 6)},
+            }
+            for k in range(3)
+        ],
+        "outputs": [
+            {
+                "namespace": "postgres://warehouse:5432",
+                "name": f"mart.table_{sequence % 40}_{k}",
+                "facets": {
+                    "schema": schema(f"out{k}", 6),
+                    "version": {
+                        "_producer": PRODUCER,
+                        "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/"
+                        "DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet",
+                        "datasetVersion": f"day-{day}",
+                    },
+                },
+            }
+            for k in range(2)
+        ],
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def recreate_database():
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB_NAME}")
+
+
+def drop_database():
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+
+
+def server_env(dsn: str) -> dict:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=dsn,
+        DEBUG="false",
+        GOVREG_SSL_REDIRECT="false",
+        GOVREG_SECURE_COOKIES="false",
+        ALLOWED_HOSTS="127.0.0.1",
+        GOVREG_LOG_LEVEL="WARNING",
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+def prepare(dsn: str) -> str:
+    """Migrate and return a pipeline token (through manage.py, as an operator would)."""
+    env = server_env(dsn)
+    python = sys.executable
+    subprocess.run(
+        [python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
+    )
+    script = (
+        "from accounts.services import issue_token\n"
+        "from tests.factories import UserFactory\n"
+        "u = UserFactory(username='bench-pipeline', groups=['pipeline'])\n"
+        "print(issue_token(u, name='bench')[1])\n"
+    )
+    out = subprocess.run(
+        [python, "manage.py", "shell", "-c", script],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return out.stdout.strip().splitlines()[-1]
+
+
+def start_server(dsn: str, port: int, workers: int) -> subprocess.Popen:
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    process = subprocess.Popen(
+        [gunicorn, "config.wsgi:application", "-b", f"127.0.0.1:{port}", "-w", str(workers),
+         "--log-level", "warning"],
+        cwd=ROOT, env=server_env(dsn), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200:
+                return process
+        except requests.RequestException:
+            time.sleep(0.2)
+    process.terminate()
+    raise RuntimeError("gunicorn did not start")
+
+
+def main():
+    args = parse_args()
+    dsn = f"{SERVER}/{DB_NAME}"
+    recreate_database()
+    server = None
+    try:
+        token = prepare(dsn)
+        port = free_port()
+        server = start_server(dsn, port, args.workers)
+        base = f"http://127.0.0.1:{port}"
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+        raw = psycopg.connect(dsn)
+        raw.execute("CREATE TABLE bench_raw_event (id bigserial PRIMARY KEY, body jsonb NOT NULL)")
+        raw.commit()
+
+        sequence = 0
+
+        def events(n):
+            nonlocal sequence
+            batch = [make_event(sequence + i) for i in range(n)]
+            sequence += n
+            return batch
+
+        sample = json.dumps(make_event(0))
+        print(
+            f"event: RunEvent, 3 inputs, 2 outputs, schema facets, {len(sample)} bytes; "
+            f"{args.events} events per round, {args.rounds} rounds after 1 warm-up; "
+            f"batch size {args.batch_size}; gunicorn {args.workers} sync workers; "
+            f"sequential client, new connection per request"
+        )
+
+        def govreg_single(batch):
+            bodies = [json.dumps(e) for e in batch]
+            t0 = time.perf_counter()
+            for body in bodies:
+                response = requests.post(
+                    f"{base}/api/v1/lineage", data=body, headers=headers, timeout=30
+                )
+                if response.status_code != 201:
+                    raise RuntimeError(f"{response.status_code}: {response.text[:300]}")
+            return time.perf_counter() - t0
+
+        def govreg_batch(batch):
+            chunks = [
+                json.dumps(batch[i : i + args.batch_size])
+                for i in range(0, len(batch), args.batch_size)
+            ]
+            t0 = time.perf_counter()
+            for body in chunks:
+                response = requests.post(
+                    f"{base}/api/v1/lineage/batch", data=body, headers=headers, timeout=120
+                )
+                if response.status_code != 200 or response.json()["status"] != "success":
+                    raise RuntimeError(f"{response.status_code}: {response.text[:300]}")
+            return time.perf_counter() - t0
+
+        def raw_single(batch):
+            bodies = [json.dumps(e) for e in batch]
+            t0 = time.perf_counter()
+            for body in bodies:
+                raw.execute(
+                    "INSERT INTO bench_raw_event (body) VALUES (%s)", (Jsonb(json.loads(body)),)
+                )
+                raw.commit()
+            return time.perf_counter() - t0
+
+        def raw_batch(batch):
+            chunks = [batch[i : i + args.batch_size] for i in range(0, len(batch), args.batch_size)]
+            t0 = time.perf_counter()
+            for chunk in chunks:
+                with raw.cursor() as cur:
+                    cur.executemany(
+                        "INSERT INTO bench_raw_event (body) VALUES (%s)",
+                        [(Jsonb(e),) for e in chunk],
+                    )
+                raw.commit()
+            return time.perf_counter() - t0
+
+        rates = {"govreg single": [], "raw single": [], "govreg batch": [], "raw batch": []}
+        for round_index in range(args.rounds + 1):
+            n = args.events if round_index else max(args.batch_size, args.events // 5)
+            results = {
+                "govreg single": n / govreg_single(events(n)),
+                "raw single": n / raw_single(events(n)),
+                "govreg batch": n / govreg_batch(events(n)),
+                "raw batch": n / raw_batch(events(n)),
+            }
+            if round_index:
+                for name, rate in results.items():
+                    rates[name].append(rate)
+
+        for name, values in rates.items():
+            print(
+                f"{name:<14} {statistics.median(values):9.1f} events/s "
+                f"(rounds: {', '.join(f'{v:.1f}' for v in values)})"
+            )
+        single = statistics.median(rates["govreg single"]) / statistics.median(rates["raw single"])
+        batch = statistics.median(rates["govreg batch"]) / statistics.median(rates["raw batch"])
+        stored = raw.execute("SELECT count(*) FROM lineage_lineageevent").fetchone()[0]
+        print(f"stored lineage events: {stored}")
+        print(
+            f"lineage_ingest: single {statistics.median(rates['govreg single']):.0f} events/s "
+            f"({single:.1%} of raw jsonb INSERT), batch "
+            f"{statistics.median(rates['govreg batch']):.0f} events/s ({batch:.1%} of raw batched "
+            f"INSERT), event {len(sample)} B"
+        )
+        raw.close()
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        if not args.keep:
+            drop_database()
+
+
+if __name__ == "__main__":
+    main()
