@@ -1,12 +1,16 @@
+from datetime import timedelta
+
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db import transaction
+from django.utils import timezone
 from guardian.admin import GuardedModelAdmin
 
 from accounts.permissions import grant_team_access
 from audit.admin import AuditHistoryMixin
 from risk import services
-from risk.choices import ReviewState
+from risk.choices import AcceptanceStatus, ReviewState
 from risk.models import (
     Control,
     Evaluation,
@@ -144,12 +148,31 @@ class RiskAcceptanceApprovalInline(admin.TabularInline):
         return False
 
 
+class ExpiringFilter(admin.SimpleListFilter):
+    """Accepted risks whose acceptance lapses within the notice period."""
+
+    title = "expiring soon"
+    parameter_name = "expiring"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "Yes"),)
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            now = timezone.now()
+            horizon = now + timedelta(days=settings.GOVREG_RISK_ACCEPTANCE_NOTICE_DAYS)
+            return queryset.filter(
+                status=AcceptanceStatus.ACCEPTED, expires_at__gt=now, expires_at__lte=horizon
+            )
+        return queryset
+
+
 @admin.register(RiskAcceptance)
 class RiskAcceptanceAdmin(AuditHistoryMixin, admin.ModelAdmin):
     """Read-only: acceptances are decided through the API (decision rights apply)."""
 
     list_display = ("risk", "status", "expires_at", "requested_by", "decided_by", "decided_at")
-    list_filter = ("status",)
+    list_filter = (ExpiringFilter, "status")
     list_select_related = ("risk", "requested_by", "decided_by")
     inlines = [RiskAcceptanceApprovalInline]
 

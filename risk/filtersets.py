@@ -1,7 +1,11 @@
-import django_filters
-from django.db.models import Q
+from datetime import timedelta
 
-from risk.choices import ReviewState
+import django_filters
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from risk.choices import AcceptanceStatus, ReviewState
 from risk.models import Control, Evaluation, Risk, RiskAcceptance, Threshold
 
 
@@ -52,9 +56,20 @@ class ControlFilter(django_filters.FilterSet):
 
 
 class RiskAcceptanceFilter(django_filters.FilterSet):
+    expiring = django_filters.BooleanFilter(
+        method="filter_expiring",
+        label="accepted and expiring within GOVREG_RISK_ACCEPTANCE_NOTICE_DAYS",
+    )
+
     class Meta:
         model = RiskAcceptance
         fields = ["risk", "status"]
+
+    def filter_expiring(self, queryset, name, value):
+        now = timezone.now()
+        horizon = now + timedelta(days=settings.GOVREG_RISK_ACCEPTANCE_NOTICE_DAYS)
+        expiring = Q(status=AcceptanceStatus.ACCEPTED, expires_at__gt=now, expires_at__lte=horizon)
+        return queryset.filter(expiring) if value else queryset.exclude(expiring)
 
 
 class ThresholdFilter(django_filters.FilterSet):

@@ -22,6 +22,8 @@ from risk.choices import (
 from risk.models import (
     Control,
     Evaluation,
+    Reminder,
+    RequiredEvaluation,
     Risk,
     RiskAcceptance,
     RiskAcceptanceApproval,
@@ -423,3 +425,18 @@ class EvaluationSerializer(FullCleanSerializer):
         instance.model_version = self.context["model_version"]
         instance.submitted_by = self.context["request"].user
         return instance
+
+
+class RequiredEvaluationSerializer(FullCleanSerializer):
+    class Meta:
+        model = RequiredEvaluation
+        validators = []  # full_clean checks the model's constraints
+        fields = ["id", "risk_tier", "kind"]
+        read_only_fields = ["id"]
+
+
+class ReminderSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Reminder
+        fields = ["id", "risk", "acceptance", "kind", "due_date", "recipient_email", "sent_at"]
+        read_only_fields = fields

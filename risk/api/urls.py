@@ -4,6 +4,8 @@ from rest_framework.routers import SimpleRouter
 from risk.api.evaluations import EvaluationViewSet, ModelVersionEvaluationsView
 from risk.api.views import (
     ControlViewSet,
+    ReminderViewSet,
+    RequiredEvaluationViewSet,
     RiskAcceptanceViewSet,
     RiskHeatmapView,
     RiskMatrixViewSet,
@@ -18,6 +20,8 @@ router.register("risk-acceptances", RiskAcceptanceViewSet, basename="riskaccepta
 router.register("controls", ControlViewSet, basename="control")
 router.register("thresholds", ThresholdViewSet, basename="threshold")
 router.register("evaluations", EvaluationViewSet, basename="evaluation")
+router.register("required-evaluations", RequiredEvaluationViewSet, basename="requiredevaluation")
+router.register("risk-reminders", ReminderViewSet, basename="riskreminder")
 
 # No trailing slash on either: the registry's router owns "model-versions/<pk>/"
 # and "risks/<pk>/" is ours; neither pattern matches these.

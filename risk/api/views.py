@@ -20,6 +20,8 @@ from risk.api.serializers import (
     ControlSerializer,
     DecisionSerializer,
     RecalibrateSerializer,
+    ReminderSerializer,
+    RequiredEvaluationSerializer,
     RevokeSerializer,
     RiskAcceptanceSerializer,
     RiskMatrixSerializer,
@@ -31,6 +33,8 @@ from risk.choices import Comparator, RiskStatus
 from risk.filtersets import ControlFilter, RiskAcceptanceFilter, RiskFilter, ThresholdFilter
 from risk.models import (
     Control,
+    Reminder,
+    RequiredEvaluation,
     Risk,
     RiskAcceptance,
     RiskAcceptanceApproval,
@@ -66,6 +70,27 @@ class RiskMatrixViewSet(viewsets.ModelViewSet):
         if instance.risks.exists() or instance.is_default:
             raise PermissionDenied("A matrix in use (or the default one) cannot be deleted.")
         instance.delete()
+
+
+class RequiredEvaluationViewSet(viewsets.ModelViewSet):
+    """Which evaluation kinds each risk tier requires before deploying (admins change them)."""
+
+    queryset = RequiredEvaluation.objects.order_by("risk_tier", "kind")
+    serializer_class = RequiredEvaluationSerializer
+    permission_classes = [IsAuthenticated, TokenScopePermission, AdminWritesOnly]
+    filterset_fields = ["risk_tier", "kind"]
+
+
+class ReminderViewSet(viewsets.ReadOnlyModelViewSet):
+    """Notices sent to owners of risks the caller may see (reviews due, acceptances expiring)."""
+
+    queryset = Reminder.objects.order_by("-created_at", "-pk")
+    serializer_class = ReminderSerializer
+    permission_classes = [IsAuthenticated, TokenScopePermission]
+    filter_backends = ScopedModelViewSet.filter_backends
+    filterset_fields = ["risk", "kind", "due_date"]
+    scope_path = "risk"
+    scope_model = Risk
 
 
 def _risk_queryset():

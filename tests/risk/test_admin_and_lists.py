@@ -154,3 +154,41 @@ def test_list_query_counts_stay_flat(
     with django_assert_max_num_queries(12):
         response = client.get(path)
     assert response.status_code == 200
+
+
+def test_required_evaluations_and_reminders_api(client_for, owner, outsider, team, register):
+    from risk.tasks import review_reminders
+
+    required = client_for(owner).get("/api/required-evaluations/?risk_tier=high").json()
+    assert sorted(r["kind"] for r in required["results"]) == [
+        "adversarial",
+        "distributional-stress",
+        "human-review",
+    ]
+    assert (
+        client_for(owner)
+        .post(
+            "/api/required-evaluations/",
+            {"risk_tier": "minimal", "kind": "scenario"},
+            format="json",
+        )
+        .status_code
+        == 403
+    )
+    risk = register["risk"]
+    risk.next_review_date = timezone.localdate() - timedelta(days=1)
+    risk.save(update_fields=["next_review_date"])
+    review_reminders.delay().get()
+    mine = client_for(owner).get("/api/risk-reminders/").json()["results"]
+    assert [(r["risk"], r["kind"]) for r in mine] == [(risk.pk, "review-overdue")]
+    assert client_for(outsider).get("/api/risk-reminders/").json()["results"] == []
+
+
+def test_expiring_acceptances_filter(client_for, owner, register, admin_client):
+    from risk.models import RiskAcceptance
+
+    RiskAcceptance.objects.update(status="accepted")
+    assert client_for(owner).get("/api/risk-acceptances/?expiring=true").json()["count"] == 1
+    assert client_for(owner).get("/api/risk-acceptances/?expiring=false").json()["count"] == 0
+    page = admin_client.get("/admin/risk/riskacceptance/?expiring=yes", secure=True)
+    assert page.status_code == 200
