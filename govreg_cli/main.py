@@ -1,6 +1,9 @@
-"""``govreg gate``: ask the deployment gate whether a model version may ship, and wait.
+"""``govreg gate``: ask the deployment gate whether a model version may ship, and wait;
+``govreg report``: tell it the pipeline shipped.
 
-    govreg gate --model credit-scoring --version 7 --environment production --wait 1800
+    govreg gate --model credit-scoring --version 7 --environment production --wait 1800 \
+        --id-file gate-request-id
+    ./deploy.sh && govreg report --request-id "$(cat gate-request-id)" --deployed
 
 Reads ``GOVREG_URL`` and ``GOVREG_TOKEN`` (or ``--url`` / ``--token``). Prints every
 check and approval, then exits with
@@ -74,7 +77,25 @@ def build_parser() -> Parser:
         help="link to this pipeline run (default: $CI_PIPELINE_URL)",
     )
     gate.add_argument("--commit", default="", help="commit being deployed")
+    gate.add_argument(
+        "--id-file", default=None, help="write the deployment request's id to this file"
+    )
     gate.add_argument("--timeout", type=float, default=30, help="HTTP timeout per call, seconds")
+
+    report = commands.add_parser(
+        "report",
+        help="tell the gate the pipeline shipped (or failed to ship) a request",
+        description="Report the outcome of an approved deployment request. "
+        "Exit 0 recorded, 3 error.",
+    )
+    report.add_argument("--request-id", type=int, required=True)
+    outcome = report.add_mutually_exclusive_group(required=True)
+    outcome.add_argument("--deployed", action="store_true", help="the version is live")
+    outcome.add_argument("--failed", action="store_true", help="the rollout failed")
+    report.add_argument("--note", default="", help="a note kept with the report")
+    report.add_argument("--url", default=None, help="server URL (default: $GOVREG_URL)")
+    report.add_argument("--token", default=None, help="API token (default: $GOVREG_TOKEN)")
+    report.add_argument("--timeout", type=float, default=30)
     return parser
 
 
@@ -129,18 +150,34 @@ def show(answer: dict, seen: set) -> None:
         print(text, flush=True)
 
 
-def run_gate(args) -> int:
+def client_for(args) -> "Client":
     url = args.url or os.environ.get("GOVREG_URL", "")
     token = args.token or os.environ.get("GOVREG_TOKEN", "")
     if not url:
         raise UsageError("give --url or set GOVREG_URL")
     if not token:
         raise UsageError("give --token or set GOVREG_TOKEN")
+    return Client(url, token, args.timeout)
+
+
+def run_report(args) -> int:
+    client = client_for(args)
+    verb = "deployed" if args.deployed else "failed"
+    answer = client.call(
+        "POST", f"/api/deployment-requests/{args.request_id}/{verb}", json={"note": args.note}
+    )
+    deployment = answer.get("deployment") or {}
+    detail = f" as deployment #{deployment['id']}" if deployment.get("id") and args.deployed else ""
+    print(f"deployment request #{answer['id']}: reported {verb}{detail}", flush=True)
+    return EXIT_APPROVED
+
+
+def run_gate(args) -> int:
     if args.wait < 0:
         raise UsageError("--wait must be 0 or more seconds")
     if args.request_id is None and not (args.model and args.version and args.environment):
         raise UsageError("give --model, --version and --environment (or --request-id)")
-    client = Client(url, token, args.timeout)
+    client = client_for(args)
     if args.request_id is not None:
         answer = client.call("GET", f"/api/deployment-requests/{args.request_id}/")
     else:
@@ -155,6 +192,9 @@ def run_gate(args) -> int:
                 "commit": args.commit,
             },
         )
+    if args.id_file:
+        with open(args.id_file, "w", encoding="utf-8") as handle:
+            handle.write(f"{answer['id']}\n")
     seen: set = set()
     show(answer, seen)
     deadline = time.monotonic() + args.wait
@@ -191,10 +231,15 @@ def main(argv=None) -> int:
     try:
         if args.command == "gate":
             return run_gate(args)
+        if args.command == "report":
+            return run_report(args)
     except UsageError as exc:
         print(f"govreg: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except GateError as exc:
+        print(f"govreg: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:
         print(f"govreg: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

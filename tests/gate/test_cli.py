@@ -52,8 +52,9 @@ def wait_for(predicate, seconds=20.0):
     raise AssertionError("condition not reached in time")
 
 
-def test_whole_path_with_the_waiting_cli(live_server, pipeline, version, alice, bob):
+def test_whole_path_with_the_waiting_cli(live_server, tmp_path, pipeline, version, alice, bob):
     ci_token = token_for(pipeline)
+    id_file = tmp_path / "gate-request-id"
     cli = govreg(
         "gate",
         "--model",
@@ -66,6 +67,8 @@ def test_whole_path_with_the_waiting_cli(live_server, pipeline, version, alice, 
         "60",
         "--commit",
         "9f2c1e7",
+        "--id-file",
+        str(id_file),
         token=ci_token,
         url=live_server.url,
         wait=False,
@@ -94,8 +97,17 @@ def test_whole_path_with_the_waiting_cli(live_server, pipeline, version, alice, 
     assert "approved by alice" in out and "approved by bob" in out
     assert "approved: deployment request" in out
 
-    deployed = as_ci.post(f"{base}/deployed", json={"note": "shipped"}, timeout=10)
-    assert deployed.status_code == 201
+    request_id = id_file.read_text().strip()
+    assert request_id == str(request.pk)
+    code, out, err = govreg(
+        "report", "--request-id", request_id, "--deployed", "--note", "shipped",
+        token=ci_token, url=live_server.url,
+    )  # fmt: skip
+    assert code == 0, (out, err)
+    assert "reported deployed as deployment #" in out
+    # a retried CI step reports again: same deployment, still exit 0
+    assert govreg("report", "--request-id", request_id, "--deployed",
+                  token=ci_token, url=live_server.url)[0] == 0  # fmt: skip
     assert DeploymentRequest.objects.get(pk=request.pk).deployment == Deployment.objects.get()
 
 
