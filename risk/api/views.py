@@ -2,7 +2,7 @@
 controls and thresholds. Evaluations are in ``risk.api.evaluations``."""
 
 from django.db import transaction
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Prefetch, ProtectedError, Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import permissions, status, viewsets
 from rest_framework.decorators import action
@@ -41,6 +41,22 @@ from risk.models import (
     RiskMatrix,
     Threshold,
 )
+
+
+class Conflict(PermissionDenied):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+class RefuseProtectedDelete:
+    """Deleting a record others point at (a risk with thresholds) is a 409 naming why."""
+
+    def perform_destroy(self, instance):
+        try:
+            super().perform_destroy(instance)
+        except ProtectedError as exc:
+            names = sorted({str(type(o)._meta.verbose_name_plural) for o in exc.protected_objects})
+            raise Conflict(f"{instance} is still referenced by its {', '.join(names)}.")
 
 
 class AdminWritesOnly(permissions.BasePermission):
@@ -103,7 +119,7 @@ def _risk_queryset():
     )
 
 
-class RiskViewSet(ScopedModelViewSet):
+class RiskViewSet(RefuseProtectedDelete, ScopedModelViewSet):
     """Risks, scoped to the owning team (board, auditors and admins see all)."""
 
     queryset = _risk_queryset()

@@ -211,3 +211,23 @@ def test_matrices_are_read_by_all_and_changed_by_admins_only(client_for, owner):
     assert (
         client.patch(f"/api/risk-matrices/{pk}/", {"name": "x"}, format="json").status_code == 403
     )
+
+
+def test_deleting_a_risk_with_thresholds_is_a_409(client_for, owner, team):
+    from risk.models import Threshold
+
+    risk = make_risk(team, owner)
+    Threshold.objects.create(
+        risk=risk,
+        model_version=make_version(make_model(team)),
+        metric="m",
+        comparator="gt",
+        warning_value=1,
+        critical_value=2,
+    )
+    response = client_for(owner).delete(f"/api/risks/{risk.pk}/")
+    assert response.status_code == 409
+    assert "thresholds" in response.json()["message"]
+    assert Risk.objects.filter(pk=risk.pk).exists()
+    bare = make_risk(team, owner)
+    assert client_for(owner).delete(f"/api/risks/{bare.pk}/").status_code == 204
