@@ -258,7 +258,8 @@ def _save_facets(rows, facets_by_row, *, newer: bool) -> None:
         if merged != row.facets:
             row.facets = merged
             changed.append(row)
-    if changed:
+    if changed:  # in pk order, so concurrent writers lock rows in the same order
+        changed.sort(key=lambda row: row.pk)
         type(changed[0]).objects.bulk_update(changed, ["facets"])
 
 
