@@ -25,7 +25,9 @@ end). MLflow is installed with pip into a fresh virtualenv under a temporary
 directory unless ``--mlflow-venv`` names one. Rounds alternate govreg and
 MLflow (A B A B); the first round is a warm-up and is discarded. Prints
 median, p95 and min-max per request, requests per second, the ratio
-govreg/MLflow, and a one-line summary last.
+govreg/MLflow, govreg's floor for context (``/healthz``: no database work
+beyond one SELECT; ``/api/me/``: bearer-token authentication and the
+request transaction, which every API call pays), and a one-line summary last.
 """
 
 import argparse
@@ -283,6 +285,12 @@ class Govreg:
             self.headers,
         )
 
+    def health(self, model_index: int) -> None:
+        get(self.base + "/healthz", {})
+
+    def whoami(self, model_index: int) -> None:
+        get(self.base + "/api/me/", self.headers)
+
     def live(self, model_index: int) -> None:
         body = get(
             self.base + "/api/deployments/?live=true&environment=production"
@@ -397,12 +405,17 @@ def main() -> int:
             f"{args.rounds} rounds x {args.per_round} requests per operation after a warm-up."
         )
         results = {(s.name, op): [] for s in sides for op in ("register", "live")}
+        floor = {"health": [], "whoami": []}
         for round_no in range(args.rounds + 1):
             for op in ("register", "live"):
                 for side in sides:  # A B A B
                     latencies = timed(getattr(side, op), args.per_round)
                     if round_no:
                         results[(side.name, op)].extend(latencies)
+            for op in floor:
+                latencies = timed(getattr(sides[0], op), args.per_round // 3 or 1)
+                if round_no:
+                    floor[op].extend(latencies)
 
         summary = {}
         for op, title in (("register", "model-version registrations"), ("live", "live reads")):
@@ -414,6 +427,9 @@ def main() -> int:
             print(line("govreg", govreg_stats))
             print(line(f"MLflow {version}", mlflow_stats))
             print(f"  ratio govreg/MLflow (throughput): {ratio:.2f}x")
+        print("govreg floor (context: what every request pays before the registry's work):")
+        print(line("GET /healthz", describe(floor["health"])))
+        print(line("GET /api/me/", describe(floor["whoami"])))
         reg, live = summary["register"], summary["live"]
         print(
             f"registry_api: register {reg[0]['per_s']:.0f}/s (MLflow {reg[1]['per_s']:.0f}/s, "

@@ -19,6 +19,7 @@ from accounts.permissions import TokenScopePermission, may
 from config.api import problem
 from lineage.models import DatasetVersion
 from registry import services
+from registry.api.pagination import CountWhenNeededPagination
 from registry.api.serializers import (
     DeploymentSerializer,
     EndDeploymentSerializer,
@@ -82,6 +83,7 @@ def _raise_as_drf(exc: DjangoValidationError):
 class MLModelViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
     """Models, scoped to the teams the caller belongs to (global roles see all)."""
 
+    pagination_class = CountWhenNeededPagination
     queryset = MLModel.objects.select_related("team").order_by("name")
     serializer_class = MLModelSerializer
     filterset_class = MLModelFilter
@@ -152,6 +154,7 @@ class ModelVersionViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
     """Versions of the models the caller may see. Registration names the training run;
     the training data is read from lineage (``/lineage`` for the whole upstream)."""
 
+    pagination_class = CountWhenNeededPagination
     queryset = ModelVersion.objects.select_related(
         "model__team", "registered_by", "training_run__job__namespace"
     ).order_by("model__name", "-created_at", "-pk")
@@ -247,6 +250,7 @@ class ModelVersionViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
 class FeatureViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
     """Features, owned by teams like models are."""
 
+    pagination_class = CountWhenNeededPagination
     queryset = Feature.objects.select_related("team").order_by("name")
     serializer_class = FeatureSerializer
     filterset_class = FeatureFilter
@@ -261,6 +265,7 @@ class FeatureViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
 class FeatureVersionViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
     """Definitions of features with the dataset versions they were computed from."""
 
+    pagination_class = CountWhenNeededPagination
     queryset = (
         FeatureVersion.objects.select_related("feature__team", "created_by")
         .prefetch_related(
@@ -309,6 +314,7 @@ class DeploymentViewSet(ScopedModelViewSet):
     serves there now. Posting one reports a deployment to an unprotected environment;
     protected ones (production) are deployed through an approved deployment request."""
 
+    pagination_class = CountWhenNeededPagination
     queryset = Deployment.objects.select_related(
         "model", "model_version", "environment", "deployed_by", "deployment_request"
     ).order_by("-deployed_at", "-pk")

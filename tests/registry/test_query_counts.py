@@ -54,3 +54,22 @@ def test_list_queries_do_not_grow_with_rows(
     with django_assert_max_num_queries(len(few.captured_queries)):
         answer = client.get(url)
     assert len(answer.json()["results"]) == 30
+
+
+def test_pages_count_right_without_a_count_query(client_for, owner, team, chain):
+    client = client_for(owner)
+    fill(team, owner, 0, 5, chain["training_run"])
+    first = client.get("/api/models/?limit=2").json()
+    assert first["count"] == 5
+    assert [m["name"] for m in first["results"]] == ["model-000", "model-001"]
+    assert first["next"] is not None
+    last = client.get("/api/models/?limit=2&offset=4").json()
+    assert last["count"] == 5
+    assert last["next"] is None
+    beyond = client.get("/api/models/?limit=2&offset=9").json()
+    assert beyond["count"] == 5
+    assert beyond["results"] == []
+    exact = client.get("/api/models/?limit=5").json()
+    assert exact["count"] == 5
+    assert exact["next"] is None
+    assert client.get("/api/models/?team=fraud-detection").json()["count"] == 0
