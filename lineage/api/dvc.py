@@ -8,6 +8,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
@@ -40,6 +42,7 @@ class DvcImportSerializer(serializers.Serializer):
 class DvcImportView(APIView):
     permission_classes = [LineagePermission, TokenScopePermission]
 
+    @extend_schema(request=DvcImportSerializer, responses={202: OpenApiTypes.OBJECT})
     def post(self, request):
         serializer = DvcImportSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

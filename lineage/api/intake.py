@@ -11,6 +11,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,7 +21,7 @@ from accounts.permissions import TokenScopePermission
 from config.api import error_body
 from lineage.api.body import BodyError, parse_json, read_body
 from lineage.api.permissions import LineagePermission
-from lineage.api.reads import LineageGraphView, ReadErrorsMixin
+from lineage.api.reads import NODE, LineageGraphView, ReadErrorsMixin
 from lineage.models import LineageEvent
 from lineage.services import ingest_event
 from lineage.validation import InvalidEvent, validate_event
@@ -52,6 +54,7 @@ class _IntakeView(APIView):
 class LineageIntakeView(_IntakeView):
     """POST one OpenLineage event."""
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT})
     def post(self, request):
         try:
             event = self.body(request)
@@ -79,6 +82,7 @@ class LineageIntakeView(_IntakeView):
 class LineageEndpoint(ReadErrorsMixin, LineageIntakeView):
     """``/api/v1/lineage``: POST takes an event, GET answers Marquez's lineage graph."""
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, parameters=NODE)
     def get(self, request):
         return LineageGraphView.get(self, request)
 
@@ -86,6 +90,7 @@ class LineageEndpoint(ReadErrorsMixin, LineageIntakeView):
 class LineageBatchView(_IntakeView):
     """POST a JSON array of events; each is validated and stored on its own."""
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT})
     def post(self, request):
         try:
             events = self.body(request)
@@ -134,6 +139,15 @@ class LineageEventListView(APIView):
     permission_classes = [IsAuthenticated, TokenScopePermission]
     max_limit = 1000
 
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT},
+        parameters=[
+            OpenApiParameter("before", OpenApiTypes.DATETIME),
+            OpenApiParameter("after", OpenApiTypes.DATETIME),
+            OpenApiParameter("limit", OpenApiTypes.INT),
+            OpenApiParameter("offset", OpenApiTypes.INT),
+        ],
+    )
     def get(self, request):
         params = request.query_params
         queryset = LineageEvent.objects.all()

@@ -12,6 +12,8 @@ from datetime import UTC
 from django.db.models import OuterRef, Q, Subquery
 from django.shortcuts import get_object_or_404
 from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,6 +25,18 @@ from lineage.api import shapes
 from lineage.models import Dataset, DatasetVersion, Job, Namespace, Run, RunInput, RunOutput
 
 MAX_LIMIT = 1000
+PAGE = [
+    OpenApiParameter("limit", OpenApiTypes.INT, description="page size (default 100)"),
+    OpenApiParameter("offset", OpenApiTypes.INT),
+]
+NODE = [
+    OpenApiParameter(
+        "nodeId", OpenApiTypes.STR, required=True,
+        description="dataset:NS:NAME, job:NS:NAME or datasetVersion:NS:NAME:VERSION",
+    ),
+    OpenApiParameter("depth", OpenApiTypes.INT, description="hops (default 20, at most 50)"),
+]  # fmt: skip
+read_doc = extend_schema(responses={200: OpenApiTypes.OBJECT}, parameters=PAGE)
 
 
 class BadParameter(Exception):
@@ -96,17 +110,20 @@ def _current_versions(dataset_ids) -> dict[int, DatasetVersion]:
 
 
 class NamespaceListView(LineageReadView):
+    @read_doc
     def get(self, request):
         rows, total = self.page(request, Namespace.objects.order_by("name"))
         return Response({"namespaces": [shapes.namespace(ns) for ns in rows], "totalCount": total})
 
 
 class NamespaceDetailView(LineageReadView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, namespace):
         return Response(shapes.namespace(_namespace(namespace)))
 
 
 class DatasetListView(LineageReadView):
+    @read_doc
     def get(self, request, namespace):
         ns = _namespace(namespace)
         queryset = Dataset.objects.filter(namespace=ns).select_related("namespace").order_by("name")
@@ -118,6 +135,7 @@ class DatasetListView(LineageReadView):
 
 
 class DatasetDetailView(LineageReadView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, namespace, name):
         ds = get_object_or_404(
             Dataset.objects.select_related("namespace"), namespace__name=namespace, name=name
@@ -126,6 +144,7 @@ class DatasetDetailView(LineageReadView):
 
 
 class DatasetVersionListView(LineageReadView):
+    @read_doc
     def get(self, request, namespace, name):
         ds = get_object_or_404(Dataset, namespace__name=namespace, name=name)
         queryset = DatasetVersion.objects.filter(dataset=ds).select_related(
@@ -158,6 +177,7 @@ def _latest_runs(job_ids) -> dict[int, Run]:
 
 
 class JobListView(LineageReadView):
+    @read_doc
     def get(self, request, namespace):
         ns = _namespace(namespace)
         queryset = Job.objects.filter(namespace=ns).select_related("namespace").order_by("name")
@@ -174,6 +194,7 @@ class JobListView(LineageReadView):
 
 
 class JobDetailView(LineageReadView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, namespace, name):
         jb = get_object_or_404(
             Job.objects.select_related("namespace"), namespace__name=namespace, name=name
@@ -183,6 +204,7 @@ class JobDetailView(LineageReadView):
 
 
 class JobRunListView(LineageReadView):
+    @read_doc
     def get(self, request, namespace, name):
         jb = get_object_or_404(Job, namespace__name=namespace, name=name)
         queryset = Run.objects.filter(job=jb).select_related("parent").order_by("-created_at")
@@ -207,6 +229,14 @@ class JobRunListView(LineageReadView):
 class SearchView(LineageReadView):
     """Datasets and jobs whose name contains ``q`` (Marquez's /api/v1/search)."""
 
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT},
+        parameters=[
+            OpenApiParameter("q", OpenApiTypes.STR, required=True),
+            OpenApiParameter("filter", OpenApiTypes.STR, enum=["DATASET", "JOB"]),
+            OpenApiParameter("limit", OpenApiTypes.INT),
+        ],
+    )
     def get(self, request):
         q = (request.query_params.get("q") or "").strip()
         if not q:
@@ -245,6 +275,7 @@ class SearchView(LineageReadView):
 class LineageGraphView(LineageReadView):
     """Marquez's ``GET /api/v1/lineage?nodeId=...&depth=N``: jobs and datasets both ways."""
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, parameters=NODE)
     def get(self, request):
         node_id = request.query_params.get("nodeId")
         if not node_id:
@@ -264,6 +295,13 @@ class DirectedLineageView(LineageReadView):
 
     direction = "upstream"
 
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT},
+        parameters=[
+            *NODE,
+            OpenApiParameter("asOf", OpenApiTypes.DATETIME, description="the graph at this time"),
+        ],
+    )
     def get(self, request):
         node_id = request.query_params.get("nodeId")
         if not node_id:
