@@ -119,6 +119,13 @@ def _approvals(deployment_request) -> list[Approval]:
     )
 
 
+def _duration(value) -> str:
+    if value.days and not value.seconds:
+        return f"{value.days} day{'s' if value.days != 1 else ''}"
+    hours = value.total_seconds() / 3600
+    return f"{hours:g} hour{'s' if hours != 1 else ''}"
+
+
 def changed_parts(old: dict, new: dict) -> list[str]:
     """The fingerprint parts whose value differs between two ``fingerprint_parts``."""
     return sorted(name for name in set(old) | set(new) if old.get(name) != new.get(name))
@@ -150,7 +157,7 @@ def judge(deployment_request, now=None, approvals=None) -> Judgement:
         if approval.fingerprint != fingerprint:
             to_lapse[approval.pk] = lapse_reason or LAPSE_PREFIX
         elif right is not None and approval.created_at + right.approval_valid_for <= now:
-            to_lapse[approval.pk] = f"approval expired after {right.approval_valid_for.days} days"
+            to_lapse[approval.pk] = f"approval expired after {_duration(right.approval_valid_for)}"
     counted = [a for a in approvals if a.lapsed_at is None and a.pk not in to_lapse]
     if not lapse_reason:
         latest_lapse = max(
