@@ -15,6 +15,8 @@ import hashlib
 import json
 import re
 import uuid
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -151,9 +153,59 @@ def _key_value(obj, name):
     )
 
 
+class IngestCache:
+    """Namespaces, jobs and datasets already fetched in this transaction (one batch).
+
+    Rows live as long as the transaction; the batch endpoint clears the cache
+    when an event's savepoint rolls back, since rows it created are gone.
+    """
+
+    def __init__(self):
+        self.rows: dict[tuple, object] = {}
+
+    def clear(self) -> None:
+        self.rows.clear()
+
+
+_cache: ContextVar[IngestCache | None] = ContextVar("lineage_ingest_cache", default=None)
+
+
+@contextmanager
+def ingest_cache():
+    """Share lookups between the events ingested inside this block (one transaction)."""
+    cache = IngestCache()
+    token = _cache.set(cache)
+    try:
+        yield cache
+    finally:
+        _cache.reset(token)
+
+
+def _cached(kind: str, keys) -> tuple[dict, set]:
+    cache = _cache.get()
+    if cache is None:
+        return {}, set(keys)
+    hits = {}
+    for key in keys:
+        row = cache.rows.get((kind, key))
+        if row is not None:
+            row._govreg_created = False
+            hits[key] = row
+    return hits, set(keys) - hits.keys()
+
+
+def _remember(kind: str, rows: dict) -> None:
+    cache = _cache.get()
+    if cache is not None:
+        cache.rows.update({(kind, key): row for key, row in rows.items()})
+
+
 def ensure_namespaces(names) -> dict[str, Namespace]:
-    names = set(names)
-    found = {ns.name: ns for ns in Namespace.objects.filter(name__in=names)}
+    hits, names = _cached("namespace", set(names))
+    found = dict(hits)
+    if not names:
+        return found
+    found.update({ns.name: ns for ns in Namespace.objects.filter(name__in=names)})
     missing = names - found.keys()
     if missing:
         created = [Namespace(name=n) for n in sorted(missing)]
@@ -161,6 +213,7 @@ def ensure_namespaces(names) -> dict[str, Namespace]:
         found.update({ns.name: ns for ns in created if ns.pk})
         if missing - found.keys():  # written by a concurrent request meanwhile
             found.update({ns.name: ns for ns in Namespace.objects.filter(name__in=missing)})
+    _remember("namespace", found)
     return found
 
 
@@ -170,6 +223,10 @@ def _ensure_named(
     """Datasets or jobs by ``(namespace name, name)``, created (with ``facets``) when missing."""
     if not keys:
         return {}
+    kind = model._meta.model_name
+    hits, keys = _cached(kind, keys)
+    if not keys:
+        return hits
     facets = facets or {}
     namespaces_by_id = {ns.pk: name for name, ns in namespaces.items()}
 
@@ -200,7 +257,8 @@ def _ensure_named(
             found.update(fetch(missing - found.keys()))
     for (ns, _), row in found.items():
         row.namespace = namespaces[ns]
-    return found
+    _remember(kind, found)
+    return {**hits, **found}
 
 
 def ensure_datasets(keys, namespaces, facets=None) -> dict[tuple[str, str], Dataset]:

@@ -23,7 +23,7 @@ from lineage.api.body import BodyError, parse_json, read_body
 from lineage.api.permissions import LineagePermission
 from lineage.api.reads import NODE, LineageGraphView, ReadErrorsMixin
 from lineage.models import LineageEvent
-from lineage.services import ingest_event
+from lineage.services import ingest_cache, ingest_event
 from lineage.validation import InvalidEvent, validate_event
 
 
@@ -100,25 +100,27 @@ class LineageBatchView(_IntakeView):
             return _error(400, "invalid_json", "The batch endpoint takes a JSON array of events.")
         failed = []
         stored = duplicates = 0
-        for index, event in enumerate(events):
-            try:
-                validate_event(event)
-                with transaction.atomic():
-                    result = ingest_event(event)
-            except InvalidEvent as exc:
-                failed.append({"index": index, "reason": str(exc), "retriable": False})
-                continue
-            except ValidationError as exc:
-                reason = str(_django_invalid(exc))
-                failed.append({"index": index, "reason": reason, "retriable": False})
-                continue
-            except DatabaseError as exc:
-                failed.append(
-                    {"index": index, "reason": f"database: {exc}"[:300], "retriable": True}
-                )
-                continue
-            stored += result.created
-            duplicates += not result.created
+        with ingest_cache() as cache:
+            for index, event in enumerate(events):
+                try:
+                    validate_event(event)
+                    with transaction.atomic():
+                        result = ingest_event(event)
+                except InvalidEvent as exc:
+                    failed.append({"index": index, "reason": str(exc), "retriable": False})
+                    continue
+                except ValidationError as exc:
+                    cache.clear()  # rows created inside the rolled-back savepoint are gone
+                    reason = str(_django_invalid(exc))
+                    failed.append({"index": index, "reason": reason, "retriable": False})
+                    continue
+                except DatabaseError as exc:
+                    cache.clear()
+                    reason = f"database: {exc}"[:300]
+                    failed.append({"index": index, "reason": reason, "retriable": True})
+                    continue
+                stored += result.created
+                duplicates += not result.created
         body = {
             "status": "partial_success" if failed else "success",
             "summary": {

@@ -253,3 +253,15 @@ def test_events_list_pages_and_filters_by_time(pipeline):
     assert body["totalCount"] == 3
     assert [e["eventTime"][:16] for e in body["events"]] == ["2026-01-05T09:03", "2026-01-05T09:02"]
     assert pipeline.get("/api/v1/events/lineage", {"limit": "x"}).status_code == 400
+
+
+def test_batch_events_sharing_datasets_keep_the_latest_facets(pipeline):
+    from lineage.models import Dataset
+    from tests.lineage.factories import schema_facet
+
+    first = run_event(outputs=[dataset("features", schema=schema_facet("a"))])
+    second = run_event(outputs=[dataset("features", schema=schema_facet("a", "b"))], minutes=5)
+    response = pipeline.post(BATCH, [first, second], format="json")
+    assert response.json()["summary"]["successful"] == 2
+    fields = Dataset.objects.get(name="features").facets["schema"]["fields"]
+    assert [f["name"] for f in fields] == ["a", "b"]
