@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class LineageConfig(AppConfig):
     name = "lineage"
     verbose_name = "Lineage"
+
+    def ready(self):
+        from lineage import metrics
+
+        metrics.register()

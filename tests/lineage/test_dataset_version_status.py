@@ -149,3 +149,14 @@ def test_admin_changes_go_through_the_service(client, version):
     version.refresh_from_db()
     assert version.status == VersionStatus.REVOKED
     assert AuditEvent.objects.filter(action="lineage.dataset_version.status").count() == 1
+
+
+def test_metrics_count_versions_by_status(member, version, settings):
+    from django.test import Client
+
+    settings.GOVREG_METRICS_TOKEN = None
+    change_dataset_version(version, actor=member, status="quarantined")
+    text = Client().get("/metrics", secure=True).content.decode()
+    assert 'govreg_dataset_versions{status="quarantined"} 1.0' in text
+    assert 'govreg_dataset_versions{status="active"} 0.0' in text
+    assert 'govreg_lineage_events{kind="RunEvent"} 1.0' in text
