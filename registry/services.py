@@ -23,6 +23,7 @@ from lineage import graph
 from lineage.choices import VersionStatus
 from lineage.models import DatasetVersion, Run
 from registry.choices import DeploymentState, ModelVersionStatus
+from registry.gate.checks import memoize
 from registry.models import (
     Deployment,
     Environment,
@@ -163,13 +164,19 @@ def training_data(version: ModelVersion, *, as_of=None) -> list[DatasetVersion]:
     """Every dataset version upstream of the version's training run, transitively."""
     if version.training_run_id is None:
         return []
-    upstream = graph.upstream_versions([version.training_run_id], as_of=as_of)
-    ids = [dv.pk for dv in upstream]
-    return list(
-        DatasetVersion.objects.filter(pk__in=ids)
-        .select_related("dataset__namespace", "producing_run__job__namespace")
-        .order_by("dataset__namespace__name", "dataset__name", "version")
-    )
+
+    def read():
+        upstream = graph.upstream_versions([version.training_run_id], as_of=as_of)
+        ids = [dv.pk for dv in upstream]
+        return list(
+            DatasetVersion.objects.filter(pk__in=ids)
+            .select_related("dataset__namespace", "producing_run__job__namespace")
+            .order_by("dataset__namespace__name", "dataset__name", "version")
+        )
+
+    # One gate judgement asks twice (training-data check, lineage fingerprint): read once.
+    key = ("registry.training_data", version.pk, version.training_run_id, as_of)
+    return list(memoize(key, read))
 
 
 @dataclass

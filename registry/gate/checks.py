@@ -27,6 +27,8 @@ approval, the approvals lapse.
 import hashlib
 import json
 from collections.abc import Callable
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 
 
@@ -86,3 +88,30 @@ def fingerprint_of(parts: dict) -> str:
 
 def fingerprint(model_version) -> str:
     return fingerprint_of(fingerprint_parts(model_version))
+
+
+# --- sharing work within one judgement ---------------------------------------
+
+_memo: ContextVar[dict | None] = ContextVar("govreg_gate_memo", default=None)
+
+
+@contextmanager
+def evaluation():
+    """The span of one judgement: checks and fingerprint parts that read the same
+    thing (a version's training data...) compute it once through ``memoize``."""
+    token = _memo.set({})
+    try:
+        yield
+    finally:
+        _memo.reset(token)
+
+
+def memoize(key, compute: Callable):
+    """``compute()``, shared by key for the rest of the current ``evaluation``;
+    outside one, simply ``compute()``. Callers must not mutate what it returns."""
+    memo = _memo.get()
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]

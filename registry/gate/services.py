@@ -134,6 +134,11 @@ def changed_parts(old: dict, new: dict) -> list[str]:
 def judge(deployment_request, now=None, approvals=None) -> Judgement:
     """Run every registered check against the request as it stands; write nothing."""
     now = now or timezone.now()
+    with gate_checks.evaluation():
+        return _judge(deployment_request, now, approvals)
+
+
+def _judge(deployment_request, now, approvals) -> Judgement:
     version = deployment_request.model_version
     model = version.model
     parts = gate_checks.fingerprint_parts(version)

@@ -264,3 +264,15 @@ def test_wait_must_be_a_number_of_seconds_up_to_60(api, pipeline, version):
         assert response.status_code == 400, bad
         assert "wait" in response.json()["fields"]
     assert client.get(f"/api/deployment-requests/{request_id}/?wait=0").status_code == 200
+
+
+def test_one_judgement_reads_the_training_data_once(api, pipeline, version):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api(pipeline)
+    request_id = ask(client, version).json()["id"]
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(f"/api/deployment-requests/{request_id}/").status_code == 200
+    walks = [q for q in queries.captured_queries if "WITH RECURSIVE" in q["sql"]]
+    assert len(walks) == 1
