@@ -4,12 +4,11 @@ Every list and detail is scoped by ``ScopedModelViewSet``: a record under
 another team's model is a 404. Changes of state go through ``registry.services``.
 """
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, ProtectedError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.permissions import DjangoModelPermissions, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -67,17 +66,13 @@ class _RefuseProtectedDelete:
             raise _Conflict(f"{instance} is still referenced by: {', '.join(names)}.")
 
 
-class _Conflict(PermissionDenied):
+class _Conflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "conflict"
 
 
-def _raise_as_drf(exc: DjangoValidationError):
-    from rest_framework.exceptions import ValidationError
-
-    if hasattr(exc, "error_dict"):
-        raise ValidationError(exc.message_dict)
-    raise ValidationError({"non_field_errors": exc.messages})
+# Services raise Django's ValidationError; config.api's exception handler answers it as a
+# 400 naming the field, and the request's transaction rolls back.
 
 
 class MLModelViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
@@ -135,15 +130,12 @@ class MLModelViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
         model = self.get_object()
         body = RollbackSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            deployment = services.rollback(
-                model,
-                body.validated_data["environment"],
-                request.user,
-                note=body.validated_data["note"],
-            )
-        except DjangoValidationError as exc:
-            _raise_as_drf(exc)
+        deployment = services.rollback(
+            model,
+            body.validated_data["environment"],
+            request.user,
+            note=body.validated_data["note"],
+        )
         return Response(
             DeploymentSerializer(deployment, context={"request": request}).data,
             status=status.HTTP_201_CREATED,
@@ -175,26 +167,20 @@ class ModelVersionViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
     def perform_create(self, serializer):
         self.check_create_scope(serializer)
         data = dict(serializer.validated_data)
-        try:
-            serializer.instance = services.register_version(registered_by=self.request.user, **data)
-        except DjangoValidationError as exc:
-            _raise_as_drf(exc)
+        serializer.instance = services.register_version(registered_by=self.request.user, **data)
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         new_status = data.pop("status", None)
         instance = serializer.instance
-        try:
-            if new_status is not None and new_status != instance.status:
-                services.change_version_status(instance, new_status)
-                instance.refresh_from_db()
-            if data:
-                for name, value in data.items():
-                    setattr(instance, name, value)
-                instance.full_clean()
-                instance.save(update_fields=[*data, "updated_at"])
-        except DjangoValidationError as exc:
-            _raise_as_drf(exc)
+        if new_status is not None and new_status != instance.status:
+            services.change_version_status(instance, new_status)
+            instance.refresh_from_db()
+        if data:
+            for name, value in data.items():
+                setattr(instance, name, value)
+            instance.full_clean()
+            instance.save(update_fields=[*data, "updated_at"])
 
     @extend_schema(request=VersionStatusSerializer, responses=ModelVersionSerializer)
     @action(detail=True, methods=["post"], url_path="status")
@@ -203,12 +189,9 @@ class ModelVersionViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
         version = self.get_object()
         body = VersionStatusSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            version = services.change_version_status(
-                version, body.validated_data["status"], reason=body.validated_data["reason"]
-            )
-        except DjangoValidationError as exc:
-            _raise_as_drf(exc)
+        version = services.change_version_status(
+            version, body.validated_data["status"], reason=body.validated_data["reason"]
+        )
         version = self.get_queryset().get(pk=version.pk)
         return Response(ModelVersionSerializer(version, context={"request": request}).data)
 
@@ -285,12 +268,9 @@ class FeatureVersionViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
 
     def perform_create(self, serializer):
         self.check_create_scope(serializer)
-        try:
-            serializer.instance = services.add_feature_version(
-                created_by=self.request.user, **serializer.validated_data
-            )
-        except DjangoValidationError as exc:
-            _raise_as_drf(exc)
+        serializer.instance = services.add_feature_version(
+            created_by=self.request.user, **serializer.validated_data
+        )
 
     def perform_update(self, serializer):
         sources = serializer.validated_data.pop("source_dataset_versions", None)
@@ -337,12 +317,9 @@ class DeploymentViewSet(ScopedModelViewSet):
                     "approved deployment request."
                 }
             )
-        try:
-            serializer.instance = services.deploy(
-                version, environment, self.request.user, note=data.get("note", "")
-            )
-        except DjangoValidationError as exc:
-            _raise_as_drf(exc)
+        serializer.instance = services.deploy(
+            version, environment, self.request.user, note=data.get("note", "")
+        )
 
     @extend_schema(request=EndDeploymentSerializer, responses=DeploymentSerializer)
     @action(detail=True, methods=["post"])
@@ -353,12 +330,9 @@ class DeploymentViewSet(ScopedModelViewSet):
             raise PermissionDenied("You may see this deployment but not end it.")
         body = EndDeploymentSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            deployment = services.end_deployment(
-                deployment, body.validated_data["state"], reason=body.validated_data["reason"]
-            )
-        except DjangoValidationError as exc:
-            _raise_as_drf(exc)
+        deployment = services.end_deployment(
+            deployment, body.validated_data["state"], reason=body.validated_data["reason"]
+        )
         return Response(DeploymentSerializer(deployment, context={"request": request}).data)
 
 
