@@ -276,3 +276,20 @@ def test_one_judgement_reads_the_training_data_once(api, pipeline, version):
         assert client.get(f"/api/deployment-requests/{request_id}/").status_code == 200
     walks = [q for q in queries.captured_queries if "WITH RECURSIVE" in q["sql"]]
     assert len(walks) == 1
+
+
+def test_an_approver_granted_one_model_sees_its_requests(
+    api, pipeline, version, fraud_model, frank, board_approver
+):
+    from tests.factories import UserFactory
+
+    request_id = ask(api(pipeline), version).json()["id"]
+    outside_approver = UserFactory(username="olga", groups=[Role.APPROVER])
+    assert api(outside_approver).get("/api/deployment-requests/").json()["count"] == 0
+
+    assign_perm("registry.approve_mlmodel", outside_approver, version.model)
+
+    listed = api(outside_approver).get("/api/deployment-requests/").json()
+    assert [item["id"] for item in listed["results"]] == [request_id]
+    assert api(outside_approver).get(f"/api/deployment-requests/{request_id}/").status_code == 200
+    assert api(frank).get("/api/deployment-requests/").json()["count"] == 0
