@@ -395,15 +395,8 @@ class FeatureVersionSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs):
         fields = {k: v for k, v in attrs.items() if k != "source_dataset_versions"}
-        if self.instance is not None:
-            if "feature" in attrs and attrs["feature"] != self.instance.feature:
-                raise serializers.ValidationError({"feature": "A version stays with its feature."})
-            current = {
-                f.name: getattr(self.instance, f.name) for f in FeatureVersion._meta.concrete_fields
-            }
-            fields = {**current, **fields}
         try:
-            FeatureVersion(**fields).full_clean(validate_unique=self.instance is None)
+            FeatureVersion(**fields).full_clean()
         except DjangoValidationError as exc:
             raise _django_errors(exc, "definition")
         return attrs

@@ -265,18 +265,14 @@ class FeatureVersionViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
     ordering_fields = ["created_at", "version"]
     scope_path = "feature"
     scope_model = Feature
+    # A definition, once recorded, is what models were built with: change means a new version.
+    http_method_names = ["get", "post", "head", "options"]
 
     def perform_create(self, serializer):
         self.check_create_scope(serializer)
         serializer.instance = services.add_feature_version(
             created_by=self.request.user, **serializer.validated_data
         )
-
-    def perform_update(self, serializer):
-        sources = serializer.validated_data.pop("source_dataset_versions", None)
-        instance = serializer.save()
-        if sources is not None:
-            instance.source_dataset_versions.set(sources)
 
 
 class EnvironmentViewSet(_RefuseProtectedDelete, viewsets.ModelViewSet):

@@ -133,3 +133,25 @@ def test_impact_lists_feature_versions_computed_from_the_data(client_for, owner,
         f"/api/impact?namespace=s3://lake&name={raw.dataset.name}&version={raw.version}"
     ).json()
     assert body["feature_versions"][0]["feature"] == "applicant-debt-ratio"
+
+
+def test_a_feature_version_is_immutable(client_for, owner, feature):
+    client = client_for(owner)
+    created = client.post(
+        "/api/feature-versions/",
+        {
+            "feature": "applicant-debt-ratio",
+            "version": "1",
+            "definition_kind": "expression",
+            "definition": "debt / income",
+        },
+        format="json",
+    ).json()
+    url = f"/api/feature-versions/{created['id']}/"
+    assert client.patch(url, {"definition": "0"}, format="json").status_code == 405
+    assert client.delete(url).status_code == 405
+    renamed = client.patch(
+        f"/api/features/{feature['id']}/", {"description": "debt service ratio"}, format="json"
+    )
+    assert renamed.status_code == 200
+    assert renamed.json()["description"] == "debt service ratio"
