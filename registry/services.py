@@ -166,12 +166,10 @@ def training_data(version: ModelVersion, *, as_of=None) -> list[DatasetVersion]:
         return []
 
     def read():
+        # lineage reads them with their dataset, namespace and producing run.
         upstream = graph.upstream_versions([version.training_run_id], as_of=as_of)
-        ids = [dv.pk for dv in upstream]
-        return list(
-            DatasetVersion.objects.filter(pk__in=ids)
-            .select_related("dataset__namespace", "producing_run__job__namespace")
-            .order_by("dataset__namespace__name", "dataset__name", "version")
+        return sorted(
+            upstream, key=lambda dv: (dv.dataset.namespace.name, dv.dataset.name, dv.version)
         )
 
     # One gate judgement asks twice (training-data check, lineage fingerprint): read once.
