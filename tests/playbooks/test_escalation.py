@@ -203,3 +203,18 @@ def test_a_tampered_body_fails_the_receivers_check(settings):
     assert verify(body, signature, "s3cret")
     assert not verify(body.replace(b"1", b"2"), signature, "s3cret")
     assert not verify(body, signature, "other")
+
+
+@pytest.mark.django_db
+def test_a_receiver_that_never_answers_leaves_the_escalation_marked_failed(
+    model, playbook, receiver, django_capture_on_commit_callbacks
+):
+    receiver.fail_first = 100
+    with django_capture_on_commit_callbacks(execute=True):
+        incident = open_at(model, playbook, T0)
+
+    row = Escalation.objects.get(incident=incident, level=1)
+    assert row.webhook_state == "failed"
+    assert row.webhook_attempts == 6  # the first try and five retries
+    assert "503" in row.webhook_last_error
+    assert row.emailed_at is not None  # the mail went out regardless
