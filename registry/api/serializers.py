@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.api.fields import TeamField
+from accounts.api.fields import TeamField, VisibleSlugRelatedField
 from accounts.permissions import visible
 from lineage.models import DatasetVersion
 from registry import services
@@ -233,7 +233,7 @@ IMMUTABLE_VERSION_FIELDS = ("model", "version", "artifact_uri", "artifact_digest
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
-    model = serializers.SlugRelatedField(slug_field="name", queryset=MLModel.objects.all())
+    model = VisibleSlugRelatedField(slug_field="name", queryset=MLModel.objects.all())
     training_run = TrainingRunField()
     training_job = serializers.SerializerMethodField()
     registered_by = serializers.CharField(source="registered_by.username", read_only=True)
@@ -257,16 +257,6 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
-
-    def get_fields(self):
-        fields = super().get_fields()
-        request = self.context.get("request")
-        # Only models the caller may see can be named.
-        user = request.user if request is not None else None
-        fields["model"].queryset = (
-            visible(MLModel.objects.all(), user) if user else MLModel.objects.none()
-        )
-        return fields
 
     def get_training_job(self, version) -> dict | None:
         run = version.training_run
@@ -357,16 +347,8 @@ class FeatureSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class VisibleFeatureField(serializers.SlugRelatedField):
-    def get_queryset(self):
-        request = self.context.get("request")
-        if request is None:
-            return Feature.objects.none()
-        return visible(Feature.objects.all(), request.user)
-
-
 class FeatureVersionSerializer(serializers.ModelSerializer):
-    feature = VisibleFeatureField(slug_field="name")
+    feature = VisibleSlugRelatedField(slug_field="name", queryset=Feature.objects.all())
     source_dataset_versions = serializers.ListField(
         child=DatasetVersionRefField(), required=False, write_only=True
     )
