@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 
 from accounts.roles import Role, has_role
@@ -105,6 +104,9 @@ def _version_facet(dataset: dict) -> str | None:
 # --- bulk get-or-create helpers --------------------------------------------------
 
 
+_MAX_PARAMS = 30000  # SQLite allows 32766 bound parameters per statement, PostgreSQL 65535
+
+
 def insert_returning(objs, key_fields: tuple[str, ...]) -> dict[tuple, int]:
     """``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` for unsaved model instances.
 
@@ -115,9 +117,14 @@ def insert_returning(objs, key_fields: tuple[str, ...]) -> dict[tuple, int]:
     objs = list(objs)
     if not objs:
         return {}
-    model = type(objs[0])
-    meta = model._meta
+    meta = type(objs[0])._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
+    per_statement = max(1, _MAX_PARAMS // len(fields))
+    if len(objs) > per_statement:  # stay under the databases' bound-parameter limits
+        inserted = {}
+        for start in range(0, len(objs), per_statement):
+            inserted.update(insert_returning(objs[start : start + per_statement], key_fields))
+        return inserted
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
     params = []
@@ -231,16 +238,14 @@ def _ensure_named(
     namespaces_by_id = {ns.pk: name for name, ns in namespaces.items()}
 
     def fetch(wanted):
-        groups: dict[str, set[str]] = {}
-        for ns, name in wanted:
-            groups.setdefault(ns, set()).add(name)
-        query = Q()
-        for ns, names in groups.items():
-            query |= Q(namespace=namespaces[ns], name__in=names)
-        return {
-            (namespaces_by_id[row.namespace_id], row.name): row
-            for row in model.objects.filter(query)
-        }
+        # Flat IN lists (a long OR chain overflows SQLite's expression depth), then the
+        # exact pairs in Python.
+        rows = model.objects.filter(
+            namespace_id__in={namespaces[ns].pk for ns, _ in wanted},
+            name__in={name for _, name in wanted},
+        )
+        found = {(namespaces_by_id[row.namespace_id], row.name): row for row in rows}
+        return {key: row for key, row in found.items() if key in wanted}
 
     found = fetch(keys)
     missing = keys - found.keys()
@@ -275,10 +280,11 @@ def ensure_versions(wanted: dict[tuple[int, str], dict]) -> dict[tuple[int, str]
         return {}
 
     def fetch(keys):
-        query = Q()
-        for dataset_id, version in keys:
-            query |= Q(dataset_id=dataset_id, version=version)
-        return {(v.dataset_id, v.version): v for v in DatasetVersion.objects.filter(query)}
+        keys = set(keys)
+        rows = DatasetVersion.objects.filter(
+            dataset_id__in={d for d, _ in keys}, version__in={v for _, v in keys}
+        )
+        return {(v.dataset_id, v.version): v for v in rows if (v.dataset_id, v.version) in keys}
 
     found = fetch(wanted.keys())
     missing = wanted.keys() - found.keys()

@@ -265,3 +265,16 @@ def test_batch_events_sharing_datasets_keep_the_latest_facets(pipeline):
     assert response.json()["summary"]["successful"] == 2
     fields = Dataset.objects.get(name="features").facets["schema"]["fields"]
     assert [f["name"] for f in fields] == ["a", "b"]
+
+
+def test_an_event_with_thousands_of_datasets_is_stored(pipeline):
+    """Lookups and inserts are chunked and flat: no expression-depth or parameter limits."""
+    event = run_event(
+        inputs=[dataset(f"in{i}", version=f"v{i}") for i in range(6000)],
+        outputs=[dataset(f"out{i}") for i in range(6000)],
+    )
+    response = pipeline.post(URL, event, format="json")
+    assert response.status_code == 201, response.content[:300]
+    run = Run.objects.get()
+    assert run.inputs.count() == 6000
+    assert run.outputs.count() == 6000
