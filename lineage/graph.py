@@ -15,6 +15,7 @@ approved?".
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -39,8 +40,18 @@ def _id_list(ids: Iterable[int]) -> list[int]:
     return sorted({int(i) for i in ids})
 
 
-def _placeholders(ids: list[int]) -> str:
-    return ", ".join(["%s"] * len(ids))
+def _id_set(column: str, ids: list[int]) -> tuple[str, list]:
+    """``column`` is one of ``ids``, as ONE bound parameter (an array on PostgreSQL, JSON on
+    SQLite), so a job with a hundred thousand runs fits any parameter limit."""
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [ids]
+    return f"{column} IN (SELECT value FROM json_each(%s))", [json.dumps(ids)]  # noqa: S608
+
+
+def _chunks(ids, size: int = 5000):
+    ids = list(ids)
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def _as_of(alias: str, as_of: datetime | None) -> tuple[str, list]:
@@ -57,6 +68,7 @@ def upstream_version_ids(
     if not runs:
         return {}
     limit = _bounded(depth)
+    seed_sql, seed_ids = _id_set("ri.run_id", runs)
     seed_filter, seed_params = _as_of("ri", as_of)
     ro_filter, ro_params = _as_of("ro", as_of)
     ri_filter, ri_params = _as_of("ri", as_of)
@@ -64,7 +76,7 @@ def upstream_version_ids(
     sql = f"""
         WITH RECURSIVE up(dv_id, hops) AS (
             SELECT ri.dataset_version_id, 1 FROM {_RI} ri
-            WHERE ri.run_id IN ({_placeholders(runs)}){seed_filter}
+            WHERE {seed_sql}{seed_filter}
             UNION
             SELECT ri.dataset_version_id, up.hops + 1
             FROM up
@@ -74,7 +86,7 @@ def upstream_version_ids(
         )
         SELECT dv_id, MIN(hops) FROM up GROUP BY dv_id
     """  # noqa: S608
-    params = [*runs, *seed_params, *ro_params, *ri_params, limit]
+    params = [*seed_ids, *seed_params, *ro_params, *ri_params, limit]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return dict(cursor.fetchall())
@@ -103,6 +115,7 @@ def downstream_run_hops(
     if not versions:
         return {}
     limit = _bounded(depth)
+    seed_sql, seed_ids = _id_set("ri.dataset_version_id", versions)
     seed_filter, seed_params = _as_of("ri", as_of)
     ro_filter, ro_params = _as_of("ro", as_of)
     ri_filter, ri_params = _as_of("ri", as_of)
@@ -110,7 +123,7 @@ def downstream_run_hops(
     sql = f"""
         WITH RECURSIVE down(run_id, hops) AS (
             SELECT ri.run_id, 1 FROM {_RI} ri
-            WHERE ri.dataset_version_id IN ({_placeholders(versions)}){seed_filter}
+            WHERE {seed_sql}{seed_filter}
             UNION
             SELECT ri.run_id, down.hops + 1
             FROM down
@@ -120,7 +133,7 @@ def downstream_run_hops(
         )
         SELECT run_id, MIN(hops) FROM down GROUP BY run_id
     """  # noqa: S608
-    params = [*versions, *seed_params, *ro_params, *ri_params, limit]
+    params = [*seed_ids, *seed_params, *ro_params, *ri_params, limit]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return dict(cursor.fetchall())
@@ -279,12 +292,15 @@ def directed_subgraph(
         seed_runs = set(runs.values_list("pk", flat=True))
 
     def edges(model, run_ids, version_ids=None):
-        query = model.objects.filter(run_id__in=list(run_ids))
+        found = set()
+        for chunk in _chunks(run_ids):
+            query = model.objects.filter(run_id__in=chunk)
+            if as_of is not None:
+                query = query.filter(created_at__lte=as_of)
+            found.update(query.values_list("run_id", "dataset_version_id"))
         if version_ids is not None:
-            query = query.filter(dataset_version_id__in=list(version_ids))
-        if as_of is not None:
-            query = query.filter(created_at__lte=as_of)
-        return set(query.values_list("run_id", "dataset_version_id"))
+            found = {(r, v) for r, v in found if v in version_ids}
+        return found
 
     if direction == "upstream":
         runs = set(seed_runs)
@@ -306,9 +322,10 @@ def directed_subgraph(
 
 
 def _edges_to(model, version_ids, as_of):
-    if not version_ids:
-        return set()
-    query = model.objects.filter(dataset_version_id__in=list(version_ids))
-    if as_of is not None:
-        query = query.filter(created_at__lte=as_of)
-    return set(query.values_list("run_id", "dataset_version_id"))
+    found = set()
+    for chunk in _chunks(version_ids):
+        query = model.objects.filter(dataset_version_id__in=chunk)
+        if as_of is not None:
+            query = query.filter(created_at__lte=as_of)
+        found.update(query.values_list("run_id", "dataset_version_id"))
+    return found

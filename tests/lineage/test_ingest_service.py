@@ -171,3 +171,13 @@ def test_as_of_ignores_edges_recorded_later():
     then_names = {v.dataset.name for v in graph.upstream_versions([train.run.pk], as_of=moment)}
     assert now_names == {"features", "raw", "late"}
     assert then_names == {"features", "raw"}
+
+
+def test_walks_from_very_many_seeds_fit_parameter_limits():
+    result = ingest_event(run_event(job="clean", inputs=[dataset("raw")], outputs=[dataset("f")]))
+    reader = ingest_event(run_event(job="train", inputs=[dataset("f")], minutes=1))
+    many_runs = [reader.run.pk, *range(10**6, 10**6 + 70000)]  # ids that mostly do not exist
+    assert {v.dataset.name for v in graph.upstream_versions(many_runs)} == {"f", "raw"}
+    version = result.inputs[0]
+    many_versions = [version.pk, *range(10**6, 10**6 + 70000)]
+    assert graph.downstream_run_ids(many_versions) == {result.run.pk, reader.run.pk}
