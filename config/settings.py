@@ -182,6 +182,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
     "audit-verify-chain": {"task": "audit.verify_chain", "schedule": 24 * 3600},
+    "accounts-purge-expired-tokens": {"task": "accounts.purge_expired_tokens", "schedule": 3600},
     "risk-review-reminders": {"task": "risk.review_reminders", "schedule": 3600},
     "risk-expire-acceptances": {"task": "risk.expire_acceptances", "schedule": 900},
     "playbooks-escalate-incidents": {"task": "playbooks.escalate_incidents", "schedule": 60},

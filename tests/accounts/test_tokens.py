@@ -140,3 +140,14 @@ def test_issue_token_command_refuses_unknown_user(transactional_db):
     assert result.returncode != 0
     assert "no active user named 'nobody'" in result.stderr
     assert result.stdout == ""
+
+
+def test_expired_tokens_are_purged_by_the_periodic_task(owner, member):
+    from accounts.tasks import purge_expired_tokens
+
+    live, _ = issue_token(owner, name="live")
+    stale, _ = issue_token(member, name="stale")
+    ApiToken.objects.filter(pk=stale.pk).update(expiry=timezone.now() - timedelta(days=1))
+    assert purge_expired_tokens.delay().get() == 1
+    assert purge_expired_tokens.delay().get() == 0
+    assert list(ApiToken.objects.values_list("name", flat=True)) == ["live"]
