@@ -2,7 +2,6 @@
 
 import os
 
-
 from audit.services import record
 from audit.tasks import verify_chain
 from config.celery import ping
