@@ -54,7 +54,8 @@ def record(
         object_type, object_id = object_label(obj)
     ctx = current()
     actor = current_actor()
-    with transaction.atomic():
+    # No savepoint: the event belongs to the caller's transaction and fails with it.
+    with transaction.atomic(savepoint=False):
         head = _locked_head()
         event = AuditEvent(
             seq=head.last_seq + 1,
