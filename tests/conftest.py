@@ -81,3 +81,42 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords and not on_postgres:
             item.add_marker(skip)
+
+
+SEED_MIGRATIONS = (
+    ("accounts", "0002_roles", "create_roles"),
+    ("registry", "0004_seed_environments", "seed"),
+    ("registry", "0006_seed_decision_rights", "seed"),
+    ("risk", "0002_seed_matrix_and_required_evaluations", "seed"),
+    ("risk", "0003_seed_accept_risk_right", "seed"),
+)
+
+
+def _reseed() -> None:
+    """Run the data migrations' seed functions again (each is idempotent)."""
+    from importlib import import_module
+
+    from django.apps import apps
+
+    for app, migration, function in SEED_MIGRATIONS:
+        getattr(import_module(f"{app}.migrations.{migration}"), function)(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _migration_seeds(request):
+    """A transactional test's teardown flushes every table, data-migration rows
+    included; put the seeded roles, environments, matrix and rights back for
+    the tests that follow, as a freshly migrated database has them."""
+    wants_db = request.node.get_closest_marker("django_db") or any(
+        name in request.fixturenames for name in ("db", "transactional_db", "live_server")
+    )
+    if not wants_db:
+        return
+    if "transactional_db" in request.fixturenames or "live_server" in request.fixturenames:
+        request.getfixturevalue("transactional_db")
+    elif "db" in request.fixturenames:
+        request.getfixturevalue("db")
+    from registry.models import Environment
+
+    if not Environment.objects.exists():
+        _reseed()
