@@ -36,66 +36,26 @@ Prints a one-line summary last and drops the database.
 
 import argparse
 import copy
-import os
-import secrets
-import socket
 import statistics
-import subprocess
-import sys
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import psycopg
+import harness
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB = "bench_playbooks"
 T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
-
-
-def admin(sql: str) -> None:
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(sql)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def server_env() -> dict:
-    return {
-        **os.environ,
-        "DATABASE_URL": f"{SERVER}/{DB}",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "GOVREG_SSL_REDIRECT": "false",
-        "GOVREG_LOG_LEVEL": "WARNING",
-        "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
-    }
+SERVER_ENV = {"EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend"}
 
 
 def setup() -> str:
     """Migrate the scratch database and build the monitored model; return the token."""
-    admin(f"DROP DATABASE IF EXISTS {DB}")
-    admin(f"CREATE DATABASE {DB}")
-    os.environ.update(server_env())
-    import django
-
-    django.setup()
+    harness.recreate_database(DB)
+    harness.setup_django(DB, **SERVER_ENV)
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
-    from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
     from accounts.services import issue_token
     from playbooks.models import Playbook
     from playbooks.services.playbooks import save_playbook
@@ -205,66 +165,10 @@ def payload(fingerprint: str, value: str) -> dict:
     }
 
 
-def start_server(workers: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("gunicorn")),
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=server_env(),
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return process, url
-        except requests.RequestException:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("gunicorn did not start")
-
-
 def run_load(call, clients: int, seconds: float) -> tuple[list[float], int, float]:
     """``call`` from ``clients`` threads for ``seconds``: (latencies ms, errors, elapsed)."""
-    samples: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    stop = time.monotonic() + seconds
-    started = time.monotonic()
-
-    def worker():
-        while time.monotonic() < stop:
-            try:
-                ms = call()
-            except (requests.RequestException, AssertionError):
-                with lock:
-                    errors[0] += 1
-                continue
-            with lock:
-                samples.append(ms)
-
-    threads = [threading.Thread(target=worker) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return samples, errors[0], time.monotonic() - started
-
-
-def percentile(values, q):
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+    load = harness.Load(lambda: {"ms": call()}, clients, seconds).run()
+    return load.samples.get("ms", []), load.errors, load.elapsed
 
 
 def sweep(count: int, rounds: int) -> dict:
@@ -318,7 +222,7 @@ def main() -> None:
     levels = [int(x) for x in args.clients.split(",")]
 
     token = setup()
-    server, url = start_server(args.workers)
+    server, url = harness.start_govreg(harness.govreg_env(DB, **SERVER_ENV), args.workers)
     headers = {"Authorization": f"Bearer {token}", "Connection": "close"}
     repeat_body = payload("c6a2bd1f0e0a7d4b", "0.31")
     size = len(requests.models.complexjson.dumps(repeat_body))
@@ -380,20 +284,19 @@ def main() -> None:
                 values = samples[name]
                 p50 = statistics.median(values)
                 print(
-                    f"  {name:<18} {p50:8.1f} {percentile(values, 95):8.1f} "
-                    f"{percentile(values, 99):8.1f} {counts[name] / elapsed[name]:8.1f} "
+                    f"  {name:<18} {p50:8.1f} {harness.percentile(values, 95):8.1f} "
+                    f"{harness.percentile(values, 99):8.1f} {counts[name] / elapsed[name]:8.1f} "
                     f"{p50 / base:8.1f}x  {min(medians[name]):.1f}-{max(medians[name]):.1f}"
                 )
             summary[clients] = (
                 statistics.median(samples["critical"]),
-                percentile(samples["critical"], 95),
+                harness.percentile(samples["critical"], 95),
                 counts["critical"] / elapsed["critical"],
                 statistics.median(samples["critical"]) / base,
                 base,
             )
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        harness.stop(server)
 
     result = sweep(args.sweep, args.rounds + 1)
     task = result["task"][1:]  # first round is the warm-up
@@ -408,7 +311,7 @@ def main() -> None:
     from django.db import connections
 
     connections.close_all()
-    admin(f"DROP DATABASE IF EXISTS {DB}")
+    harness.drop_database(DB)
     one = summary[levels[0]]
     print(
         f"alert_intake: critical alert p50 {one[0]:.1f} ms, p95 {one[1]:.1f} ms, "

@@ -15,17 +15,12 @@ both, the ratio plain/chain, and a one-line summary; drops the database.
 
 import argparse
 import multiprocessing as mp
-import os
 import statistics
-import sys
 import time
-from pathlib import Path
 
+import harness
 import psycopg
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB = "bench_audit"
 ROW = {
     "action": "update",
@@ -35,22 +30,10 @@ ROW = {
 }
 
 
-def admin(sql: str) -> None:
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(sql)
-
-
 def setup_database() -> None:
-    admin(f"DROP DATABASE IF EXISTS {DB}")
-    admin(f"CREATE DATABASE {DB}")
-    os.environ["DATABASE_URL"] = f"{SERVER}/{DB}"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
-    with psycopg.connect(f"{SERVER}/{DB}", autocommit=True) as conn:
+    harness.recreate_database(DB)
+    harness.setup_django(DB)
+    with psycopg.connect(harness.dsn(DB), autocommit=True) as conn:
         conn.execute(
             "CREATE TABLE bench_plain_event (id bigserial PRIMARY KEY, seq bigint,"
             " created_at timestamptz NOT NULL, actor_id bigint, actor_username varchar(150),"
@@ -65,7 +48,7 @@ def setup_database() -> None:
 
 def plain_writer(deadline: float, counter) -> None:
     done = 0
-    with psycopg.connect(f"{SERVER}/{DB}", autocommit=True) as conn:
+    with psycopg.connect(harness.dsn(DB), autocommit=True) as conn:
         while time.perf_counter() < deadline:
             conn.execute(
                 "INSERT INTO bench_plain_event (seq, created_at, actor_username, action,"
@@ -158,7 +141,7 @@ def main() -> None:
         from django.db import connections
 
         connections.close_all()
-        admin(f"DROP DATABASE IF EXISTS {DB}")
+        harness.drop_database(DB)
     print("audit_append: chain vs plain insert: " + "; ".join(summary))
 
 

@@ -23,24 +23,14 @@ database at the end.
 """
 
 import argparse
-import os
-import secrets
-import socket
 import statistics
-import subprocess
-import sys
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import psycopg
+import harness
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB = "bench_gate"
 CARD = {
     "intended_use": "Predict churn of retail customers.",
@@ -53,43 +43,13 @@ CARD = {
 }
 
 
-def admin(sql: str) -> None:
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(sql)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def server_env() -> dict:
-    return {
-        **os.environ,
-        "DATABASE_URL": f"{SERVER}/{DB}",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "GOVREG_SSL_REDIRECT": "false",
-        "GOVREG_LOG_LEVEL": "WARNING",
-    }
-
-
 def setup() -> str:
     """Migrate the scratch database and create the story; return the pipeline token."""
-    admin(f"DROP DATABASE IF EXISTS {DB}")
-    admin(f"CREATE DATABASE {DB}")
-    os.environ.update(server_env())
-    import django
-
-    django.setup()
+    harness.recreate_database(DB)
+    harness.setup_django(DB)
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
-    from django.core.management import call_command
 
-    call_command("migrate", verbosity=0)
     from accounts.services import issue_token
     from lineage.services import ingest_event
     from registry import services
@@ -140,82 +100,10 @@ def setup() -> str:
     return issue_token(user, name="bench")[1]
 
 
-def start_server(workers: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("gunicorn")),
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=server_env(),
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return process, url
-        except requests.RequestException:
-            time.sleep(0.2)
-    process.kill()
-    raise SystemExit("gunicorn did not start")
-
-
-class Load:
-    """Run ``call`` from ``clients`` threads for ``seconds``; collect latencies (ms)."""
-
-    def __init__(self, call, clients: int, seconds: float):
-        self.call, self.clients, self.seconds = call, clients, seconds
-        self.samples: dict[str, list[float]] = {}
-        self.done = 0
-        self.errors = 0
-        self.lock = threading.Lock()
-
-    def run(self) -> "Load":
-        stop = time.monotonic() + self.seconds
-        started = time.monotonic()
-
-        def worker():
-            while time.monotonic() < stop:
-                try:
-                    timings = self.call()
-                except (requests.RequestException, AssertionError):
-                    with self.lock:
-                        self.errors += 1
-                    continue
-                with self.lock:
-                    self.done += 1
-                    for name, ms in timings.items():
-                        self.samples.setdefault(name, []).append(ms)
-
-        threads = [threading.Thread(target=worker) for _ in range(self.clients)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        self.elapsed = time.monotonic() - started
-        return self
-
-
 def timed(method, url, **kwargs):
     start = time.perf_counter()
     response = requests.request(method, url, timeout=60, **kwargs)
     return response, (time.perf_counter() - start) * 1000
-
-
-def percentile(values, q):
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))
-    return ordered[index]
 
 
 def main() -> None:
@@ -228,7 +116,7 @@ def main() -> None:
     levels = [int(x) for x in args.clients.split(",")]
 
     token = setup()
-    server, url = start_server(args.workers)
+    server, url = harness.start_govreg(harness.govreg_env(DB), args.workers)
     headers = {"Authorization": f"Bearer {token}", "Connection": "close"}
     body = {"model": "churn", "version": "1", "environment": "production",
             "pipeline_run_url": "https://ci.example.com/p/1", "commit": "abc1234"}  # fmt: skip
@@ -252,8 +140,8 @@ def main() -> None:
 
     summary = []
     try:
-        Load(me, 2, 1).run()  # warm-up: imports, connections, caches
-        Load(decision, 2, 1).run()
+        harness.Load(me, 2, 1).run()  # warm-up: imports, connections, caches
+        harness.Load(decision, 2, 1).run()
         print(
             f"gate bench: gunicorn {args.workers} sync workers, PostgreSQL, new connection per "
             f"request, {args.rounds}x A/B rounds of {args.seconds:g}s per level; payload: "
@@ -268,7 +156,7 @@ def main() -> None:
             errors = 0
             for _ in range(args.rounds):
                 for call, is_gate in ((me, False), (decision, True)):
-                    load = Load(call, clients, args.seconds).run()
+                    load = harness.Load(call, clients, args.seconds).run()
                     errors += load.errors
                     for name, values in load.samples.items():
                         samples.setdefault(name, []).extend(values)
@@ -286,31 +174,32 @@ def main() -> None:
             for name in ("me", "post", "get", "decision"):
                 values = samples.get(name, [])
                 spread = medians.get(name, [])
+                p50, p95, p99 = (harness.percentile(values, q) for q in (50, 95, 99))
                 print(
-                    f"   {name:9s} n={len(values):5d}  p50 {percentile(values, 50):7.1f} ms  "
-                    f"p95 {percentile(values, 95):7.1f} ms  p99 {percentile(values, 99):7.1f} ms  "
+                    f"   {name:9s} n={len(values):5d}  p50 {p50:7.1f} ms  "
+                    f"p95 {p95:7.1f} ms  p99 {p99:7.1f} ms  "
                     f"(round medians {min(spread):.1f}-{max(spread):.1f})"
                 )
-            me_p95 = percentile(samples["me"], 95)
+            me_p95 = harness.percentile(samples["me"], 95)
             ratios = {
-                name: percentile(samples[name], 95) / me_p95 for name in ("post", "get", "decision")
+                name: harness.percentile(samples[name], 95) / me_p95
+                for name in ("post", "get", "decision")
             }
             print(
                 f"   p95 ratio vs /api/me/: POST {ratios['post']:.2f}x  GET {ratios['get']:.2f}x  "
                 f"POST+GET {ratios['decision']:.2f}x"
             )
             summary.append(
-                f"{clients}c POST p95 {percentile(samples['post'], 95):.1f} ms "
+                f"{clients}c POST p95 {harness.percentile(samples['post'], 95):.1f} ms "
                 f"(me {me_p95:.1f} ms, {ratios['post']:.1f}x), GET {ratios['get']:.1f}x, "
                 f"{decisions / decision_time:.0f} decisions/s"
             )
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        harness.stop(server)
         from django.db import connections
 
         connections.close_all()
-        admin(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+        harness.drop_database(DB)
     print("\ngate: " + "; ".join(summary))
 
 

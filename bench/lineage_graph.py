@@ -24,20 +24,15 @@ one or two versions; stage 0 reads from shared source datasets.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
-import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
+import harness
 import psycopg
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB_NAME = "bench_lineage_graph"
 STAGES = 20
 DEPTH = 20
@@ -52,17 +47,6 @@ def parse_args():
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     return parser.parse_args()
-
-
-def recreate_database():
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-
-
-def drop_database():
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
 
 
 def build_graph(jobs: int, versions: int, rng: random.Random):
@@ -198,33 +182,21 @@ def bulk_load(dsn: str, rows):
         conn.execute("VACUUM ANALYZE")
 
 
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
-
-
 def describe(name, samples_ms):
+    stats = harness.describe(samples_ms)
     return (
-        f"{name:<28} p50 {statistics.median(samples_ms):8.2f} ms   "
-        f"p95 {percentile(samples_ms, 0.95):8.2f} ms   "
-        f"min-max {min(samples_ms):.2f}-{max(samples_ms):.2f} ms"
+        f"{name:<28} p50 {stats['median_ms']:8.2f} ms   p95 {stats['p95_ms']:8.2f} ms   "
+        f"min-max {stats['min_ms']:.2f}-{stats['max_ms']:.2f} ms"
     )
 
 
 def main():
     args = parse_args()
     rng = random.Random(args.seed)
-    dsn = f"{SERVER}/{DB_NAME}"
-    recreate_database()
+    dsn = harness.dsn(DB_NAME)
+    harness.recreate_database(DB_NAME)
     try:
-        os.environ["DATABASE_URL"] = dsn
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
+        harness.setup_django(DB_NAME)
 
         started = time.perf_counter()
         rows = build_graph(args.jobs, args.versions, rng)
@@ -301,8 +273,9 @@ def main():
         print(describe("networkx upstream", timings["nx up"]))
         print(describe("PostgreSQL downstream", timings["sql down"]))
         print(describe("networkx downstream", timings["nx down"]))
-        worst = max(percentile(timings["sql up"], 0.95), percentile(timings["sql down"], 0.95))
-        nx_worst = max(percentile(timings["nx up"], 0.95), percentile(timings["nx down"], 0.95))
+        p95 = {name: harness.percentile(values, 95) for name, values in timings.items()}
+        worst = max(p95["sql up"], p95["sql down"])
+        nx_worst = max(p95["nx up"], p95["nx down"])
         print(
             f"lineage_graph: p95 {worst:.1f} ms (networkx {nx_worst:.1f} ms, ratio "
             f"{worst / nx_worst:.1f}x) at {len(job_rows)} jobs / {len(dataset_versions)} versions"
@@ -312,7 +285,7 @@ def main():
 
         connections.close_all()
         if not args.keep:
-            drop_database()
+            harness.drop_database(DB_NAME)
 
 
 if __name__ == "__main__":

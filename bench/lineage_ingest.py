@@ -27,22 +27,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import statistics
 import subprocess
 import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
+import harness
 import psycopg
 import requests
 from psycopg.types.json import Jsonb
 
-ROOT = Path(__file__).resolve().parents[1]
-SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB_NAME = "bench_lineage_ingest"
 PRODUCER = "https://example.com/bench/lineage_ingest"
 FACET_URL = (
@@ -112,43 +108,14 @@ def make_event(sequence: int) -> dict:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def recreate_database():
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-
-
-def drop_database():
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-
-
-def server_env(dsn: str) -> dict:
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=dsn,
-        DEBUG="false",
-        GOVREG_SSL_REDIRECT="false",
-        GOVREG_SECURE_COOKIES="false",
-        ALLOWED_HOSTS="127.0.0.1",
-        GOVREG_LOG_LEVEL="WARNING",
-        PYTHONPATH=str(ROOT),
-    )
-    return env
-
-
-def prepare(dsn: str) -> str:
+def prepare(env: dict) -> str:
     """Migrate and return a pipeline token (through manage.py, as an operator would)."""
-    env = server_env(dsn)
     python = sys.executable
     subprocess.run(
-        [python, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
+        [python, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=harness.ROOT,
+        env=env,
+        check=True,
     )
     script = (
         "from accounts.services import issue_token\n"
@@ -158,39 +125,20 @@ def prepare(dsn: str) -> str:
     )
     out = subprocess.run(
         [python, "manage.py", "shell", "-c", script],
-        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+        cwd=harness.ROOT, env=env, check=True, capture_output=True, text=True,
     )  # fmt: skip
     return out.stdout.strip().splitlines()[-1]
 
 
-def start_server(dsn: str, port: int, workers: int) -> subprocess.Popen:
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    process = subprocess.Popen(
-        [gunicorn, "config.wsgi:application", "-b", f"127.0.0.1:{port}", "-w", str(workers),
-         "--log-level", "warning"],
-        cwd=ROOT, env=server_env(dsn), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200:
-                return process
-        except requests.RequestException:
-            time.sleep(0.2)
-    process.terminate()
-    raise RuntimeError("gunicorn did not start")
-
-
 def main():
     args = parse_args()
-    dsn = f"{SERVER}/{DB_NAME}"
-    recreate_database()
+    dsn = harness.dsn(DB_NAME)
+    env = harness.govreg_env(DB_NAME)
+    harness.recreate_database(DB_NAME)
     server = None
     try:
-        token = prepare(dsn)
-        port = free_port()
-        server = start_server(dsn, port, args.workers)
-        base = f"http://127.0.0.1:{port}"
+        token = prepare(env)
+        server, base = harness.start_govreg(env, args.workers, quiet=True)
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
         raw = psycopg.connect(dsn)
@@ -291,10 +239,9 @@ def main():
         raw.close()
     finally:
         if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
+            harness.stop(server)
         if not args.keep:
-            drop_database()
+            harness.drop_database(DB_NAME)
 
 
 if __name__ == "__main__":

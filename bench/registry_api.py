@@ -32,77 +32,24 @@ request transaction, which every API call pays), and a one-line summary last.
 
 import argparse
 import hashlib
-import os
+import json
 import shutil
-import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
-import psycopg
+import harness
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 GOVREG_DB = "bench_registry"
 MLFLOW_DB = "bench_registry_mlflow"
 MODELS = 20
 VERSIONS_PER_MODEL = 10
-HOST = "127.0.0.1"
-
-
-def admin_sql(sql: str) -> None:
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(sql)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def wait_http(url: str, seconds: float = 120) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url, timeout=2, headers={"Connection": "close"})
-            return
-        except requests.RequestException:
-            time.sleep(0.3)
-    raise RuntimeError(f"{url} did not answer within {seconds}s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
 
 
 # --- govreg ---------------------------------------------------------------------------
-
-
-def govreg_env() -> dict:
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=f"{SERVER}/{GOVREG_DB}",
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DEBUG="false",
-        SECRET_KEY="bench-" + uuid.uuid4().hex,
-        ALLOWED_HOSTS=HOST,
-        GOVREG_SSL_REDIRECT="false",
-        GOVREG_SECURE_COOKIES="false",
-        GOVREG_LOG_LEVEL="WARNING",
-    )
-    return env
 
 
 SETUP_GOVREG = r"""
@@ -151,42 +98,23 @@ print(json.dumps({"token": token, "run_id": run_id}))
 
 
 def start_govreg(workers: int) -> tuple[subprocess.Popen, str, dict]:
-    env = govreg_env()
+    env = harness.govreg_env(GOVREG_DB)
     subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
+        cwd=harness.ROOT,
+        env=env,
+        check=True,
     )
     out = subprocess.run(
         [sys.executable, "-c", SETUP_GOVREG, str(MODELS), str(VERSIONS_PER_MODEL)],
-        cwd=ROOT,
+        cwd=harness.ROOT,
         env=env,
         check=True,
         capture_output=True,
         text=True,
     ).stdout
-    import json
-
     setup = json.loads(out.strip().splitlines()[-1])
-    port = free_port()
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    process = subprocess.Popen(
-        [
-            str(gunicorn),
-            "config.wsgi",
-            "-b",
-            f"{HOST}:{port}",
-            "-w",
-            str(workers),
-            "-k",
-            "sync",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
-    base = f"http://{HOST}:{port}"
-    wait_http(base + "/healthz")
+    process, base = harness.start_govreg(env, workers)
     return process, base, setup
 
 
@@ -208,17 +136,17 @@ def mlflow_venv(given: str | None) -> tuple[Path, Path | None]:
 
 
 def start_mlflow(venv: Path, workers: int, artifacts: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
+    port = harness.free_port()
     process = subprocess.Popen(
         [
             str(venv / "bin" / "mlflow"),
             "server",
             "--backend-store-uri",
-            f"postgresql+psycopg2://{SERVER.split('://', 1)[1]}/{MLFLOW_DB}",
+            f"postgresql+psycopg2://{harness.dsn(MLFLOW_DB).split('://', 1)[1]}",
             "--default-artifact-root",
             str(artifacts),
             "--host",
-            HOST,
+            harness.HOST,
             "--port",
             str(port),
             "--workers",
@@ -228,8 +156,8 @@ def start_mlflow(venv: Path, workers: int, artifacts: Path) -> tuple[subprocess.
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    base = f"http://{HOST}:{port}"
-    wait_http(base + "/health")
+    base = f"http://{harness.HOST}:{port}"
+    harness.wait_http(base + "/health", process=process)
     return process, base
 
 
@@ -270,7 +198,8 @@ class Govreg:
         self.headers = {"Authorization": f"Bearer {token}"}
         self.counter = 0
 
-    def register(self, model_index: int) -> None:
+    def register(self, index: int) -> None:
+        model_index = index % MODELS
         self.counter += 1
         label = f"b{self.counter}"
         post(
@@ -285,13 +214,14 @@ class Govreg:
             self.headers,
         )
 
-    def health(self, model_index: int) -> None:
+    def health(self, index: int) -> None:
         get(self.base + "/healthz", {})
 
-    def whoami(self, model_index: int) -> None:
+    def whoami(self, index: int) -> None:
         get(self.base + "/api/me/", self.headers)
 
-    def live(self, model_index: int) -> None:
+    def live(self, index: int) -> None:
+        model_index = index % MODELS
         body = get(
             self.base + "/api/deployments/?live=true&environment=production"
             f"&model=bench-model-{model_index:02d}",
@@ -322,7 +252,8 @@ class MLflow:
                 {},
             )
 
-    def register(self, model_index: int) -> None:
+    def register(self, index: int) -> None:
+        model_index = index % MODELS
         post(
             self.base + "/model-versions/create",
             {
@@ -332,7 +263,8 @@ class MLflow:
             {},
         )
 
-    def live(self, model_index: int) -> None:
+    def live(self, index: int) -> None:
+        model_index = index % MODELS
         body = get(
             self.base
             + f"/registered-models/alias?name=bench-model-{model_index:02d}&alias=production",
@@ -341,33 +273,8 @@ class MLflow:
         assert body["model_version"]["version"] == str(VERSIONS_PER_MODEL), body
 
 
-def timed(operation, count: int) -> list[float]:
-    latencies = []
-    for i in range(count):
-        start = time.perf_counter()
-        operation(i % MODELS)
-        latencies.append(time.perf_counter() - start)
-    return latencies
-
-
-def describe(latencies: list[float]) -> dict:
-    ordered = sorted(latencies)
-    return {
-        "median_ms": statistics.median(ordered) * 1000,
-        "p95_ms": ordered[int(0.95 * (len(ordered) - 1))] * 1000,
-        "min_ms": ordered[0] * 1000,
-        "max_ms": ordered[-1] * 1000,
-        "per_s": len(ordered) / sum(ordered),
-        "n": len(ordered),
-    }
-
-
 def line(label: str, stats: dict) -> str:
-    return (
-        f"  {label:<18} {stats['per_s']:8.1f}/s  median {stats['median_ms']:6.2f} ms"
-        f"  p95 {stats['p95_ms']:6.2f} ms  min-max {stats['min_ms']:.2f}-{stats['max_ms']:.2f} ms"
-        f"  (n={stats['n']})"
-    )
+    return harness.line(label, stats, width=18, figures=6, rate=True)
 
 
 def main() -> int:
@@ -379,8 +286,7 @@ def main() -> int:
     args = parser.parse_args()
 
     for db in (GOVREG_DB, MLFLOW_DB):
-        admin_sql(f"DROP DATABASE IF EXISTS {db}")
-        admin_sql(f"CREATE DATABASE {db}")
+        harness.recreate_database(db)
     processes, scratch = [], None
     try:
         try:
@@ -409,18 +315,18 @@ def main() -> int:
         for round_no in range(args.rounds + 1):
             for op in ("register", "live"):
                 for side in sides:  # A B A B
-                    latencies = timed(getattr(side, op), args.per_round)
+                    latencies = harness.timed(getattr(side, op), args.per_round)
                     if round_no:
                         results[(side.name, op)].extend(latencies)
             for op in floor:
-                latencies = timed(getattr(sides[0], op), args.per_round // 3 or 1)
+                latencies = harness.timed(getattr(sides[0], op), args.per_round // 3 or 1)
                 if round_no:
                     floor[op].extend(latencies)
 
         summary = {}
         for op, title in (("register", "model-version registrations"), ("live", "live reads")):
-            govreg_stats = describe(results[("govreg", op)])
-            mlflow_stats = describe(results[("MLflow", op)])
+            govreg_stats = harness.describe(results[("govreg", op)])
+            mlflow_stats = harness.describe(results[("MLflow", op)])
             ratio = govreg_stats["per_s"] / mlflow_stats["per_s"]
             summary[op] = (govreg_stats, mlflow_stats, ratio)
             print(f"{title}:")
@@ -428,8 +334,8 @@ def main() -> int:
             print(line(f"MLflow {version}", mlflow_stats))
             print(f"  ratio govreg/MLflow (throughput): {ratio:.2f}x")
         print("govreg floor (context: what every request pays before the registry's work):")
-        print(line("GET /healthz", describe(floor["health"])))
-        print(line("GET /api/me/", describe(floor["whoami"])))
+        print(line("GET /healthz", harness.describe(floor["health"])))
+        print(line("GET /api/me/", harness.describe(floor["whoami"])))
         reg, live = summary["register"], summary["live"]
         print(
             f"registry_api: register {reg[0]['per_s']:.0f}/s (MLflow {reg[1]['per_s']:.0f}/s, "
@@ -441,9 +347,9 @@ def main() -> int:
         return 0
     finally:
         for process in processes:
-            stop(process)
+            harness.stop(process)
         for db in (GOVREG_DB, MLFLOW_DB):
-            admin_sql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+            harness.drop_database(db)
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
 

@@ -30,58 +30,23 @@ and a one-line summary last; drops the database at the end.
 
 import argparse
 import itertools
-import os
 import random
-import signal
-import socket
-import statistics
-import subprocess
 import sys
-import time
-import uuid
-from pathlib import Path
 
+import harness
 import psycopg
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB = "bench_risk"
-HOST = "127.0.0.1"
+SERVER_ENV = {"EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
 TEAMS = ("credit-risk", "fraud-detection", "customer-support")
-
-
-def admin_sql(sql: str) -> None:
-    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        conn.execute(sql)
-
-
-def env_for_govreg() -> dict:
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=f"{SERVER}/{DB}",
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DEBUG="false",
-        SECRET_KEY="bench-" + uuid.uuid4().hex,
-        ALLOWED_HOSTS=HOST,
-        GOVREG_SSL_REDIRECT="false",
-        GOVREG_SECURE_COOKIES="false",
-        GOVREG_LOG_LEVEL="WARNING",
-        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
-    )
-    return env
 
 
 def seed(risk_count: int) -> dict:
     """Migrate and fill the scratch database in this process; return tokens and ids."""
-    os.environ.update(env_for_govreg())
-    import django
-
-    django.setup()
+    harness.setup_django(DB, **SERVER_ENV)
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
-    from django.core.management import call_command
     from guardian.shortcuts import assign_perm
 
     from accounts.roles import Role
@@ -91,7 +56,6 @@ def seed(risk_count: int) -> dict:
     from registry.services import register_model
     from risk.models import Risk, RiskMatrix
 
-    call_command("migrate", verbosity=0)
     users = get_user_model().objects
     rng = random.Random(7)
     with acting_as(name="bench setup"):
@@ -223,78 +187,8 @@ def baseline_heatmap(conn) -> int:
     return total
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def start_server(workers: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    process = subprocess.Popen(
-        [
-            str(gunicorn),
-            "config.wsgi",
-            "-b",
-            f"{HOST}:{port}",
-            "-w",
-            str(workers),
-            "-k",
-            "sync",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env_for_govreg(),
-        start_new_session=True,
-    )
-    base = f"http://{HOST}:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            requests.get(base + "/healthz", timeout=2, headers={"Connection": "close"})
-            return process, base
-        except requests.RequestException:
-            time.sleep(0.3)
-    stop(process)
-    raise RuntimeError("gunicorn did not answer within 120 s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-
-
-def timed(operation, count: int) -> list[float]:
-    latencies = []
-    for index in range(count):
-        start = time.perf_counter()
-        operation(index)
-        latencies.append(time.perf_counter() - start)
-    return latencies
-
-
-def describe(latencies: list[float]) -> dict:
-    ordered = sorted(latencies)
-    return {
-        "median": statistics.median(ordered) * 1000,
-        "p95": ordered[int(0.95 * (len(ordered) - 1))] * 1000,
-        "min": ordered[0] * 1000,
-        "max": ordered[-1] * 1000,
-        "n": len(ordered),
-    }
-
-
 def line(label: str, stats: dict) -> str:
-    return (
-        f"  {label:<34} median {stats['median']:8.2f} ms  p95 {stats['p95']:8.2f} ms"
-        f"  min-max {stats['min']:.2f}-{stats['max']:.2f} ms  (n={stats['n']})"
-    )
+    return harness.line(label, stats, width=34)
 
 
 def main() -> int:
@@ -306,19 +200,18 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
 
-    admin_sql(f"DROP DATABASE IF EXISTS {DB}")
-    admin_sql(f"CREATE DATABASE {DB}")
+    harness.recreate_database(DB)
     server = None
     try:
         setup = seed(args.risks)
-        conn = psycopg.connect(f"{SERVER}/{DB}", autocommit=True)
+        conn = psycopg.connect(harness.dsn(DB), autocommit=True)
         conn.execute(
             "CREATE TABLE bench_plain_evaluation (id bigserial PRIMARY KEY,"
             " model_version_id bigint, kind varchar(32), name varchar(500),"
             " suite varchar(500), hypothesis text, outcome varchar(16), passed boolean,"
             " message text, duration_seconds double precision, created_at timestamptz)"
         )
-        server, base = start_server(args.workers)
+        server, base = harness.start_govreg(harness.govreg_env(DB, **SERVER_ENV), args.workers)
         url = f"{base}/api/model-versions/{setup['version']}/evaluations?run_reference=bench"
         xml_headers = {
             "Authorization": f"Bearer {setup['member']}",
@@ -358,19 +251,19 @@ def main() -> int:
         samples = {name: [] for name in operations}
         for round_index in range(args.rounds + 1):
             for name, operation in operations.items():  # A B A B ... per round
-                latencies = timed(operation, args.per_round)
+                latencies = harness.timed(operation, args.per_round)
                 if round_index > 0:  # round 0 warms up
                     samples[name].extend(latencies)
-        stats = {name: describe(values) for name, values in samples.items()}
+        stats = {name: harness.describe(values) for name, values in samples.items()}
         visible = baseline_heatmap(conn)
         conn.close()
     finally:
         if server is not None:
-            stop(server)
+            harness.stop(server)
         from django.db import connections
 
         connections.close_all()
-        admin_sql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+        harness.drop_database(DB)
 
     print(
         f"risk_register on PostgreSQL; {args.risks} risks in {len(TEAMS)} teams ({visible} live), "
@@ -381,29 +274,29 @@ def main() -> int:
     for name, value in stats.items():
         print(line(name, value))
     junit_ratio = (
-        stats["junit govreg POST"]["median"] / stats["junit baseline parse+INSERT"]["median"]
+        stats["junit govreg POST"]["median_ms"] / stats["junit baseline parse+INSERT"]["median_ms"]
     )
-    per_case = stats["junit govreg POST"]["median"] / args.cases
+    per_case = stats["junit govreg POST"]["median_ms"] / args.cases
     heat_ratio = (
-        stats["heatmap govreg (board, all teams)"]["median"]
-        / stats["heatmap baseline raw SQL"]["median"]
+        stats["heatmap govreg (board, all teams)"]["median_ms"]
+        / stats["heatmap baseline raw SQL"]["median_ms"]
     )
     scoped_ratio = (
-        stats["heatmap govreg (team member)"]["median"]
-        / stats["heatmap baseline raw SQL"]["median"]
+        stats["heatmap govreg (team member)"]["median_ms"]
+        / stats["heatmap baseline raw SQL"]["median_ms"]
     )
-    floor = stats["healthz (HTTP floor)"]["median"]
+    floor = stats["healthz (HTTP floor)"]["median_ms"]
     print(f"  junit: govreg / baseline = {junit_ratio:.1f}x ({per_case:.2f} ms per test case)")
     print(
         f"  heatmap: govreg / raw SQL = {heat_ratio:.1f}x (board), {scoped_ratio:.1f}x "
         f"(team member); HTTP floor /healthz {floor:.2f} ms"
     )
     print(
-        f"risk_register: junit p95 {stats['junit govreg POST']['p95']:.1f} ms per "
-        f"{args.cases}-case report (baseline {stats['junit baseline parse+INSERT']['p95']:.1f}"
+        f"risk_register: junit p95 {stats['junit govreg POST']['p95_ms']:.1f} ms per "
+        f"{args.cases}-case report (baseline {stats['junit baseline parse+INSERT']['p95_ms']:.1f}"
         f" ms, ratio {junit_ratio:.1f}x); heatmap p95 "
-        f"{stats['heatmap govreg (board, all teams)']['p95']:.1f} ms (raw SQL "
-        f"{stats['heatmap baseline raw SQL']['p95']:.1f} ms, ratio {heat_ratio:.1f}x) "
+        f"{stats['heatmap govreg (board, all teams)']['p95_ms']:.1f} ms (raw SQL "
+        f"{stats['heatmap baseline raw SQL']['p95_ms']:.1f} ms, ratio {heat_ratio:.1f}x) "
         f"at {args.risks} risks"
     )
     return 0
