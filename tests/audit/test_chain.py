@@ -241,3 +241,13 @@ def test_concurrent_writers_leave_one_unbroken_chain(transactional_db):
         assert proc.returncode == 0, err.decode()
     assert AuditEvent.objects.filter(action="test.concurrent").count() == writers * each
     assert "chain intact" in verify()
+
+
+def test_any_text_verifies_including_the_chain_markers(db):
+    from audit.chain import _PREV, _SEQ
+
+    record("test.text", object_type="tests.thing", object_id="u", after={"t": "naïve ✓ 日本"})
+    record("test.text", object_type="tests.thing", object_id="m", after={"t": _SEQ, "p": _PREV})
+    stored = AuditEvent.objects.filter(action="test.text").order_by("seq")
+    assert [e.after for e in stored] == [{"t": "naïve ✓ 日本"}, {"t": _SEQ, "p": _PREV}]
+    assert "chain intact" in verify()
