@@ -22,13 +22,18 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 
 class AuditHistoryMixin:
-    """Shows an object's audit events read-only on its admin change page."""
+    """Shows an object's audit events read-only on its admin change page.
+
+    Put it first in the bases: its template extends whichever change form the
+    next class in line uses (guardian's object-permission form, or Django's).
+    """
+
+    change_form_template = "admin/audit_history_change_form.html"
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
         base = super().change_form_template or "admin/change_form.html"
         extra_context["audit_base_template"] = base
-        self.change_form_template = "admin/audit_history_change_form.html"
         extra_context["audit_events"] = AuditEvent.objects.filter(
             object_type=self.model._meta.label_lower, object_id=str(object_id)
         ).order_by("-seq")[:200]

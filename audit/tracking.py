@@ -75,16 +75,30 @@ def _after_delete(sender, instance, **kwargs):
 
 
 def _m2m_changed(sender, instance, action, model, pk_set, reverse, **kwargs):
+    if action == "pre_clear":
+        # clear() gives no ids afterwards: remember which rows it is about to unlink
+        relation = sender._meta.model_name
+        instance._audit_cleared = getattr(instance, "_audit_cleared", {})
+        accessor = next(
+            f.get_accessor_name() if f.auto_created else f.name
+            for f in instance._meta.get_fields()
+            if f.many_to_many and f.remote_field.through is sender
+        )
+        instance._audit_cleared[relation] = set(
+            getattr(instance, accessor).values_list("pk", flat=True)
+        )
+        return
     if action not in {"post_add", "post_remove", "post_clear"}:
         return
-    verb = {"post_add": "add", "post_remove": "remove", "post_clear": "clear"}[action]
-    field = sender._meta.model_name
-    detail = {"relation": field, "model": model._meta.label_lower, "ids": sorted(pk_set or [])}
-    if model._meta.model_name == "group" or hasattr(model, "name"):
-        names = model._base_manager.filter(pk__in=pk_set or []).values_list(
-            *(["name"] if hasattr(model, "name") else ["pk"]), flat=True
-        )
-        detail["names"] = sorted(str(n) for n in names)
+    verb = action.removeprefix("post_")
+    relation = sender._meta.model_name
+    if action == "post_clear":
+        pk_set = getattr(instance, "_audit_cleared", {}).pop(relation, set())
+    ids = sorted(pk_set or [])
+    detail = {"relation": relation, "model": model._meta.label_lower, "ids": ids}
+    if any(f.name == "name" for f in model._meta.concrete_fields):
+        names = model._base_manager.filter(pk__in=ids).values_list("name", flat=True)
+        detail["names"] = sorted(names)
     record(f"m2m.{verb}", obj=instance, after=detail)
 
 

@@ -251,3 +251,26 @@ def test_any_text_verifies_including_the_chain_markers(db):
     stored = AuditEvent.objects.filter(action="test.text").order_by("seq")
     assert [e.after for e in stored] == [{"t": "naïve ✓ 日本"}, {"t": _SEQ, "p": _PREV}]
     assert "chain intact" in verify()
+
+
+def test_clearing_memberships_records_which_groups(team, other_team, owner):
+    owner.groups.add(other_team)
+    owner.groups.clear()
+    cleared = AuditEvent.objects.filter(action="m2m.clear", object_id=str(owner.pk)).get()
+    assert cleared.after["relation"] == "user_groups"
+    assert cleared.after["names"] == sorted(["credit-risk", "fraud-detection", "ml-engineer"])
+    assert len(cleared.after["ids"]) == 3
+
+
+def test_admin_change_page_shows_audit_history(client, team):
+    from django.contrib.auth import get_user_model
+
+    admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw-root-123")
+    model = register_model(name="history-model", team=team, risk_tier="minimal", description="d")
+    client.force_login(admin)
+    page = client.get(f"/admin/registry/mlmodel/{model.pk}/change/")
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "Audit history" in body
+    assert "Object permissions" in body  # guardian's form is still the base
+    assert "history-model" in body
