@@ -59,8 +59,8 @@ def exception_handler(exc, context):
         return None
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)
-        first_field, first_messages = next(iter(fields.items()))
-        message = f"{first_field}: {first_messages[0]}"
+        first = next(iter(fields.items()), None)
+        message = f"{first[0]}: {first[1][0]}" if first and first[1] else "Invalid input."
         response.data = error_body(response.status_code, "invalid", message, fields)
     else:
         detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)

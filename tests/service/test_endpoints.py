@@ -120,3 +120,13 @@ def test_session_api_writes_need_csrf(owner, team):
     )
     assert response.status_code == 403
     assert "CSRF" in response.json()["message"]
+
+
+def test_an_empty_validation_error_is_still_a_json_400(rf):
+    from rest_framework import exceptions
+
+    from config.api import exception_handler
+
+    response = exception_handler(exceptions.ValidationError({}), {})
+    assert response.status_code == 400
+    assert response.data["message"] == "Invalid input."
