@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.utils import timezone
 from guardian.admin import GuardedModelAdmin
 
 from audit.admin import AuditHistoryMixin
@@ -15,6 +16,7 @@ from playbooks.models import (
     StepCompletion,
     TimelineEntry,
 )
+from playbooks.models.incident import report_overdue_q
 from playbooks.services import playbooks as playbook_service
 
 
@@ -91,19 +93,46 @@ class EscalationInline(admin.TabularInline):
     model = Escalation
     extra = 0
     can_delete = False
-    readonly_fields = ("level", "group_name", "minutes", "notified_at", "webhook_state")
+    readonly_fields = ("reason", "level", "group_name", "minutes", "notified_at", "webhook_state")
     fields = readonly_fields
 
     def has_add_permission(self, request, obj=None):
         return False
 
 
+class ReportOverdueFilter(admin.SimpleListFilter):
+    """Serious incidents whose report deadline passed with nothing recorded."""
+
+    title = "report overdue"
+    parameter_name = "report_overdue"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Overdue"), ("no", "Not overdue")]
+
+    def queryset(self, request, queryset):
+        overdue = report_overdue_q(timezone.now())
+        if self.value() == "yes":
+            return queryset.filter(overdue)
+        if self.value() == "no":
+            return queryset.exclude(overdue)
+        return queryset
+
+
 @admin.register(Incident)
 class IncidentAdmin(AuditHistoryMixin, admin.ModelAdmin):
     """Status changes go through the API's verbs (services); the admin edits the text."""
 
-    list_display = ("id", "title", "model", "severity", "status", "opened_at", "report_deadline")
-    list_filter = ("status", "severity", "serious_category")
+    list_display = (
+        "id",
+        "title",
+        "model",
+        "severity",
+        "status",
+        "opened_at",
+        "report_deadline",
+        "report_overdue",
+    )
+    list_filter = ("status", "severity", "serious_category", ReportOverdueFilter)
     search_fields = ("title", "description")
     date_hierarchy = "opened_at"
     readonly_fields = (
@@ -117,11 +146,21 @@ class IncidentAdmin(AuditHistoryMixin, admin.ModelAdmin):
         "serious_category",
         "aware_at",
         "report_deadline",
+        "deadline_history",
+        "report_overdue",
+        "report_overdue_escalated_at",
         "reported_at",
+        "not_reportable_at",
+        "not_reportable_by",
+        "not_reportable_reason",
     )
     raw_id_fields = ("model_version", "deployment", "playbook_version")
     filter_horizontal = ("risks", "dataset_versions")
     inlines = [StepInline, EscalationInline, TimelineInline]
+
+    @admin.display(boolean=True, description="report overdue")
+    def report_overdue(self, obj):
+        return obj.report_overdue
 
 
 class ActionItemInline(admin.TabularInline):

@@ -83,6 +83,13 @@ class TimelineKind(models.TextChoices):
     ROLLBACK = "rollback", "Rollback request"
 
 
+class EscalationReason(models.TextChoices):
+    """Why a level of the chain was notified."""
+
+    UNACKNOWLEDGED = "unacknowledged", "Not acknowledged in time"
+    REPORT_OVERDUE = "report-overdue", "Serious-incident report overdue"
+
+
 class TaskStatus(models.TextChoices):
     OPEN = "open", "Open"
     DONE = "done", "Done"

@@ -1,6 +1,8 @@
 import django_filters
+from django.utils import timezone
 
 from playbooks.models import Incident, Playbook, Signal
+from playbooks.models.incident import report_overdue_q
 
 
 class SignalFilter(django_filters.FilterSet):
@@ -23,12 +25,20 @@ class PlaybookFilter(django_filters.FilterSet):
 class IncidentFilter(django_filters.FilterSet):
     model = django_filters.CharFilter(field_name="model__name")
     serious = django_filters.BooleanFilter(method="filter_serious")
+    report_overdue = django_filters.BooleanFilter(
+        method="filter_report_overdue",
+        label="Serious incidents whose report deadline passed with nothing recorded.",
+    )
 
     class Meta:
         model = Incident
-        fields = ["model", "status", "severity", "serious_category"]
+        fields = ["model", "status", "severity", "serious_category", "report_overdue"]
 
     def filter_serious(self, queryset, name, value):
         return (
             queryset.exclude(serious_category="") if value else queryset.filter(serious_category="")
         )
+
+    def filter_report_overdue(self, queryset, name, value):
+        overdue = report_overdue_q(timezone.now())
+        return queryset.filter(overdue) if value else queryset.exclude(overdue)

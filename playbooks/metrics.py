@@ -20,6 +20,10 @@ def unacknowledged_incidents() -> int:
     return Incident.objects.filter(status=IncidentStatus.OPEN).count()
 
 
+def overdue_incident_reports() -> int:
+    return Incident.objects.report_overdue().count()
+
+
 def register() -> None:
     from config.metrics import register_gauge
 
@@ -34,4 +38,11 @@ def register() -> None:
         "Incidents nobody has acknowledged yet.",
         (),
         unacknowledged_incidents,
+    )
+    register_gauge(
+        "govreg_overdue_incident_reports",
+        "Serious incidents whose EU AI Act report deadline passed with no report recorded "
+        "and no not-reportable determination.",
+        (),
+        overdue_incident_reports,
     )

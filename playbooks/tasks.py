@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from audit.context import acting_as
-from playbooks.choices import WebhookState
+from playbooks.choices import EscalationReason, WebhookState
 from playbooks.models import Escalation
 from playbooks.services import escalation as escalation_service
 from playbooks.services import regulatory
@@ -34,10 +34,16 @@ def escalate_incidents(now: str | None = None) -> list[int]:
 
 
 @shared_task(name="playbooks.regulatory_deadline_warnings")
-def regulatory_deadline_warnings(now: str | None = None) -> list[int]:
-    """From beat hourly: warn owners of serious incidents whose report is due soon."""
+def regulatory_deadline_warnings(now: str | None = None) -> dict[str, list[int]]:
+    """From beat hourly: warn owners of serious incidents whose report is due soon, and
+    escalate those whose report is overdue through their playbook's chain (each once).
+    Returns the ids of the incidents warned and escalated by this run."""
+    when = _now(now)
     with acting_as(name="regulatory-clock"):
-        return regulatory.warn_due(now=_now(now))
+        return {
+            "warned": regulatory.warn_due(now=when),
+            "escalated": regulatory.escalate_overdue(now=when),
+        }
 
 
 @shared_task(name="playbooks.notify_escalation")
@@ -51,13 +57,24 @@ def notify_escalation(escalation_id: int) -> None:
     escalation = Escalation.objects.select_related("incident__model").get(pk=escalation_id)
     if claimed:
         incident = escalation.incident
-        send(
-            f"[govreg] Escalation level {escalation.level}: {incident.title}",
-            f"Incident #{incident.pk} on model {incident.model.name} ({incident.severity}) "
-            f"has not been acknowledged.\nYour group {escalation.group_name} has "
-            f"{escalation.minutes} minutes to acknowledge it.",
-            escalation.recipients,
-        )
+        if escalation.reason == EscalationReason.REPORT_OVERDUE:
+            subject = f"[govreg] Regulatory report overdue: #{incident.pk} {incident.title}"
+            body = (
+                f"Incident #{incident.pk} on model {incident.model.name} is a serious incident "
+                f"({incident.get_serious_category_display()}). Its report to the market "
+                f"surveillance authority was due {incident.report_deadline:%Y-%m-%d %H:%M} UTC "
+                "and has not been recorded as sent.\n"
+                f"Your group {escalation.group_name} is level {escalation.level} of the "
+                "incident's escalation chain."
+            )
+        else:
+            subject = f"[govreg] Escalation level {escalation.level}: {incident.title}"
+            body = (
+                f"Incident #{incident.pk} on model {incident.model.name} ({incident.severity}) "
+                f"has not been acknowledged.\nYour group {escalation.group_name} has "
+                f"{escalation.minutes} minutes to acknowledge it."
+            )
+        send(subject, body, escalation.recipients)
     if escalation.webhook_state == WebhookState.PENDING:
         send_escalation_webhook.delay(escalation_id)
 
@@ -73,15 +90,28 @@ def escalation_payload(escalation: Escalation) -> dict:
             "model": incident.model.name,
             "environment": incident.environment_name,
             "opened_at": incident.opened_at.isoformat(),
+            "serious_category": incident.serious_category,
+            "report_deadline": incident.report_deadline.isoformat()
+            if incident.report_deadline
+            else None,
         },
         "escalation": {
             "id": escalation.pk,
+            "reason": escalation.reason,
             "level": escalation.level,
             "group": escalation.group_name,
             "minutes_to_acknowledge": escalation.minutes,
             "notified_at": escalation.notified_at.isoformat(),
         },
     }
+
+
+def webhook_event(escalation: Escalation) -> str:
+    """The webhook's event name: ``incident.escalated`` for an unacknowledged incident,
+    ``incident.report_overdue`` for an overdue serious-incident report."""
+    if escalation.reason == EscalationReason.REPORT_OVERDUE:
+        return "incident.report_overdue"
+    return "incident.escalated"
 
 
 @shared_task(
@@ -103,7 +133,7 @@ def send_escalation_webhook(self, escalation_id: int) -> str:
         return WebhookState.NOT_CONFIGURED
     attempts = escalation.webhook_attempts + 1
     try:
-        post_signed(url, "incident.escalated", escalation_payload(escalation))
+        post_signed(url, webhook_event(escalation), escalation_payload(escalation))
     except requests.RequestException as exc:
         final = self.request.retries >= self.max_retries
         Escalation.objects.filter(pk=escalation_id).update(

@@ -38,6 +38,7 @@ class DecisionAction(models.TextChoices):
     DEPLOY = "deploy", "Deploy"
     ACCEPT_RISK = "accept-risk", "Accept a risk"
     CLOSE_INCIDENT = "close-incident", "Close an incident"
+    CHANGE_REPORT_DEADLINE = "change-report-deadline", "Move or lift an incident's report deadline"
 
 
 class RequestStatus(models.TextChoices):

@@ -1,7 +1,8 @@
 """Playbooks and incidents with their verbs (acknowledge, contain, resolve, close,
-steps, comments, serious, report), scoped by the owning team."""
+steps, comments, serious, report, not-reportable), scoped by the owning team."""
 
 from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -69,7 +70,8 @@ def incident_links(deployment, risks=None) -> dict:
 
 class IncidentViewSet(ConflictAs409, ScopedModelViewSet):
     """``/api/incidents/``: incidents of the caller's models, with the verbs
-    acknowledge, contain, resolve, close, steps/{n}/complete, comments, serious, report."""
+    acknowledge, contain, resolve, close, steps/{n}/complete, comments, serious, report,
+    not-reportable."""
 
     scope_path = "model"
     scope_model = MLModel
@@ -85,6 +87,7 @@ class IncidentViewSet(ConflictAs409, ScopedModelViewSet):
             "playbook_version",
             "acknowledged_by",
             "contained_by",
+            "not_reportable_by",
             "review",
         ).prefetch_related(
             "risks",
@@ -127,26 +130,31 @@ class IncidentViewSet(ConflictAs409, ScopedModelViewSet):
         body.is_valid(raise_exception=True)
         return body.validated_data
 
+    @extend_schema(request=s.NoteSerializer, responses=s.IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def acknowledge(self, request, pk=None):
         data = self._note(request)
         return self._respond(incident_service.acknowledge(self.get_object(), request.user, **data))
 
+    @extend_schema(request=s.ContainSerializer, responses=s.IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def contain(self, request, pk=None):
         data = self._note(request, s.ContainSerializer)
         return self._respond(incident_service.contain(self.get_object(), request.user, **data))
 
+    @extend_schema(request=s.NoteSerializer, responses=s.IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def resolve(self, request, pk=None):
         data = self._note(request)
         return self._respond(incident_service.resolve(self.get_object(), request.user, **data))
 
+    @extend_schema(request=s.NoteSerializer, responses=s.IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
         data = self._note(request)
         return self._respond(incident_service.close(self.get_object(), request.user, **data))
 
+    @extend_schema(request=s.NoteSerializer, responses=s.IncidentDetailSerializer)
     @action(detail=True, methods=["post"], url_path=r"steps/(?P<step>\d+)/complete")
     def complete_step(self, request, pk=None, step=None):
         data = self._note(request)
@@ -167,6 +175,7 @@ class IncidentViewSet(ConflictAs409, ScopedModelViewSet):
         entries = incident.timeline.filter(kind="comment").order_by("at", "id")
         return Response(s.TimelineEntrySerializer(entries, many=True).data)
 
+    @extend_schema(request=s.SeriousSerializer, responses=s.IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def serious(self, request, pk=None):
         body = s.SeriousSerializer(data=request.data)
@@ -176,14 +185,28 @@ class IncidentViewSet(ConflictAs409, ScopedModelViewSet):
             request.user,
             category=body.validated_data["category"],
             aware_at=body.validated_data.get("aware_at"),
+            reason=body.validated_data["reason"],
         )
         return self._respond(incident)
 
+    @extend_schema(request=s.ReportSerializer, responses=s.IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def report(self, request, pk=None):
         body = s.ReportSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         incident = incident_service.record_report(
             self.get_object(), request.user, reported_at=body.validated_data.get("reported_at")
+        )
+        return self._respond(incident)
+
+    @extend_schema(request=s.NotReportableSerializer, responses=s.IncidentDetailSerializer)
+    @action(detail=True, methods=["post"], url_path="not-reportable")
+    def not_reportable(self, request, pk=None):
+        """Determine a serious incident not reportable, with the reason: a
+        change-report-deadline decision (approver role and approve right on the model)."""
+        body = s.NotReportableSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        incident = incident_service.determine_not_reportable(
+            self.get_object(), request.user, reason=body.validated_data["reason"]
         )
         return self._respond(incident)

@@ -10,6 +10,7 @@ from django.utils import timezone
 from playbooks.choices import (
     ACTIVE_STATUSES,
     REPORTING_DAYS,
+    EscalationReason,
     IncidentStatus,
     SeriousCategory,
     Severity,
@@ -17,7 +18,11 @@ from playbooks.choices import (
     WebhookState,
 )
 
-__all__ = ["Incident", "StepCompletion", "TimelineEntry", "Escalation"]
+__all__ = ["Incident", "StepCompletion", "TimelineEntry", "Escalation", "CLOCK_SKEW"]
+
+# How far ahead of the server's clock a reported moment may be (a caller's clock
+# running slightly fast); anything later is in the future and refused.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 def _user_fk(**kwargs):
@@ -29,6 +34,23 @@ def _user_fk(**kwargs):
         related_name="+",
         **kwargs,
     )
+
+
+def report_overdue_q(now) -> Q:
+    """Serious incidents whose report deadline has passed with no report recorded and
+    no not-reportable determination: the one definition the API filter, the admin
+    filter, /metrics and the hourly escalation share."""
+    return (
+        ~Q(serious_category="")
+        & Q(report_deadline__lt=now)
+        & Q(reported_at__isnull=True)
+        & Q(not_reportable_at__isnull=True)
+    )
+
+
+class IncidentQuerySet(models.QuerySet):
+    def report_overdue(self, now=None):
+        return self.filter(report_overdue_q(now or timezone.now()))
 
 
 class Incident(models.Model):
@@ -98,13 +120,41 @@ class Incident(models.Model):
     aware_at = models.DateTimeField(
         null=True, blank=True, help_text="When the team became aware of the serious incident."
     )
-    report_deadline = models.DateTimeField(null=True, blank=True, editable=False)
+    report_deadline = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The deadline in force: the earliest the incident ever had, unless a person "
+        "with the change-report-deadline decision right recorded why it moved.",
+    )
+    deadline_history = models.JSONField(
+        default=list,
+        blank=True,
+        editable=False,
+        help_text="Every deadline the category and awareness gave, oldest first: deadline, "
+        "category, aware_at, at, by, in_force, reason.",
+    )
     deadline_warned_at = models.DateTimeField(null=True, blank=True, editable=False)
+    report_overdue_escalated_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the overdue report was escalated through the playbook's chain (once).",
+    )
     reported_at = models.DateTimeField(
         null=True,
         blank=True,
         help_text="When the report reached the market surveillance authority.",
     )
+    not_reportable_at = models.DateTimeField(null=True, blank=True, editable=False)
+    not_reportable_by = _user_fk(editable=False)
+    not_reportable_reason = models.TextField(
+        blank=True,
+        editable=False,
+        help_text="Why this serious incident is not reported to the authority.",
+    )
+
+    objects = IncidentQuerySet.as_manager()
 
     class Meta:
         ordering = ["-opened_at", "-id"]
@@ -137,9 +187,34 @@ class Incident(models.Model):
             raise ValidationError(
                 {"aware_at": "A serious incident needs the moment the team became aware."}
             )
-        if self.aware_at and self.aware_at > timezone.now() + timedelta(minutes=5):
+        now = timezone.now()
+        if self.aware_at and self.aware_at > now + CLOCK_SKEW:
             raise ValidationError({"aware_at": "Awareness cannot be in the future."})
-        self.report_deadline = self.deadline_for(self.serious_category, self.aware_at)
+        if self.reported_at is not None:
+            if self.reported_at > now + CLOCK_SKEW:
+                raise ValidationError({"reported_at": "The report cannot be sent in the future."})
+            if self.aware_at is not None and self.reported_at < self.aware_at:
+                raise ValidationError(
+                    {
+                        "reported_at": "The report cannot precede awareness of the incident "
+                        f"({self.aware_at:%Y-%m-%d %H:%M} UTC)."
+                    }
+                )
+        if self.not_reportable_at is not None and not self.not_reportable_reason.strip():
+            raise ValidationError(
+                {"not_reportable_reason": "A not-reportable determination needs its reason."}
+            )
+
+    @property
+    def report_overdue(self) -> bool:
+        """The report deadline passed with nothing recorded (see ``report_overdue_q``)."""
+        return bool(
+            self.serious_category
+            and self.report_deadline is not None
+            and self.report_deadline < timezone.now()
+            and self.reported_at is None
+            and self.not_reportable_at is None
+        )
 
     @property
     def is_contained(self) -> bool:
@@ -192,10 +267,17 @@ class TimelineEntry(models.Model):
 
 
 class Escalation(models.Model):
-    """Level ``level`` of the chain was notified. One row per (incident, level): the
-    unique constraint is what makes a racing second worker give up."""
+    """Level ``level`` of the chain was notified, because nobody acknowledged the
+    incident in time or because its serious-incident report is overdue. One row per
+    (incident, reason, level): the unique constraint is what makes a racing second
+    worker give up."""
 
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="escalations")
+    reason = models.CharField(
+        max_length=16,
+        choices=EscalationReason.choices,
+        default=EscalationReason.UNACKNOWLEDGED,
+    )
     level = models.PositiveSmallIntegerField()
     group = models.ForeignKey(Group, null=True, blank=True, on_delete=models.SET_NULL)
     group_name = models.CharField(max_length=150)
@@ -211,10 +293,10 @@ class Escalation(models.Model):
     webhook_last_error = models.TextField(blank=True)
 
     class Meta:
-        ordering = ["incident", "level"]
+        ordering = ["incident", "notified_at", "level"]
         constraints = [
             models.UniqueConstraint(
-                fields=["incident", "level"],
+                fields=["incident", "reason", "level"],
                 name="%(app_label)s_%(class)s_unique_level",
                 violation_error_message="This escalation level was already notified.",
             )

@@ -4,7 +4,7 @@
 - ``triage``: signal intake, triage, investigation tasks, mapping unlinked signals
 - ``incidents``: open, acknowledge, contain, resolve, close, steps, comments, serious clock
 - ``escalation``: level timers, exactly-once escalation
-- ``regulatory``: reporting-deadline warnings
+- ``regulatory``: reporting-deadline warnings, overdue-report escalation
 - ``rollback``: containment's request to put the previous live version back
 - ``reviews``: post-incident reviews, drills and action items
 """

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import record_decision
-from playbooks.choices import IncidentStatus, TimelineKind, WebhookState
+from playbooks.choices import EscalationReason, IncidentStatus, TimelineKind, WebhookState
 from playbooks.models import Escalation, Incident
 from playbooks.services.common import add_entry
 from playbooks.services.notify import group_emails
@@ -26,13 +26,21 @@ def _enqueue_notifications(escalation_id: int) -> None:
     transaction.on_commit(lambda: notify_escalation.delay(escalation_id))
 
 
-def _create_level(incident: Incident, number: int, now) -> Escalation:
+def _create_level(
+    incident: Incident,
+    number: int,
+    now,
+    *,
+    level: dict | None = None,
+    reason: str = EscalationReason.UNACKNOWLEDGED,
+) -> Escalation:
     from django.conf import settings
 
-    level = incident.playbook_version.level(number)
+    level = level or incident.playbook_version.level(number)
     group = Group.objects.filter(name=level["group"]).first()
     escalation = Escalation.objects.create(
         incident=incident,
+        reason=reason,
         level=number,
         group=group,
         group_name=level["group"],
@@ -45,15 +53,45 @@ def _create_level(incident: Incident, number: int, now) -> Escalation:
             else WebhookState.NOT_CONFIGURED
         ),
     )
+    message = (
+        f"Level {number} ({level['group']}) notified; {level['minutes']} min to acknowledge."
+        if reason == EscalationReason.UNACKNOWLEDGED
+        else f"Level {number} ({level['group']}) notified: the serious-incident report is overdue."
+    )
     add_entry(
         incident,
         TimelineKind.ESCALATION,
-        f"Level {number} ({level['group']}) notified; {level['minutes']} min to acknowledge.",
+        message,
         at=now,
-        data={"level": number, "group": level["group"], "recipients": escalation.recipients},
+        data={
+            "level": number,
+            "group": level["group"],
+            "recipients": escalation.recipients,
+            "reason": reason,
+        },
     )
     _enqueue_notifications(escalation.pk)
     return escalation
+
+
+def escalate_report_overdue(incident: Incident, *, now) -> list[Escalation]:
+    """Notify every level of the incident's chain at once that its serious-incident
+    report is overdue (the time to step through the levels has run out); without a
+    playbook chain, the model's owning team. The caller claims the incident first
+    (``regulatory.escalate_overdue``), so this runs once per incident."""
+    version = incident.playbook_version
+    chain = list(version.escalation_chain) if version is not None else []
+    levels = chain or [{"group": incident.model.team.name, "minutes": 0}]
+    return [
+        _create_level(
+            incident,
+            number,
+            now,
+            level={"group": level["group"], "minutes": 0},
+            reason=EscalationReason.REPORT_OVERDUE,
+        )
+        for number, level in enumerate(levels, start=1)
+    ]
 
 
 def start_escalation(incident: Incident, *, now=None) -> Escalation | None:

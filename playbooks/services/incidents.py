@@ -15,7 +15,7 @@ from playbooks.choices import (
     TimelineKind,
 )
 from playbooks.models import Incident, PostIncidentReview, StepCompletion
-from playbooks.services.common import IncidentConflict, NotAllowed, add_entry
+from playbooks.services.common import IncidentConflict, NotAllowed, actor_name, add_entry
 from registry.choices import DecisionAction
 from registry.gate import decisions
 
@@ -181,13 +181,26 @@ def close_right_refusal(incident, user) -> str | None:
 
 
 def close(incident, user, *, note: str = "", now=None) -> Incident:
-    """Close for good. A critical incident needs its post-incident review completed first;
-    a close-incident decision right, where an admin wrote one, names who may close."""
+    """Close for good. A serious incident needs its report recorded as sent or a
+    not-reportable determination; a critical incident needs its post-incident review
+    completed; a close-incident decision right, where an admin wrote one, names who
+    may close."""
     with transaction.atomic():
         locked = _lock(incident)
         refusal = close_right_refusal(locked, user)
         if refusal:
             raise NotAllowed(refusal, field="user")
+        if (
+            locked.serious_category
+            and locked.reported_at is None
+            and locked.not_reportable_at is None
+        ):
+            raise IncidentConflict(
+                "A serious incident cannot close before its report is recorded as sent "
+                "(POST .../report) or it is determined not reportable "
+                "(POST .../not-reportable).",
+                field="reported_at",
+            )
         if locked.severity == Severity.CRITICAL and not (
             PostIncidentReview.objects.filter(
                 incident=locked, status=ReviewStatus.COMPLETED
@@ -245,33 +258,134 @@ def add_comment(incident, user, text: str, *, now=None):
         return add_entry(incident, TimelineKind.COMMENT, text.strip(), user=user, at=now)
 
 
-def mark_serious(incident, user, *, category: str, aware_at, now=None) -> Incident:
-    """Start (or change, or stop with an empty category) the EU AI Act reporting clock."""
+def deadline_right_refusal(incident, user) -> str | None:
+    """Why ``user`` may not move ``incident``'s report deadline later or lift it (a
+    not-reportable determination), or None. It is a ``change-report-deadline``
+    decision: always the approver role and the approve right on the model; a
+    ``forbidden`` decision right for the model (or its risk tier) refuses everyone."""
+    right = decisions.rights_for(DecisionAction.CHANGE_REPORT_DEADLINE, incident.model)
+    if right is not None and right.forbidden:
+        return (
+            f"Decision right {right}: the report deadline of {incident.model.name}'s "
+            "incidents is never moved or lifted."
+        )
+    allowed, reason = decisions.can_approve(
+        user, DecisionAction.CHANGE_REPORT_DEADLINE, incident.model
+    )
+    if allowed:
+        return None
+    return f"Moving or lifting a report deadline is a change-report-deadline decision. {reason}"
+
+
+def _history_entry(incident, deadline, *, user, now, in_force: bool, reason: str) -> dict:
+    return {
+        "deadline": deadline.isoformat() if deadline else None,
+        "category": incident.serious_category,
+        "aware_at": incident.aware_at.isoformat() if incident.aware_at else None,
+        "at": now.isoformat(),
+        "by": actor_name(user),
+        "in_force": in_force,
+        "reason": reason,
+    }
+
+
+def _utc(moment) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def mark_serious(
+    incident, user, *, category: str, aware_at, reason: str = "", now=None
+) -> Incident:
+    """Start or change the EU AI Act reporting clock (Art. 73).
+
+    Every deadline the category and awareness give is kept in ``deadline_history``.
+    The deadline in force only moves earlier by itself: a change that would move it
+    later keeps the earlier one, unless ``reason`` is given by a person holding the
+    ``change-report-deadline`` decision (see ``deadline_right_refusal``), which is
+    then audited as ``incident.change_report_deadline``. Once a clock runs, emptying
+    the category does not stop it: record the report or a not-reportable determination.
+    """
     now = now or timezone.now()
+    reason = (reason or "").strip()
     with transaction.atomic():
         locked = _lock(incident)
-        locked.serious_category = category or ""
-        locked.aware_at = aware_at if category else None
-        previous_deadline = locked.report_deadline
-        locked.full_clean(validate_constraints=False)  # computes report_deadline
-        if locked.report_deadline != previous_deadline:
+        previous = locked.report_deadline
+        if locked.not_reportable_at is not None:
+            raise IncidentConflict(
+                f"{locked.not_reportable_by or 'Someone'} determined this incident not "
+                f"reportable on {_utc(locked.not_reportable_at)}; its clock is stopped.",
+                field="category",
+            )
+        if not category:
+            if previous is not None:
+                raise IncidentConflict(
+                    "A running reporting clock does not stop by removing the category: record "
+                    "the report (POST .../report) or a not-reportable determination "
+                    "(POST .../not-reportable).",
+                    field="category",
+                )
+            return locked
+        locked.serious_category = category
+        locked.aware_at = aware_at
+        locked.full_clean(validate_constraints=False)
+        computed = Incident.deadline_for(category, aware_at)
+        later = previous is not None and computed > previous
+        if later and reason:
+            refusal = deadline_right_refusal(locked, user)
+            if refusal:
+                raise NotAllowed(refusal, field="reason")
+        in_force = not later or bool(reason)
+        if in_force:
+            locked.report_deadline = computed
+        if locked.report_deadline != previous:
             locked.deadline_warned_at = None
+        locked.deadline_history = [
+            *locked.deadline_history,
+            _history_entry(locked, computed, user=user, now=now, in_force=in_force, reason=reason),
+        ]
         locked.save(
-            update_fields=["serious_category", "aware_at", "report_deadline", "deadline_warned_at"]
+            update_fields=[
+                "serious_category",
+                "aware_at",
+                "report_deadline",
+                "deadline_warned_at",
+                "deadline_history",
+            ]
         )
-        message = (
-            f"Marked serious ({locked.get_serious_category_display()}); report due "
-            f"{locked.report_deadline:%Y-%m-%d %H:%M} UTC."
-            if category
-            else "No longer marked as a serious incident."
-        )
+        label = locked.get_serious_category_display()
+        if previous is None:
+            message = f"Marked serious ({label}); report due {_utc(computed)}."
+        elif later and in_force:
+            message = (
+                f"Marked serious ({label}); report deadline moved from {_utc(previous)} to "
+                f"{_utc(computed)} by {actor_name(user)}: {reason}"
+            )
+        elif later:
+            message = (
+                f"Marked serious ({label}); this gives {_utc(computed)}, but the report stays "
+                f"due {_utc(previous)}, the earliest deadline in force. A later deadline needs "
+                "a reason from someone holding the change-report-deadline decision."
+            )
+        elif computed != previous:
+            message = (
+                f"Marked serious ({label}); report deadline moved earlier from "
+                f"{_utc(previous)} to {_utc(computed)}."
+            )
+        else:
+            message = f"Marked serious ({label}); report still due {_utc(computed)}."
         add_entry(
             locked,
             TimelineKind.REGULATORY,
             message,
             user=user,
             at=now,
-            data={"category": category, "deadline": locked.report_deadline},
+            data={
+                "category": category,
+                "deadline": locked.report_deadline,
+                "computed_deadline": computed,
+                "previous_deadline": previous,
+                "reason": reason,
+            },
         )
         record_decision(
             "incident.mark_serious",
@@ -279,22 +393,106 @@ def mark_serious(incident, user, *, category: str, aware_at, now=None) -> Incide
             category=category,
             aware_at=locked.aware_at,
             report_deadline=locked.report_deadline,
+            computed_deadline=computed,
+            previous_deadline=previous,
+        )
+        if later and in_force:
+            record_decision(
+                "incident.change_report_deadline",
+                locked,
+                from_deadline=previous,
+                to_deadline=computed,
+                reason=reason,
+                decided_by=actor_name(user),
+                category=category,
+            )
+        return locked
+
+
+def determine_not_reportable(incident, user, *, reason: str, now=None) -> Incident:
+    """Record that a serious incident is not reported to the authority, why, and who
+    decided: a ``change-report-deadline`` decision (it lifts the deadline). The deadline
+    and its history stay on the incident; it is no longer overdue and may close."""
+    now = now or timezone.now()
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why this incident is not reportable."})
+    with transaction.atomic():
+        locked = _lock(incident)
+        if not locked.serious_category:
+            raise IncidentConflict(
+                "Only a serious incident has a report to determine.", field="serious_category"
+            )
+        if locked.reported_at is not None:
+            raise IncidentConflict(
+                f"The report was recorded as sent on {_utc(locked.reported_at)}.",
+                field="reported_at",
+            )
+        if locked.not_reportable_at is not None:
+            raise IncidentConflict(
+                "This incident was already determined not reportable.", field="reason"
+            )
+        refusal = deadline_right_refusal(locked, user)
+        if refusal:
+            raise NotAllowed(refusal, field="user")
+        locked.not_reportable_at = now
+        locked.not_reportable_by = user if getattr(user, "is_authenticated", False) else None
+        locked.not_reportable_reason = reason
+        locked.full_clean(validate_constraints=False)
+        locked.save(
+            update_fields=["not_reportable_at", "not_reportable_by", "not_reportable_reason"]
+        )
+        add_entry(
+            locked,
+            TimelineKind.REGULATORY,
+            f"Determined not reportable by {actor_name(user)} (the report was due "
+            f"{_utc(locked.report_deadline)}): {reason}",
+            user=user,
+            at=now,
+            data={"deadline": locked.report_deadline, "reason": reason},
+        )
+        record_decision(
+            "incident.not_reportable",
+            locked,
+            reason=reason,
+            decided_by=actor_name(user),
+            category=locked.serious_category,
+            report_deadline=locked.report_deadline,
         )
         return locked
 
 
-def record_report(incident, user, *, reported_at=None) -> Incident:
-    """The report went to the authority: the clock stops warning."""
+def record_report(incident, user, *, reported_at=None, now=None) -> Incident:
+    """The report went to the authority: the clock stops. ``reported_at`` may not
+    precede awareness nor lie in the future (the model's ``clean``), and is recorded once."""
+    now = now or timezone.now()
     with transaction.atomic():
         locked = _lock(incident)
         if not locked.serious_category:
             raise IncidentConflict("Only a serious incident is reported.", field="serious_category")
-        locked.reported_at = reported_at or timezone.now()
+        if locked.reported_at is not None:
+            raise IncidentConflict(
+                f"The report was already recorded as sent on {_utc(locked.reported_at)}.",
+                field="reported_at",
+            )
+        locked.reported_at = reported_at or now
+        locked.full_clean(validate_constraints=False)
         locked.save(update_fields=["reported_at"])
+        late = locked.report_deadline is not None and locked.reported_at > locked.report_deadline
         add_entry(
             locked,
             TimelineKind.REGULATORY,
-            f"Reported to the authority at {locked.reported_at:%Y-%m-%d %H:%M} UTC.",
+            f"Reported to the authority at {_utc(locked.reported_at)}"
+            + (f", after the deadline ({_utc(locked.report_deadline)})." if late else "."),
             user=user,
+            at=now,
+            data={"reported_at": locked.reported_at, "deadline": locked.report_deadline},
+        )
+        record_decision(
+            "incident.report",
+            locked,
+            reported_at=locked.reported_at,
+            report_deadline=locked.report_deadline,
+            late=late,
         )
         return locked

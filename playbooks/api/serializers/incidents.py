@@ -1,5 +1,6 @@
 """Playbooks, their versions, incidents with steps, timeline and escalations."""
 
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from accounts.api.fields import TeamField, VisiblePrimaryKeyRelatedField, VisibleSlugRelatedField
@@ -89,6 +90,7 @@ class EscalationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Escalation
         fields = [
+            "reason",
             "level",
             "group_name",
             "minutes",
@@ -113,6 +115,31 @@ class StepCompletionSerializer(serializers.ModelSerializer):
         return _username(obj.completed_by)
 
 
+class StoredDateTimeField(serializers.DateTimeField):
+    """A moment kept as ISO text in a JSON field, rendered like every other date-time."""
+
+    def to_representation(self, value):
+        if isinstance(value, str):
+            value = parse_datetime(value)
+        return super().to_representation(value)
+
+
+class ReportDeadlineSerializer(serializers.Serializer):
+    """One deadline the incident's category and awareness gave (``deadline_history``)."""
+
+    deadline = StoredDateTimeField(read_only=True)
+    category = serializers.ChoiceField(choices=SeriousCategory.choices, read_only=True)
+    aware_at = StoredDateTimeField(read_only=True)
+    at = StoredDateTimeField(read_only=True, help_text="When it was recorded.")
+    by = serializers.CharField(read_only=True, help_text="Who recorded it.")
+    in_force = serializers.BooleanField(
+        read_only=True,
+        help_text="Whether it became the deadline in force; a later deadline without a "
+        "reason from a change-report-deadline decider does not.",
+    )
+    reason = serializers.CharField(read_only=True, allow_blank=True)
+
+
 class IncidentSerializer(FullCleanMixin, serializers.ModelSerializer):
     model = VisibleSlugRelatedField(slug_field="name", queryset=MLModel.objects.all())
     playbook = VisiblePrimaryKeyRelatedField(
@@ -133,6 +160,13 @@ class IncidentSerializer(FullCleanMixin, serializers.ModelSerializer):
     review = serializers.SerializerMethodField()
     acknowledged_by = serializers.SerializerMethodField()
     contained_by = serializers.SerializerMethodField()
+    deadline_history = ReportDeadlineSerializer(many=True, read_only=True)
+    report_overdue = serializers.BooleanField(
+        read_only=True,
+        help_text="The report deadline passed with no report recorded and no "
+        "not-reportable determination.",
+    )
+    not_reportable_by = serializers.SerializerMethodField()
     clean_exclude = ("model",)
 
     class Meta:
@@ -163,8 +197,14 @@ class IncidentSerializer(FullCleanMixin, serializers.ModelSerializer):
             "serious_category",
             "aware_at",
             "report_deadline",
+            "deadline_history",
             "deadline_warned_at",
+            "report_overdue",
+            "report_overdue_escalated_at",
             "reported_at",
+            "not_reportable_at",
+            "not_reportable_by",
+            "not_reportable_reason",
             "review",
         ]
         read_only_fields = [
@@ -180,7 +220,10 @@ class IncidentSerializer(FullCleanMixin, serializers.ModelSerializer):
             "aware_at",
             "report_deadline",
             "deadline_warned_at",
+            "report_overdue_escalated_at",
             "reported_at",
+            "not_reportable_at",
+            "not_reportable_reason",
         ]
 
     def get_steps(self, obj) -> list[dict]:
@@ -212,6 +255,9 @@ class IncidentSerializer(FullCleanMixin, serializers.ModelSerializer):
 
     def get_contained_by(self, obj) -> str | None:
         return _username(obj.contained_by)
+
+    def get_not_reportable_by(self, obj) -> str | None:
+        return _username(obj.not_reportable_by)
 
     def validate(self, attrs):
         playbook = attrs.get("playbook")
@@ -252,7 +298,25 @@ class CommentSerializer(serializers.Serializer):
 class SeriousSerializer(serializers.Serializer):
     category = serializers.ChoiceField(choices=SeriousCategory.choices, allow_blank=True)
     aware_at = serializers.DateTimeField(required=False, allow_null=True)
+    reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Why the report deadline moves later; needs the change-report-deadline "
+        "decision (approver role and approve right on the model). Without it, the earlier "
+        "deadline stays in force.",
+    )
 
 
 class ReportSerializer(serializers.Serializer):
-    reported_at = serializers.DateTimeField(required=False)
+    reported_at = serializers.DateTimeField(
+        required=False,
+        help_text="When the report reached the authority (default: now); not before aware_at, "
+        "not in the future.",
+    )
+
+
+class NotReportableSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        help_text="Why this serious incident is not reported to the authority."
+    )
