@@ -4,10 +4,12 @@ its deadline never moves later by itself; a report cannot predate awareness or l
 in the future; an overdue report is flagged, counted and escalated through the
 playbook's chain, once."""
 
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -355,6 +357,43 @@ def test_an_overdue_report_escalates_through_the_whole_chain_once(
     assert entry.at == deadline + timedelta(hours=1)
     event = audit("incident.report_overdue", incident).get()
     assert event.after["escalated_to"] == ["credit-risk", "oncall-leads"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_racing_escalate_an_overdue_report_once(model, playbook, member, lead):
+    incident = incidents.open_incident(
+        model=model, title="PSI", playbook_version=latest_version(playbook), now=T0
+    )
+    incidents.mark_serious(incident, member, category="widespread", aware_at=T0)
+    mail.outbox.clear()
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def worker():
+        try:
+            barrier.wait(timeout=10)
+            outcome = regulatory_deadline_warnings.apply(
+                kwargs={"now": (T0 + timedelta(days=3)).isoformat()}
+            )
+            assert outcome.successful(), outcome.traceback
+            results.append(outcome.result["escalated"])
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert errors == []
+    assert sorted(results) == [[], [incident.pk]]
+    assert Escalation.objects.filter(incident=incident, reason="report-overdue").count() == 2
+    assert audit("incident.report_overdue", incident).count() == 1
+    assert len([m for m in mail.outbox if lead.email in m.to]) == 1
 
 
 @pytest.mark.django_db
