@@ -1,3 +1,4 @@
+import ipaddress
 import re
 import uuid
 
@@ -6,6 +7,7 @@ from django.conf import settings
 from audit.context import AuditContext, reset_context, set_context
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_ADDRESS_MAX_LENGTH = 45  # AuditEvent.source_address
 
 
 class AuditContextMiddleware:
@@ -29,9 +31,24 @@ class AuditContextMiddleware:
         return response
 
 
+def _address(text: str) -> str | None:
+    """``text`` as a normalised IP address, or None when it is not one (or too long to keep)."""
+    try:
+        address = str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        return None
+    return address if len(address) <= _ADDRESS_MAX_LENGTH else None
+
+
 def _source(request) -> str | None:
+    """The client's address: REMOTE_ADDR, or with GOVREG_TRUST_X_FORWARDED_FOR the
+    X-Forwarded-For hop that the outermost of our GOVREG_TRUSTED_PROXY_COUNT proxies
+    appended. Hops further left are whatever the client sent, so they are never used;
+    a missing or malformed hop falls back to REMOTE_ADDR."""
+    remote = request.META.get("REMOTE_ADDR") or None
     if settings.GOVREG_TRUST_X_FORWARDED_FOR:
-        forwarded = request.headers.get("X-Forwarded-For", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()[:45] or None
-    return request.META.get("REMOTE_ADDR") or None
+        hops = [hop for hop in request.headers.get("X-Forwarded-For", "").split(",") if hop.strip()]
+        proxies = settings.GOVREG_TRUSTED_PROXY_COUNT
+        if len(hops) >= proxies:
+            return _address(hops[-proxies]) or remote
+    return remote

@@ -24,6 +24,14 @@ def env_str(name: str, default: str | None = None) -> str | None:
     return default if value is None or value == "" else value
 
 
+def env_required(name: str, why: str) -> str:
+    """A value start-up cannot do without: unset or empty stops start-up, naming it."""
+    value = env_str(name)
+    if value is None:
+        raise ImproperlyConfigured(f"{name} must be set: {why}")
+    return value
+
+
 def env_bool(name: str, default: bool) -> bool:
     value = _raw(name)
     if value is None:

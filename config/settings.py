@@ -10,13 +10,35 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
-from config.env import env_bool, env_database, env_int, env_list, env_str, env_url
+from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import (
+    env_bool,
+    env_database,
+    env_int,
+    env_list,
+    env_required,
+    env_str,
+    env_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env_bool("DEBUG", False)
-# The fallback key is only for local runs; `check --deploy` flags it (W009).
-SECRET_KEY = env_str("SECRET_KEY", "django-insecure-local-development-key-change-me")
+# A public key is only for local runs (`make run` sets DEBUG=true); anything else
+# must bring its own, or start-up stops naming SECRET_KEY.
+_DEVELOPMENT_SECRET_KEY = "django-insecure-local-development-key-change-me"
+if DEBUG:
+    SECRET_KEY = env_str("SECRET_KEY", _DEVELOPMENT_SECRET_KEY)
+else:
+    SECRET_KEY = env_required(
+        "SECRET_KEY",
+        "DEBUG is false, so the public development key is refused; generate one with "
+        "python3 -c 'import secrets; print(secrets.token_urlsafe(50))'",
+    )
+    if SECRET_KEY == _DEVELOPMENT_SECRET_KEY:
+        raise ImproperlyConfigured("SECRET_KEY must not be the public development key")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -34,6 +56,7 @@ INSTALLED_APPS = [
     "guardian",
     "knox",
     "django_prometheus",
+    "csp",
     "audit",
     "accounts",
     "lineage",
@@ -52,6 +75,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "audit.middleware.AuditContextMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
@@ -212,16 +236,41 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Every asset is served from here (no CDN) and no page has inline script or style,
+# so the policy stays strict; data: images are the icons inside Swagger UI's CSS.
+# /api/docs/ adds the hash of its one inline <style> (config.views.ApiDocsView).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # --- govreg ----------------------------------------------------------------
 GOVREG_METRICS_TOKEN = env_str("GOVREG_METRICS_TOKEN")
 GOVREG_TRUST_X_FORWARDED_FOR = env_bool("GOVREG_TRUST_X_FORWARDED_FOR", False)
+# How many proxies of yours append to X-Forwarded-For: the client is the entry
+# that many places from the right (the hops left of it are the client's to forge).
+GOVREG_TRUSTED_PROXY_COUNT = env_int("GOVREG_TRUSTED_PROXY_COUNT", 1, minimum=1)
 GOVREG_LINEAGE_MAX_BODY_BYTES = env_int("GOVREG_LINEAGE_MAX_BODY_BYTES", 5 * 1024 * 1024, minimum=1)
 GOVREG_LINEAGE_ALLOW_ANONYMOUS = env_bool("GOVREG_LINEAGE_ALLOW_ANONYMOUS", False)
 # Directories under which POST /api/lineage/dvc-imports may read DVC repositories (none: off).
 GOVREG_LINEAGE_DVC_ROOTS = env_list("GOVREG_LINEAGE_DVC_ROOTS", [])
-GOVREG_WEBHOOK_SECRET = env_str("GOVREG_WEBHOOK_SECRET", SECRET_KEY)
 GOVREG_ESCALATION_WEBHOOK_URL = env_url("GOVREG_ESCALATION_WEBHOOK_URL", None, {"http", "https"})
+# Webhooks are always signed, with a key of their own (never SECRET_KEY, which
+# receivers would then hold): a webhook URL without it stops start-up.
+GOVREG_WEBHOOK_SECRET = env_str("GOVREG_WEBHOOK_SECRET")
+if GOVREG_ESCALATION_WEBHOOK_URL and not GOVREG_WEBHOOK_SECRET:
+    raise ImproperlyConfigured(
+        "GOVREG_WEBHOOK_SECRET must be set when GOVREG_ESCALATION_WEBHOOK_URL is: "
+        "outgoing webhooks are signed with it and never sent unsigned"
+    )
 GOVREG_WEBHOOK_TIMEOUT_SECONDS = env_int("GOVREG_WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
 GOVREG_REGULATORY_WARNING_HOURS = env_int("GOVREG_REGULATORY_WARNING_HOURS", 48, minimum=1)
 # Risk register: how many days ahead a review counts as due, an acceptance as expiring.

@@ -1,6 +1,13 @@
 """Settings for the test suite: the production settings, served over plain HTTP."""
 
-from config.settings import *  # noqa: F403
+import os
+import secrets
+
+# The suite runs with DEBUG off, which needs a secret key; child processes
+# (manage.py, workers) inherit this one.
+os.environ.setdefault("SECRET_KEY", "tests-" + secrets.token_urlsafe(40))
+
+from config.settings import *  # noqa: E402, F403
 
 SECURE_SSL_REDIRECT = False
 SECURE_HSTS_SECONDS = 0

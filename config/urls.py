@@ -1,6 +1,6 @@
 from django.contrib import admin
-from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView
 
 from config import views
 
@@ -9,13 +9,16 @@ urlpatterns = [
     path("metrics", views.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", views.ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("audit.api.urls")),
     path("api/", include("accounts.api.urls")),
     path("api/", include("lineage.api.urls")),
     path("api/", include("registry.api.urls")),
     path("api/", include("risk.api.urls")),
     path("api/", include("playbooks.api.urls")),
+    # Last under api/: an unknown API path answers JSON even with DEBUG on, where
+    # Django would otherwise show its HTML debug page instead of handler404.
+    re_path(r"^api/", views.api_not_found, name="api-not-found"),
     path("", include("registry.ui.urls")),
 ]
 

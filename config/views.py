@@ -1,12 +1,22 @@
-"""Service endpoints outside the API: health, metrics, and JSON error pages."""
+"""Service endpoints outside the API: health, metrics, API docs, and JSON error pages."""
 
+import base64
+import functools
+import hashlib
 import hmac
+import re
 
+from csp.decorators import csp_update
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.http import HttpResponse, JsonResponse
+from django.template.loader import get_template
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 from django_prometheus.exports import ExportToDjangoView
+from drf_spectacular.utils import extend_schema
+from drf_spectacular.views import SpectacularSwaggerSplitView
 
 from config import metrics as _domain_metrics  # noqa: F401  registers the collector
 from config.api import error_body
@@ -36,6 +46,30 @@ def metrics(request):
     return ExportToDjangoView(request)
 
 
+@functools.cache
+def _inline_style_sources(template_name: str) -> tuple[str, ...]:
+    """CSP hash sources for the fixed <style> blocks of a template."""
+    source = get_template(template_name).template.source
+    digests = (
+        hashlib.sha256(css.encode()).digest()
+        for css in re.findall(r"<style>(.*?)</style>", source, re.DOTALL)
+    )
+    return tuple(f"'sha256-{base64.b64encode(digest).decode()}'" for digest in digests)
+
+
+class ApiDocsView(SpectacularSwaggerSplitView):
+    """Swagger UI under the strict Content-Security-Policy: its start-up script is a
+    separate answer of this view (``?script``), not inline; the page's one inline
+    <style> is allowed by its hash. Never cached: the script carries the CSRF token."""
+
+    @extend_schema(exclude=True)
+    def get(self, request, *args, **kwargs):
+        styles = {"style-src": list(_inline_style_sources(self.template_name))}
+        response = csp_update(styles)(super().get)(request, *args, **kwargs)
+        add_never_cache_headers(response)
+        return response
+
+
 def _wants_html(request) -> bool:
     return not request.path.startswith("/api/") and "text/html" in request.headers.get("Accept", "")
 
@@ -43,6 +77,11 @@ def _wants_html(request) -> bool:
 def not_found(request, exception=None):
     if _wants_html(request):
         return HttpResponse("<h1>Not found</h1>", status=404)
+    return JsonResponse(error_body(404, "not_found", f"No resource at {request.path}"), status=404)
+
+
+@csrf_exempt
+def api_not_found(request):
     return JsonResponse(error_body(404, "not_found", f"No resource at {request.path}"), status=404)
 
 

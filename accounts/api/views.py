@@ -1,3 +1,4 @@
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
@@ -42,7 +43,10 @@ class ApiTokenViewSet(
         )
         body = ApiTokenSerializer(token).data
         body["token"] = plaintext
-        return Response(body, status=status.HTTP_201_CREATED)
+        response = Response(body, status=status.HTTP_201_CREATED)
+        # The plaintext is in this answer only: no browser or proxy may keep a copy.
+        add_never_cache_headers(response)
+        return response
 
     def perform_destroy(self, instance):
         revoke_token(instance)

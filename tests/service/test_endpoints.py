@@ -130,3 +130,41 @@ def test_an_empty_validation_error_is_still_a_json_400(rf):
     response = exception_handler(exceptions.ValidationError({}), {})
     assert response.status_code == 400
     assert response.data["message"] == "Invalid input."
+
+
+@pytest.mark.parametrize("path", ["/api/no-such-thing/", "/api/v1/no-such-thing", "/api/a/b/c"])
+def test_unknown_api_paths_are_json_even_with_debug_on(client, settings, path):
+    settings.DEBUG = True  # `make run`: Django would show its HTML debug page
+    response = client.get(path, HTTP_ACCEPT="text/html")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "status": 404,
+        "error": "not_found",
+        "message": f"No resource at {path}",
+    }
+
+
+def test_unknown_api_path_answers_json_to_any_method(client, settings):
+    settings.DEBUG = True
+    response = client.post("/api/no-such-thing/", {"a": 1})
+    assert response.status_code == 404  # not a CSRF 403 nor a 405
+    assert response.json()["error"] == "not_found"
+
+
+def test_a_404_from_an_api_view_is_json_with_debug_on(owner, settings):
+    settings.DEBUG = True
+    api = token_client(owner)
+    for path in ("/api/models/999999/", "/api/v1/namespaces/no-such-namespace"):
+        response = api.get(path, HTTP_ACCEPT="text/html")
+        assert response.status_code == 404, path
+        assert response["Content-Type"] == "application/json", path
+        assert response.json()["error"] == "not_found", path
+
+
+@pytest.mark.parametrize("debug", [True, False])
+def test_board_pages_keep_html_404s(client, settings, debug):
+    settings.DEBUG = debug
+    response = client.get("/no-such-page/", HTTP_ACCEPT="text/html")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")

@@ -8,15 +8,21 @@ import sys
 import pytest
 
 
-def run_check(*args, **env):
+def run_manage(*args, **env):
+    """manage.py in a child process on config.settings; a variable given as None is unset."""
     base = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    merged = {**base, "DJANGO_SETTINGS_MODULE": "config.settings", **env}
     return subprocess.run(
-        [sys.executable, "manage.py", "check", *args],
+        [sys.executable, "manage.py", *args],
         capture_output=True,
         text=True,
-        env={**base, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
+        env={k: v for k, v in merged.items() if v is not None},
         timeout=120,
     )
+
+
+def run_check(*args, **env):
+    return run_manage("check", *args, **env)
 
 
 @pytest.mark.parametrize(
@@ -27,6 +33,8 @@ def run_check(*args, **env):
         ("CELERY_BROKER_URL", "kafka://localhost"),
         ("GOVREG_LINEAGE_MAX_BODY_BYTES", "five"),
         ("GOVREG_TOKEN_TTL_DAYS", "0"),
+        ("GOVREG_TRUSTED_PROXY_COUNT", "0"),
+        ("GOVREG_TRUST_X_FORWARDED_FOR", "sometimes"),
     ],
 )
 def test_bad_value_stops_start_up_naming_the_variable(variable, value):
@@ -49,6 +57,48 @@ def test_production_values_pass_check_deploy():
     assert "no issues" in result.stdout
 
 
-def test_default_secret_key_is_flagged_by_check_deploy():
-    result = run_check("--deploy", DEBUG="false", ALLOWED_HOSTS="govreg.example.com")
-    assert "security.W009" in result.stderr + result.stdout
+def test_production_without_a_secret_key_refuses_to_start_naming_it():
+    result = run_check(DEBUG="false", SECRET_KEY=None, ALLOWED_HOSTS="govreg.example.com")
+    assert result.returncode != 0
+    last = result.stderr.splitlines()[-1]
+    assert "ImproperlyConfigured" in last
+    assert "SECRET_KEY must be set" in last
+
+
+def test_production_refuses_the_public_development_key():
+    result = run_check(DEBUG="false", SECRET_KEY="django-insecure-local-development-key-change-me")
+    assert result.returncode != 0
+    assert "SECRET_KEY must not be the public development key" in result.stderr
+
+
+def test_local_runs_start_without_a_secret_key():
+    result = run_check(DEBUG="true", SECRET_KEY=None)
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_the_webhook_secret_is_never_derived_from_the_secret_key():
+    script = "from django.conf import settings; print(repr(settings.GOVREG_WEBHOOK_SECRET))"
+    result = run_manage(
+        "shell",
+        "-c",
+        script,
+        DEBUG="false",
+        SECRET_KEY="k-" + "x" * 50,
+        GOVREG_WEBHOOK_SECRET=None,
+        GOVREG_ESCALATION_WEBHOOK_URL=None,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "None"
+
+
+def test_a_webhook_url_without_a_webhook_secret_refuses_to_start():
+    hook = "https://hooks.example.com/govreg"
+    refused = run_check(GOVREG_ESCALATION_WEBHOOK_URL=hook, GOVREG_WEBHOOK_SECRET=None)
+    assert refused.returncode != 0
+    last = refused.stderr.splitlines()[-1]
+    assert "GOVREG_WEBHOOK_SECRET must be set when GOVREG_ESCALATION_WEBHOOK_URL is" in last
+    signed = run_check(
+        GOVREG_ESCALATION_WEBHOOK_URL=hook, GOVREG_WEBHOOK_SECRET=secrets.token_urlsafe(32)
+    )
+    assert signed.returncode == 0, signed.stderr
