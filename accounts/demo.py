@@ -1,20 +1,30 @@
-"""Demo data for ``make run``: users for every role, then each app's story.
+"""Demo data for ``make run``: users for every role, then one story told in time order.
 
-Apps register a seeder with ``register(order)``; ``seed_demo`` runs them in
-order. Every seeder must be safe to run again.
+The story is a list of chapters that the apps register with ``chapter(days_ago)``.
+``run_all`` plays them oldest first, each with the clock set to its moment (so
+every timestamp the services write, records and audit trail alike, is the
+story's: a version is registered before it is deployed, an approval is given
+before the deployment it allows). Dates are relative to the moment of seeding,
+so the story is always current. Chapters act only through the apps' services,
+as the people and pipelines of the story; each looks its records up by their
+natural keys first, so telling the story again changes nothing.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+import time_machine
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from accounts.roles import Role
-
-_seeders: list[tuple[int, str, Callable[[dict], None]]] = []
+from audit.context import acting_as
 
 DEMO_PASSWORD = "govreg-demo"  # noqa: S105 - printed by make run for local use only
 TEAMS = ("credit-risk", "fraud-detection", "customer-support")
+STORY_DAYS = 180  # the users join this many days before the seeding
 
 # username -> (roles, teams, is_superuser)
 DEMO_USERS = {
@@ -22,21 +32,59 @@ DEMO_USERS = {
     "board": ((Role.BOARD,), (), False),
     "approver": ((Role.APPROVER,), ("credit-risk",), False),
     "approver2": ((Role.APPROVER,), ("credit-risk", "fraud-detection"), False),
+    "approver3": ((Role.APPROVER,), ("fraud-detection", "customer-support"), False),
     "engineer": ((Role.ML_ENGINEER,), ("credit-risk",), False),
     "auditor": ((Role.AUDITOR,), (), False),
     "pipeline": ((Role.PIPELINE,), TEAMS, False),
 }
 
 
-def register(order: int):
+@dataclass(frozen=True)
+class Chapter:
+    """One moment of the demo story: ``days_ago`` days before the seeding."""
+
+    days_ago: float
+    seq: int
+    tell: Callable[[dict], None]
+
+    @property
+    def summary(self) -> str:
+        """The first paragraph of the chapter's docstring, on one line."""
+        text = (self.tell.__doc__ or self.tell.__name__).strip().split("\n\n")[0]
+        return " ".join(text.split())
+
+
+_chapters: list[Chapter] = []
+
+
+def chapter(days_ago: float):
+    """Register a chapter of the story; chapters at the same moment run in registration
+    order (the apps' import order, lowest app first)."""
+
     def decorator(func):
-        _seeders.append((order, func.__module__, func))
+        _chapters.append(Chapter(days_ago, len(_chapters), func))
         return func
 
     return decorator
 
 
+def chapters() -> list[Chapter]:
+    return sorted(_chapters, key=lambda c: (-c.days_ago, c.seq))
+
+
+def later(context: dict, **delta) -> datetime:
+    """Move the story's clock on within a chapter (``minutes=6``); returns the new now."""
+    context["clock"].shift(timedelta(**delta))
+    return timezone.now()
+
+
+def as_user(context: dict, username: str):
+    """Act as one of the demo users: the audit trail names them."""
+    return acting_as(context["users"][username])
+
+
 def seed_users() -> dict:
+    """The demo's people and the CI service account, one per role, in their teams."""
     user_model = get_user_model()
     users = {}
     for team in TEAMS:
@@ -58,8 +106,19 @@ def seed_users() -> dict:
     return users
 
 
-def run_all() -> dict:
-    context = {"users": seed_users()}
-    for _, _, seeder in sorted(_seeders, key=lambda item: (item[0], item[1])):
-        seeder(context)
+def run_all(now: datetime | None = None, *, on_chapter=None) -> dict:
+    """Seed the users, then tell every chapter at its moment; ``on_chapter(chapter, when)``
+    is called before each one (the command prints the story with it)."""
+    now = now or timezone.now()
+    context = {"now": now}
+    with time_machine.travel(now - timedelta(days=STORY_DAYS), tick=False):
+        context["users"] = seed_users()
+    for item in chapters():
+        when = now - timedelta(days=item.days_ago)
+        if on_chapter is not None:
+            on_chapter(item, when)
+        with time_machine.travel(when, tick=False) as clock:
+            context["clock"] = clock
+            item.tell(context)
+    context.pop("clock", None)
     return context

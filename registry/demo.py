@@ -1,33 +1,44 @@
-"""Demo data for ``make run``: three teams' models with real lineage.
+"""Demo story, registry chapters: three teams' models with real lineage.
 
 Lineage is made the way pipelines make it, through OpenLineage START and
-COMPLETE events given to ``lineage.services.ingest_event``; run ids and event
-times are fixed, so running the seeder again ingests nothing new. The story:
+COMPLETE events given to ``lineage.services.ingest_event``; run ids are fixed,
+and a run that lineage already knows is not sent again. Versions are
+registered by the ``pipeline`` service account, staging deployments are its
+own, production only through the gate (``registry.gate.demo.release``). The
+story (days before the seeding):
 
-- credit-risk retrains ``loan-default`` monthly from application and bureau
-  data through a feature job; ``credit-limit`` shares those features.
-- the February bureau extract is revoked (consent withdrawn): the impact
-  view shows loan-default@2 and credit-limit@1, both live in production, and
-  the owning team was emailed. loan-default@3, trained on March data, waits
-  in staging.
-- fraud-detection runs ``card-fraud`` (two versions, the second in
-  production) and ``account-takeover`` (staging; its card is incomplete and
-  one input has no content hash, so the gate will refuse it).
-- customer-support runs ``support-triage``, a ticket router.
+- credit-risk retrains ``loan-default`` from application and bureau data
+  through a feature job: @1 (day 150, production day 145), @2 (day 100,
+  production day 97), @3 (day 30, staging; its production request waits).
+  ``credit-limit`` shares those features: @1 (production day 96), @2 (day 30).
+- day 40: a drift alert on loan-default@2 opens an incident; the rollback it
+  asks for puts @1 back in production (see ``playbooks.demo``).
+- day 12: the bureau withdraws consent for its second extract, which trained
+  loan-default@2 and credit-limit@1: it is revoked, the team is told, and both
+  versions are retired; loan-default no longer served @2, and credit-limit@2
+  (trained on the third extract) replaces @1 in production through the gate
+  on day 10, under an incident.
+- fraud-detection runs ``card-fraud`` (@1 production day 117, @2 day 57) and
+  ``account-takeover`` (staging; its card is incomplete and one input has no
+  content hash, so the gate refuses it).
+- customer-support runs ``support-triage``, a ticket router (@1 production
+  day 68, @2 trained day 5).
 """
 
 import hashlib
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
-from accounts.demo import register
+from accounts.demo import as_user, chapter
 from lineage.models import DatasetVersion, Run
 from lineage.services import change_dataset_version, ingest_event
 from registry import services
-from registry.choices import ModelVersionStatus
-from registry.models import Environment, Feature, FeatureVersion, MLModel
+from registry.choices import DeploymentState, ModelVersionStatus
+from registry.gate.demo import release
+from registry.models import Deployment, Environment, Feature, FeatureVersion, MLModel, ModelVersion
 
 LAKE = "s3://govreg-demo-lake"
 MODELS = "s3://govreg-demo-models"
@@ -38,8 +49,8 @@ VERSION_FACET_SCHEMA = (
     "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json"
     "#/$defs/DatasetVersionDatasetFacet"
 )
-T0 = datetime(2026, 1, 5, 6, 0, tzinfo=UTC)
-MONTHS = ("2026-01", "2026-02", "2026-03")
+BUREAU = "credit/raw/bureau_scores"
+REVOKED_EXTRACT = "bureau-extract-2"  # the label whose md5 is the revoked version's identity
 
 
 def md5(label: str) -> str:
@@ -59,9 +70,20 @@ def dataset(name: str, label: str | None = None, namespace: str = LAKE) -> dict:
     return spec
 
 
-def run(job: str, key: str, start: datetime, inputs=(), outputs=()) -> Run:
-    """One run of ``job`` as a scheduler reports it: START, then COMPLETE with its outputs."""
+def dataset_version(name: str, label: str) -> DatasetVersion:
+    return DatasetVersion.objects.get(
+        dataset__namespace__name=LAKE, dataset__name=name, version=md5(label)
+    )
+
+
+def run(job: str, key: str, hours_ago: float, inputs=(), outputs=()) -> Run:
+    """One run of ``job`` as the scheduler reports it: START ``hours_ago`` hours before
+    the chapter's moment, COMPLETE with its outputs 20 minutes later. Sent once."""
     run_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"govreg-demo/{job}/{key}"))
+    known = Run.objects.filter(run_id=run_id).first()
+    if known is not None:
+        return known
+    start = timezone.now() - timedelta(hours=hours_ago)
     for event_type, moment, outs in (
         ("START", start, []),
         ("COMPLETE", start + timedelta(minutes=20), list(outputs)),
@@ -81,7 +103,7 @@ def run(job: str, key: str, start: datetime, inputs=(), outputs=()) -> Run:
     return Run.objects.get(run_id=run_id)
 
 
-def _model(name: str, team: str, tier: str, description: str, **card) -> MLModel:
+def model(name: str, team: str, tier: str, description: str, **card) -> MLModel:
     existing = MLModel.objects.filter(name=name).first()
     if existing is not None:
         return existing
@@ -94,185 +116,295 @@ def _model(name: str, team: str, tier: str, description: str, **card) -> MLModel
     )
 
 
-def _version(model: MLModel, label: str, training_run: Run, user, status=None):
-    version = model.versions.filter(version=label).first()
-    if version is None:
-        digest = hashlib.sha256(f"{model.name}/{label}".encode()).hexdigest()
-        version = services.register_version(
-            model=model,
+def version(model_name: str, label: str) -> ModelVersion:
+    return ModelVersion.objects.select_related("model").get(model__name=model_name, version=label)
+
+
+def register(context, ml_model: MLModel, label: str, training_run: Run) -> ModelVersion:
+    """The training pipeline registers the artifact it produced, naming its lineage run."""
+    existing = ml_model.versions.filter(version=label).first()
+    if existing is not None:
+        return existing
+    digest = hashlib.sha256(f"{ml_model.name}/{label}".encode()).hexdigest()
+    with as_user(context, "pipeline"):
+        return services.register_version(
+            model=ml_model,
             version=label,
-            artifact_uri=f"{MODELS}/{model.name}/{label}/model.tar.gz",
+            artifact_uri=f"{MODELS}/{ml_model.name}/{label}/model.tar.gz",
             artifact_digest=f"sha256:{digest}",
-            code_repository=f"https://git.example.com/{model.team.name}/{model.name}",
+            code_repository=f"https://git.example.com/{ml_model.team.name}/{ml_model.name}",
             code_commit=digest[:12],
             training_run=training_run,
-            registered_by=user,
+            registered_by=context["users"]["pipeline"],
         )
-    if status and version.status != status:
-        services.change_version_status(version, status, reason="demo history")
-    return version
 
 
-def _history(model: MLModel, steps, user) -> None:
-    """Deploy ``(version, environment name, when)`` in order, once."""
-    if model.deployments.exists():
-        return
-    for version, environment, when in steps:
-        services.deploy(version, Environment.objects.get(name=environment), user, now=when)
+def set_status(context, target: ModelVersion, status: str, reason: str, by="engineer"):
+    target.refresh_from_db()
+    if target.status == status:
+        return target
+    with as_user(context, by):
+        return services.change_version_status(target, status, reason=reason)
 
 
-def _feature(name: str, team: str, description: str, version: str, definition: str, sources):
-    feature = Feature.objects.filter(name=name).first() or services.register_feature(
-        name=name, team=Group.objects.get(name=team), description=description
+def to_staging(context, target: ModelVersion) -> Deployment:
+    """The pipeline deploys to staging itself (unprotected: no request needed)."""
+    staging = Environment.objects.get(name="staging")
+    done = Deployment.objects.filter(model_version=target, environment=staging).first()
+    if done is not None:
+        return done
+    with as_user(context, "pipeline"):
+        return services.deploy(
+            target, staging, context["users"]["pipeline"], note="deployed by the CI pipeline"
+        )
+
+
+def feature(context, name, team, description, label, definition, sources) -> None:
+    with as_user(context, "engineer"):
+        found = Feature.objects.filter(name=name).first() or services.register_feature(
+            name=name, team=Group.objects.get(name=team), description=description
+        )
+        if not FeatureVersion.objects.filter(feature=found, version=label).exists():
+            services.add_feature_version(
+                feature=found,
+                version=label,
+                definition_kind="expression",
+                definition=definition,
+                source_dataset_versions=sources,
+            )
+
+
+# --- credit-risk --------------------------------------------------------------
+
+LOAN_CARD = {
+    "intended_use": "Estimate the 12-month probability of default of consumer loan "
+    "applications to support underwriting decisions.",
+    "out_of_scope_uses": "Employment, housing or insurance decisions; business loans.",
+    "known_limitations": "Applicants with thin credit files are scored conservatively; "
+    "performance drops for loan amounts above 50k.",
+    "capabilities": "Calibrated probability of default; reason codes for adverse actions.",
+    "ethical_considerations": "Protected attributes are excluded and proxies are tested "
+    "quarterly for disparate impact.",
+    "human_oversight": "Every decline above 0.8 is reviewed by an underwriter.",
+    "contact": "credit-risk-models@example.com",
+}
+
+
+def credit_batch(context, n: int, *, credit_limit: str | None) -> None:
+    """Extract ``n`` of the application and bureau data: features, then the trainings."""
+    run(
+        "credit.build_applicant_features",
+        f"extract-{n}",
+        30,
+        [
+            dataset("credit/raw/applications", f"applications-extract-{n}"),
+            dataset(BUREAU, f"bureau-extract-{n}"),
+        ],
+        [dataset("credit/features/applicant", f"applicant-features-{n}")],
     )
-    if not FeatureVersion.objects.filter(feature=feature, version=version).exists():
-        services.add_feature_version(
-            feature=feature,
-            version=version,
-            definition_kind="expression",
-            definition=definition,
-            source_dataset_versions=sources,
-        )
-
-
-def _credit(pipeline, day) -> None:
-    feature_runs = {}
-    for i, month in enumerate(MONTHS):
-        feature_runs[month] = run(
-            "credit.build_applicant_features",
-            month,
-            day(i * 30),
-            [
-                dataset("credit/raw/applications", f"applications-{month}"),
-                dataset("credit/raw/bureau_scores", f"bureau-{month}"),
-            ],
-            [dataset("credit/features/applicant", f"applicant-features-{month}")],
-        )
-    trained = {}
-    for i, month in enumerate(MONTHS):
-        trained[month] = run(
-            "credit.train_loan_default",
-            month,
-            day(i * 30 + 1),
-            [
-                dataset("credit/features/applicant", f"applicant-features-{month}"),
-                dataset("credit/labels/defaults", f"defaults-{month}"),
-            ],
-            [dataset("loan-default/model.tar.gz", f"loan-default-{month}", MODELS)],
-        )
-    limits_runs = {
-        month: run(
-            "credit.train_credit_limit",
-            month,
-            day(i * 30 + 2),
-            [
-                dataset("credit/features/applicant", f"applicant-features-{month}"),
-                dataset("credit/policy/limit_bands", "limit-bands-v4"),
-            ],
-            [dataset("credit-limit/model.tar.gz", f"credit-limit-{month}", MODELS)],
-        )
-        for i, month in ((1, "2026-02"), (2, "2026-03"))
-    }
-
-    card = {
-        "intended_use": "Estimate the 12-month probability of default of consumer loan "
-        "applications to support underwriting decisions.",
-        "out_of_scope_uses": "Employment, housing or insurance decisions; business loans.",
-        "known_limitations": "Applicants with thin credit files are scored conservatively; "
-        "performance drops for loan amounts above 50k.",
-        "capabilities": "Calibrated probability of default; reason codes for adverse actions.",
-        "ethical_considerations": "Protected attributes are excluded and proxies are tested "
-        "quarterly for disparate impact.",
-        "human_oversight": "Every decline above 0.8 is reviewed by an underwriter.",
-        "contact": "credit-risk-models@example.com",
-    }
-    loan = _model(
+    trained = run(
+        "credit.train_loan_default",
+        f"extract-{n}",
+        6,
+        [
+            dataset("credit/features/applicant", f"applicant-features-{n}"),
+            dataset("credit/labels/defaults", f"defaults-extract-{n}"),
+        ],
+        [dataset("loan-default/model.tar.gz", f"loan-default-{n}", MODELS)],
+    )
+    loan = model(
         "loan-default",
         "credit-risk",
         "high",
         "Probability of default for consumer loan applications.",
-        **card,
+        **LOAN_CARD,
     )
-    v1 = _version(loan, "1", trained["2026-01"], pipeline, ModelVersionStatus.DEPRECATED)
-    v2 = _version(loan, "2", trained["2026-02"], pipeline, ModelVersionStatus.VALIDATED)
-    v3 = _version(loan, "3", trained["2026-03"], pipeline)
-    _history(
-        loan,
+    register(context, loan, str(n), trained)
+    if credit_limit is None:
+        return
+    limits = run(
+        "credit.train_credit_limit",
+        f"extract-{n}",
+        5,
         [
-            (v1, "staging", day(3)),
-            (v1, "production", day(5)),
-            (v2, "staging", day(33)),
-            (v2, "production", day(35)),
-            (v3, "staging", day(63)),
+            dataset("credit/features/applicant", f"applicant-features-{n}"),
+            dataset("credit/policy/limit_bands", "limit-bands-v4"),
         ],
-        pipeline,
+        [dataset("credit-limit/model.tar.gz", f"credit-limit-{n}", MODELS)],
     )
-    limit = _model(
+    limit = model(
         "credit-limit",
         "credit-risk",
         "limited",
         "Recommends a credit-card limit band for approved applicants.",
         **{
-            **card,
+            **LOAN_CARD,
             "intended_use": "Recommend an initial limit band for approved card applicants.",
             "capabilities": "One of six limit bands with a confidence score.",
         },
     )
-    l1 = _version(limit, "1", limits_runs["2026-02"], pipeline, ModelVersionStatus.VALIDATED)
-    _version(limit, "2", limits_runs["2026-03"], pipeline)
-    _history(limit, [(l1, "staging", day(36)), (l1, "production", day(38))], pipeline)
+    register(context, limit, credit_limit, limits)
 
-    _feature(
+
+@chapter(days_ago=150)
+def credit_extract_1(context):
+    """credit-risk trains loan-default@1 on the bureau's first extract; the pipeline registers it"""
+    credit_batch(context, 1, credit_limit=None)
+
+
+@chapter(days_ago=147)
+def loan_default_1_staging(context):
+    """loan-default@1 passes its evaluations and goes to staging"""
+    target = version("loan-default", "1")
+    set_status(context, target, ModelVersionStatus.VALIDATED, "evaluations passed")
+    to_staging(context, target)
+
+
+@chapter(days_ago=145)
+def loan_default_1_production(context):
+    """loan-default@1 goes to production: two approvers approve the pipeline's request"""
+    release(context, version("loan-default", "1"), approvers=("approver", "approver2"))
+
+
+@chapter(days_ago=100)
+def credit_extract_2(context):
+    """the second extract (the bureau changed its scoring bands) trains loan-default@2
+    and credit-limit@1"""
+    credit_batch(context, 2, credit_limit="1")
+    feature(
+        context,
         "applicant-debt-ratio",
         "credit-risk",
         "Monthly debt service over declared income.",
         "1",
         "sum(monthly_debt_payments) / nullif(declared_monthly_income, 0)",
         [
-            DatasetVersion.objects.get(
-                dataset__name="credit/raw/applications", version=md5("applications-2026-02")
-            ),
-            DatasetVersion.objects.get(
-                dataset__name="credit/raw/bureau_scores", version=md5("bureau-2026-02")
-            ),
+            dataset_version("credit/raw/applications", "applications-extract-2"),
+            dataset_version(BUREAU, "bureau-extract-2"),
         ],
     )
 
 
-def _fraud(pipeline, day) -> None:
-    signals = {}
-    for i, month in enumerate(MONTHS[:2]):
-        signals[month] = run(
-            "fraud.build_signals",
-            month,
-            day(i * 30 + 4),
-            [dataset("payments/raw/card_transactions", f"card-transactions-{month}")],
-            [dataset("fraud/features/signals", f"signals-{month}")],
+@chapter(days_ago=98)
+def credit_extract_2_staging(context):
+    """loan-default@2 and credit-limit@1 pass their evaluations and go to staging"""
+    for target in (version("loan-default", "2"), version("credit-limit", "1")):
+        set_status(context, target, ModelVersionStatus.VALIDATED, "evaluations passed")
+        to_staging(context, target)
+
+
+@chapter(days_ago=97)
+def loan_default_2_production(context):
+    """loan-default@2 replaces @1 in production, approved by approver and approver2"""
+    release(context, version("loan-default", "2"), approvers=("approver", "approver2"))
+
+
+@chapter(days_ago=96)
+def credit_limit_1_production(context):
+    """credit-limit@1 goes to production (limited tier: one approver)"""
+    release(context, version("credit-limit", "1"), approvers=("approver",))
+
+
+@chapter(days_ago=30)
+def credit_extract_3(context):
+    """the third extract, with the new scoring bands mapped, trains loan-default@3 and
+    credit-limit@2"""
+    credit_batch(context, 3, credit_limit="2")
+
+
+@chapter(days_ago=28)
+def credit_extract_3_staging(context):
+    """loan-default@3 and credit-limit@2 go to staging; @3 still waits for its human review"""
+    set_status(
+        context, version("credit-limit", "2"), ModelVersionStatus.VALIDATED, "evaluations passed"
+    )
+    for target in (version("loan-default", "3"), version("credit-limit", "2")):
+        to_staging(context, target)
+
+
+@chapter(days_ago=12)
+def bureau_consent_withdrawn(context):
+    """the bureau withdraws consent for its second extract: the engineer revokes it, the
+    team is told, and the versions trained on it are retired where they no longer serve"""
+    revoked = dataset_version(BUREAU, REVOKED_EXTRACT)
+    if revoked.status != "revoked":
+        engineer = context["users"]["engineer"]
+        with as_user(context, "engineer"):
+            change_dataset_version(
+                revoked,
+                actor=engineer,
+                status="revoked",
+                consent_notes=f"The bureau withdrew consent for this extract on "
+                f"{timezone.now():%Y-%m-%d} (ticket DPO-118).",
+            )
+    loan2 = version("loan-default", "2")
+    if not loan2.deployments.filter(state=DeploymentState.LIVE).exists():
+        set_status(
+            context, loan2, ModelVersionStatus.RETIRED, "trained on a revoked bureau extract"
         )
-    trained = {
-        month: run(
-            "fraud.train_card_fraud",
-            month,
-            day(i * 30 + 5),
-            [
-                dataset("fraud/features/signals", f"signals-{month}"),
-                dataset("fraud/labels/chargebacks", f"chargebacks-{month}"),
-            ],
-            [dataset("card-fraud/model.tar.gz", f"card-fraud-{month}", MODELS)],
-        )
-        for i, month in enumerate(MONTHS[:2])
-    }
-    ato_run = run(
-        "fraud.train_account_takeover",
-        "2026-02",
-        day(40),
+
+
+@chapter(days_ago=11)
+def applicant_debt_ratio_2(context):
+    """applicant-debt-ratio gets a version computed without the revoked extract"""
+    feature(
+        context,
+        "applicant-debt-ratio",
+        "credit-risk",
+        "Monthly debt service over declared income.",
+        "2",
+        "sum(monthly_debt_payments) / nullif(declared_monthly_income, 0)",
         [
-            dataset("fraud/features/signals", "signals-2026-02"),
-            dataset("auth/raw/login_events"),  # exported ad hoc, no content hash
+            dataset_version("credit/raw/applications", "applications-extract-3"),
+            dataset_version(BUREAU, "bureau-extract-3"),
         ],
-        [dataset("account-takeover/model.tar.gz", "ato-2026-02", MODELS)],
     )
-    card_fraud = _model(
+
+
+@chapter(days_ago=10)
+def credit_limit_2_production(context):
+    """credit-limit@2, trained on the third extract, replaces @1 in production"""
+    release(
+        context,
+        version("credit-limit", "2"),
+        approvers=("approver",),
+        comment="Trained on the third extract only; replaces @1, which used revoked data.",
+    )
+
+
+@chapter(days_ago=9)
+def credit_limit_1_retired(context):
+    """credit-limit@1, trained on the revoked extract, is retired"""
+    set_status(
+        context,
+        version("credit-limit", "1"),
+        ModelVersionStatus.RETIRED,
+        "trained on a revoked bureau extract",
+    )
+
+
+# --- fraud-detection ----------------------------------------------------------
+
+
+def fraud_batch(context, n: int) -> None:
+    run(
+        "fraud.build_signals",
+        f"batch-{n}",
+        30,
+        [dataset("payments/raw/card_transactions", f"card-transactions-{n}")],
+        [dataset("fraud/features/signals", f"signals-{n}")],
+    )
+    trained = run(
+        "fraud.train_card_fraud",
+        f"batch-{n}",
+        6,
+        [
+            dataset("fraud/features/signals", f"signals-{n}"),
+            dataset("fraud/labels/chargebacks", f"chargebacks-{n}"),
+        ],
+        [dataset("card-fraud/model.tar.gz", f"card-fraud-{n}", MODELS)],
+    )
+    card_fraud = model(
         "card-fraud",
         "fraud-detection",
         "high",
@@ -285,14 +417,64 @@ def _fraud(pipeline, day) -> None:
         human_oversight="Analysts review every hold above 5,000 within one hour.",
         contact="fraud-models@example.com",
     )
-    c1 = _version(card_fraud, "1", trained["2026-01"], pipeline, ModelVersionStatus.DEPRECATED)
-    c2 = _version(card_fraud, "2", trained["2026-02"], pipeline, ModelVersionStatus.VALIDATED)
-    _history(
-        card_fraud,
-        [(c1, "production", day(8)), (c2, "staging", day(36)), (c2, "production", day(39))],
-        pipeline,
+    register(context, card_fraud, str(n), trained)
+
+
+@chapter(days_ago=121)
+def card_fraud_batch_1(context):
+    """fraud-detection trains card-fraud@1 on its first transaction batch"""
+    fraud_batch(context, 1)
+
+
+@chapter(days_ago=118)
+def card_fraud_1_staging(context):
+    """card-fraud@1 passes its evaluations and goes to staging"""
+    target = version("card-fraud", "1")
+    set_status(context, target, ModelVersionStatus.VALIDATED, "evaluations passed")
+    to_staging(context, target)
+
+
+@chapter(days_ago=117)
+def card_fraud_1_production(context):
+    """card-fraud@1 goes to production, approved by approver2 and approver3"""
+    release(context, version("card-fraud", "1"), approvers=("approver2", "approver3"))
+
+
+@chapter(days_ago=62)
+def card_fraud_batch_2(context):
+    """card-fraud@2 is trained on the second transaction batch"""
+    fraud_batch(context, 2)
+
+
+@chapter(days_ago=58)
+def card_fraud_2_staging(context):
+    """card-fraud@2 passes its evaluations and goes to staging"""
+    target = version("card-fraud", "2")
+    set_status(context, target, ModelVersionStatus.VALIDATED, "evaluations passed")
+    to_staging(context, target)
+
+
+@chapter(days_ago=57)
+def card_fraud_2_production(context):
+    """card-fraud@2 replaces @1 in production; @1 is deprecated"""
+    release(context, version("card-fraud", "2"), approvers=("approver2", "approver3"))
+    set_status(context, version("card-fraud", "1"), ModelVersionStatus.DEPRECATED, "replaced by @2")
+
+
+@chapter(days_ago=45)
+def account_takeover_1(context):
+    """account-takeover@1 is trained on an ad hoc login export that has no content hash"""
+    trained = run(
+        "fraud.train_account_takeover",
+        "batch-2",
+        6,
+        [
+            dataset("fraud/features/signals", "signals-2"),
+            dataset("auth/raw/login_events"),  # exported ad hoc, no content hash
+        ],
+        [dataset("account-takeover/model.tar.gz", "account-takeover-1", MODELS)],
     )
-    ato = _model(
+    ato = model(
         "account-takeover",
         "fraud-detection",
         "limited",
@@ -302,42 +484,37 @@ def _fraud(pipeline, day) -> None:
         capabilities="Risk score per login session.",
         contact="fraud-models@example.com",
     )
-    a1 = _version(ato, "1", ato_run, pipeline)
-    _history(ato, [(a1, "staging", day(42))], pipeline)
-    _feature(
-        "card-velocity-24h",
-        "fraud-detection",
-        "Card transactions in the past 24 hours.",
-        "1",
-        "count(*) over (partition by card_id range interval '24 hours' preceding)",
-        [
-            DatasetVersion.objects.get(
-                dataset__name="payments/raw/card_transactions",
-                version=md5("card-transactions-2026-02"),
-            )
-        ],
-    )
+    register(context, ato, "1", trained)
 
 
-def _support(pipeline, day) -> None:
+@chapter(days_ago=44)
+def account_takeover_1_staging(context):
+    """account-takeover@1 goes to staging"""
+    to_staging(context, version("account-takeover", "1"))
+
+
+# --- customer-support ---------------------------------------------------------
+
+
+def support_batch(context, n: int) -> None:
     run(
         "support.label_intents",
-        "2026-q1",
-        day(20),
-        [dataset("support/raw/tickets", "tickets-2026-q1")],
-        [dataset("support/labels/intents", "intents-2026-q1")],
+        f"batch-{n}",
+        30,
+        [dataset("support/raw/tickets", f"tickets-{n}")],
+        [dataset("support/labels/intents", f"intents-{n}")],
     )
     trained = run(
         "support.train_triage",
-        "2026-q1",
-        day(21),
+        f"batch-{n}",
+        6,
         [
-            dataset("support/labels/intents", "intents-2026-q1"),
-            dataset("support/raw/tickets", "tickets-2026-q1"),
+            dataset("support/labels/intents", f"intents-{n}"),
+            dataset("support/raw/tickets", f"tickets-{n}"),
         ],
-        [dataset("support-triage/model.tar.gz", "triage-2026-q1", MODELS)],
+        [dataset("support-triage/model.tar.gz", f"support-triage-{n}", MODELS)],
     )
-    triage = _model(
+    triage = model(
         "support-triage",
         "customer-support",
         "minimal",
@@ -350,35 +527,30 @@ def _support(pipeline, day) -> None:
         human_oversight="Agents can re-route; re-routes are sampled weekly.",
         contact="support-tools@example.com",
     )
-    t1 = _version(triage, "1", trained, pipeline, ModelVersionStatus.VALIDATED)
-    _history(triage, [(t1, "staging", day(22)), (t1, "production", day(24))], pipeline)
+    register(context, triage, str(n), trained)
 
 
-def _revoke_bureau_february(admin) -> None:
-    """Consent withdrawn for the February bureau extract: impact shows, teams are told."""
-    revoked = DatasetVersion.objects.get(
-        dataset__namespace__name=LAKE,
-        dataset__name="credit/raw/bureau_scores",
-        version=md5("bureau-2026-02"),
-    )
-    if revoked.status != "revoked":
-        change_dataset_version(
-            revoked,
-            actor=admin,
-            status="revoked",
-            consent_notes="The bureau withdrew consent for this extract on 2026-03-20.",
-        )
+@chapter(days_ago=72)
+def support_triage_batch_1(context):
+    """customer-support trains support-triage@1 on labelled tickets"""
+    support_batch(context, 1)
 
 
-@register(order=20)
-def seed_registry(context: dict) -> None:
-    users = context["users"]
-    pipeline, admin = users["pipeline"], users["admin"]
+@chapter(days_ago=70)
+def support_triage_1_staging(context):
+    """support-triage@1 goes to staging"""
+    target = version("support-triage", "1")
+    set_status(context, target, ModelVersionStatus.VALIDATED, "routing accuracy 0.94 on holdout")
+    to_staging(context, target)
 
-    def day(n: int) -> datetime:
-        return T0 + timedelta(days=n)
 
-    _credit(pipeline, day)
-    _fraud(pipeline, day)
-    _support(pipeline, day)
-    _revoke_bureau_february(admin)
+@chapter(days_ago=68)
+def support_triage_1_production(context):
+    """support-triage@1 goes to production (minimal tier: one approver)"""
+    release(context, version("support-triage", "1"), approvers=("approver3",))
+
+
+@chapter(days_ago=5)
+def support_triage_batch_2(context):
+    """support-triage@2 is trained on the latest tickets"""
+    support_batch(context, 2)

@@ -1,61 +1,108 @@
-"""Demo data for ``make run``: deployment requests the board can act on at once.
+"""Demo story, the gate's part: every production deployment of the story goes
+through a deployment request that the pipeline asks for, the demo approvers
+approve with a comment (never the requester or the version's registrant), and
+the pipeline reports deployed. The last chapters leave three requests for the
+board to look at:
 
-- the pipeline asks to ship ``loan-default@3`` (high tier) to production; the
-  demo user ``approver`` has approved, ``approver2`` can give the second
-  approval in the board UI;
-- ``support-triage``'s newest version goes to staging, where no approval is needed;
-- ``account-takeover`` to production is refused (incomplete card, unhashed input).
-
-Runs after the other apps' seeders (their checks have their data); asks only
-once per version and environment, so running it again changes nothing.
+- ``support-triage@2`` to staging: approved at once (no approval needed there),
+  reported deployed by the pipeline;
+- ``account-takeover@1`` to production: denied by its checks (incomplete card,
+  an input without a content hash);
+- ``loan-default@3`` to production: approved by ``approver``, pending: it needs
+  a second approver (``approver2``) and its human review is not posted yet.
 """
 
-from accounts.demo import register
-from audit.context import acting_as
+from accounts.demo import as_user, chapter, later
+from registry.choices import RequestOutcome, RequestStatus
 from registry.gate import services
 from registry.models import DeploymentRequest, Environment, ModelVersion
 
-REQUESTS = [
-    # (model, version or None for the newest, environment, approve as)
-    ("loan-default", "3", "production", ["approver"]),
-    ("support-triage", None, "staging", []),
-    ("account-takeover", None, "production", []),
-]
+DEFAULT_COMMENT = "Card, lineage, evaluations and risks reviewed."
 
 
-@register(order=50)
-def seed_gate(context: dict) -> None:
-    users = context["users"]
-    pipeline = users.get("pipeline")
-    if pipeline is None:
-        return
-    for model_name, label, environment_name, approvers in REQUESTS:
-        versions = ModelVersion.objects.filter(model__name=model_name).select_related("model")
-        version = (
-            versions.filter(version=label).first()
-            if label
-            else versions.order_by("-created_at", "-pk").first()
+def ask(context, version: ModelVersion, environment: str) -> DeploymentRequest:
+    """The deploy pipeline asks the gate (once per version and environment)."""
+    target = Environment.objects.get(name=environment)
+    asked = (
+        DeploymentRequest.objects.filter(model_version=version, environment=target)
+        .order_by("pk")
+        .first()
+    )
+    if asked is not None:
+        return asked
+    model = version.model
+    with as_user(context, "pipeline"):
+        return services.create_request(
+            model_version=version,
+            environment=target,
+            user=context["users"]["pipeline"],
+            pipeline_run_url=f"https://ci.example.com/{model.team.name}/{model.name}"
+            f"/-/pipelines/{version.pk}{target.order}",
+            commit=version.code_commit[:7],
         )
-        environment = Environment.objects.filter(name=environment_name).first()
-        if version is None or environment is None:
-            continue
-        asked = DeploymentRequest.objects.filter(model_version=version, environment=environment)
-        if asked.exists():
-            continue
-        with acting_as(pipeline):
-            request = services.create_request(
-                model_version=version,
-                environment=environment,
-                user=pipeline,
-                pipeline_run_url=f"https://ci.example.com/{model_name}/pipelines/101",
-                commit="4be1f0c",
-            )
-        for username in approvers:
-            approver = users.get(username)
-            if approver is None:
-                continue
-            with acting_as(approver):
-                try:
-                    services.approve(request.pk, approver, "Card, lineage and risks reviewed.")
-                except (services.GateRefused, services.GateConflict):
-                    continue
+
+
+def approve(context, request: DeploymentRequest, approvers, comment=DEFAULT_COMMENT):
+    """Each approver in turn approves, until the request is approved (or they all did)."""
+    request = services.evaluate(services.load(request.pk))
+    for username in approvers:
+        if request.status != RequestStatus.PENDING:
+            break
+        later(context, minutes=20)
+        with as_user(context, username):
+            request = services.approve(request.pk, context["users"][username], comment)
+    return request
+
+
+def deployed(context, request: DeploymentRequest) -> DeploymentRequest:
+    """The pipeline ships the approved request and reports it."""
+    if request.outcome == RequestOutcome.DEPLOYED:
+        return request
+    if request.status != RequestStatus.APPROVED:
+        raise RuntimeError(
+            f"demo story: request #{request.pk} for {request.model_version} is "
+            f"{request.status}: {'; '.join(request.reasons)}"
+        )
+    later(context, minutes=15)
+    with as_user(context, "pipeline"):
+        request, _ = services.mark_deployed(request.pk, context["users"]["pipeline"])
+    return request
+
+
+def release(context, version, *, environment="production", approvers=(), comment=None):
+    """Ask, approve, deploy: a version reaches a protected environment the one way."""
+    request = ask(context, version, environment)
+    if request.outcome == RequestOutcome.DEPLOYED:
+        return request
+    request = approve(context, request, approvers, comment or DEFAULT_COMMENT)
+    return deployed(context, request)
+
+
+@chapter(days_ago=3)
+def support_triage_2_staging(context):
+    """support-triage@2 to staging: the gate approves at once, the pipeline deploys"""
+    version = ModelVersion.objects.get(model__name="support-triage", version="2")
+    deployed(context, ask(context, version, "staging"))
+
+
+@chapter(days_ago=2)
+def account_takeover_1_production_request(context):
+    """the pipeline asks for account-takeover@1 in production: its checks deny it"""
+    ask(
+        context, ModelVersion.objects.get(model__name="account-takeover", version="1"), "production"
+    )
+
+
+@chapter(days_ago=1)
+def loan_default_3_production_request(context):
+    """the pipeline asks for loan-default@3 in production; approver approves, it still
+    needs a second approver and its human review"""
+    version = ModelVersion.objects.get(model__name="loan-default", version="3")
+    request = ask(context, version, "production")
+    if not request.approvals.exists():
+        approve(
+            context,
+            request,
+            ("approver",),
+            "Card, lineage and stress results reviewed; waiting for the underwriters' review.",
+        )

@@ -6,11 +6,25 @@ from audit.context import acting_as
 
 
 class Command(BaseCommand):
-    help = "Create demo users (one per role) and demo data. Safe to run again."
+    help = (
+        "Create the demo users (one per role) and tell the demo story through the services, "
+        "dated relative to now. Safe to run again: what exists is left as it is."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--quiet-story", action="store_true", help="Do not print the story's chapters."
+        )
 
     def handle(self, *args, **options):
+        def told(chapter, when):
+            if not options["quiet_story"]:
+                self.stdout.write(f"  {when:%Y-%m-%d}  {chapter.summary}")
+
+        if not options["quiet_story"]:
+            self.stdout.write("Demo story:")
         with acting_as(name="manage.py seed_demo"), transaction.atomic():
-            context = demo.run_all()
+            context = demo.run_all(on_chapter=told)
         self.stdout.write(f"Demo users (password for all: {demo.DEMO_PASSWORD}):")
         for username, (roles, teams, _) in demo.DEMO_USERS.items():
             if username in context["users"]:
