@@ -188,6 +188,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Schema warnings are a test concern (tests/service), not a deploy-time check.
     "ENABLE_DJANGO_DEPLOY_CHECK": False,
+    # Both choice sets appear in fields named "category" (a risk's, an incident verb's).
+    "ENUM_NAME_OVERRIDES": {
+        "RiskCategoryEnum": "risk.choices.RiskCategory",
+        "SeriousCategoryEnum": "playbooks.choices.SeriousCategory",
+    },
 }
 
 # --- Celery ----------------------------------------------------------------

@@ -488,3 +488,9 @@ def test_the_schema_shows_the_clock_fields_nullable_where_they_are(member):
     request = schema["paths"]["/api/incidents/{id}/not-reportable/"]["post"]["requestBody"]
     ref = request["content"]["application/json"]["schema"]["$ref"]
     assert ref.endswith("/NotReportable")
+    serious = schema["components"]["schemas"]["Serious"]["properties"]
+    assert serious["category"]["oneOf"][0]["$ref"].endswith("/SeriousCategoryEnum")
+    assert "reason" in serious
+    # the incident verbs' note is its own component, not the gate's "Note"
+    close = schema["paths"]["/api/incidents/{id}/close/"]["post"]["requestBody"]
+    assert close["content"]["application/json"]["schema"]["$ref"].endswith("/IncidentNote")

@@ -1,6 +1,7 @@
 """Playbooks, their versions, incidents with steps, timeline and escalations."""
 
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from accounts.api.fields import TeamField, VisiblePrimaryKeyRelatedField, VisibleSlugRelatedField
@@ -283,10 +284,12 @@ class IncidentDetailSerializer(IncidentSerializer):
         fields = [*IncidentSerializer.Meta.fields, "timeline", "escalations"]
 
 
+@extend_schema_serializer(component_name="IncidentNote")
 class NoteSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+@extend_schema_serializer(component_name="IncidentContain")
 class ContainSerializer(NoteSerializer):
     rollback = serializers.BooleanField(required=False, default=False)
 
