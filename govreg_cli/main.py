@@ -9,9 +9,16 @@ Reads ``GOVREG_URL`` and ``GOVREG_TOKEN`` (or ``--url`` / ``--token``). Prints e
 check and approval, then exits with
 
     0  approved (or already deployed)
-    1  denied
+    1  denied (or superseded by a newer request)
     2  still pending when the wait ran out
     3  usage, authentication, connection or server errors
+
+Asking again for the same version and environment while a request is open
+(pending, or approved and not yet reported) follows that request, with the
+approvals it has, instead of opening a new one: a re-run CI job picks up where
+the first run stopped. The CLI says which it did; ``--new`` asks for a new
+request (the open one is superseded). ``--rollback`` asks for a rollback to a
+version that was approved and live in that environment before.
 
 Long waits are a series of ``GET /api/deployment-requests/{id}/?wait=60`` calls,
 so no single HTTP request outlives a proxy's timeout.
@@ -63,6 +70,17 @@ def build_parser() -> Parser:
         "--request-id", type=int, help="follow an existing deployment request instead"
     )
     gate.add_argument(
+        "--new",
+        action="store_true",
+        help="open a new request even if one is open for this version and environment "
+        "(the open one is superseded)",
+    )
+    gate.add_argument(
+        "--rollback",
+        action="store_true",
+        help="ask for a rollback to this version (it was approved and live there before)",
+    )
+    gate.add_argument(
         "--wait",
         type=float,
         default=0,
@@ -103,12 +121,14 @@ class Client:
     def __init__(self, url: str, token: str, timeout: float):
         self.base = url.rstrip("/")
         self.timeout = timeout
+        self.last_status: int | None = None
         self.session = requests.Session()
         self.session.headers.update(
             {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         )
 
     def call(self, method: str, path: str, *, extra_timeout: float = 0, **kwargs) -> dict:
+        """The JSON answer; ``self.last_status`` keeps its HTTP status."""
         url = f"{self.base}{path}"
         try:
             response = self.session.request(
@@ -125,13 +145,18 @@ class Client:
             raise GateError(f"{method} {path} answered {response.status_code}: {message}")
         if not isinstance(body, dict):
             raise GateError(f"{method} {path} did not answer JSON")
+        self.last_status = response.status_code
         return body
+
+
+def kind_of(answer: dict) -> str:
+    return "rollback request" if answer.get("kind") == "rollback" else "deployment request"
 
 
 def show(answer: dict, seen: set) -> None:
     """Print the checks and approvals once, and every later change."""
     head = (
-        f"deployment request #{answer['id']}: {answer.get('model')}@{answer.get('version')} "
+        f"{kind_of(answer)} #{answer['id']}: {answer.get('model')}@{answer.get('version')} "
         f"-> {answer.get('environment')}: {answer['status'].upper()}"
     )
     lines = [head]
@@ -178,6 +203,8 @@ def run_gate(args) -> int:
     if args.request_id is None and not (args.model and args.version and args.environment):
         raise UsageError("give --model, --version and --environment (or --request-id)")
     client = client_for(args)
+    if args.request_id is not None and (args.new or args.rollback):
+        raise UsageError("--new and --rollback ask anew; they do not go with --request-id")
     if args.request_id is not None:
         answer = client.call("GET", f"/api/deployment-requests/{args.request_id}/")
     else:
@@ -190,15 +217,28 @@ def run_gate(args) -> int:
                 "environment": args.environment,
                 "pipeline_run_url": args.pipeline_run_url,
                 "commit": args.commit,
+                "kind": "rollback" if args.rollback else "deploy",
+                "new": args.new,
             },
         )
+        if client.last_status == 200:
+            print(
+                f"asked again: following the open {kind_of(answer)} #{answer['id']} "
+                f"(asked by {answer.get('requested_by')} at {answer.get('created_at')}, "
+                f"{len(answer.get('approvals') or [])} decision(s) so far); "
+                "--new opens a new one",
+                flush=True,
+            )
+        else:
+            superseded = " (the open one is superseded)" if args.new else ""
+            print(f"opened {kind_of(answer)} #{answer['id']}{superseded}", flush=True)
     if args.id_file:
         with open(args.id_file, "w", encoding="utf-8") as handle:
             handle.write(f"{answer['id']}\n")
     seen: set = set()
     show(answer, seen)
     deadline = time.monotonic() + args.wait
-    while answer["status"] == "pending":
+    while answer["status"] == "pending" and not answer.get("outcome"):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break
@@ -211,8 +251,18 @@ def run_gate(args) -> int:
         )
         show(answer, seen)
     if answer["status"] == "approved":
-        print(f"approved: deployment request #{answer['id']} may ship", flush=True)
+        if answer.get("outcome") == "deployed":
+            print(f"deployed: deployment request #{answer['id']} has shipped", flush=True)
+        else:
+            print(f"approved: deployment request #{answer['id']} may ship", flush=True)
         return EXIT_APPROVED
+    if answer["status"] == "superseded":
+        print(
+            f"superseded: deployment request #{answer['id']} was replaced by "
+            f"#{answer.get('superseded_by')}; follow that one",
+            flush=True,
+        )
+        return EXIT_DENIED
     if answer["status"] == "denied":
         reasons = "; ".join(answer.get("reasons") or []) or "see the checks above"
         print(f"denied: {reasons}", flush=True)

@@ -5,17 +5,23 @@
   dataset version has a content hash and none is quarantined or revoked. Final:
   the training data of a version never changes, only a new version fixes it.
 - ``version-not-retired``: a retired version never serves again. Final.
+- ``rollback-target``: (rollbacks only) the version was approved and live in the
+  environment before, and is not live there now. Final.
+
+Rollbacks are judged by the training-data and retired checks too (revoked or
+quarantined data, a retired version block them); the card check judges
+deployments only (the card a version shipped with is on record).
 
 The fingerprint parts tie an approval to what the approver saw: the training
 data (ids, hashes, statuses) and the model card.
 """
 
 from registry import services
-from registry.choices import ModelVersionStatus
+from registry.choices import ModelVersionStatus, RequestKind
 from registry.gate.checks import CheckResult, fingerprint_part, gate_check
 
 
-@gate_check("model-card-complete", order=10)
+@gate_check("model-card-complete", order=10, kinds=(RequestKind.DEPLOY,))
 def model_card_complete(deployment_request) -> CheckResult:
     model = deployment_request.model_version.model
     missing = model.card_missing
@@ -54,6 +60,20 @@ def version_not_retired(deployment_request) -> CheckResult:
             "version-not-retired", False, f"{version} is retired and may not serve.", final=True
         )
     return CheckResult("version-not-retired", True, f"{version} is {version.status}.")
+
+
+@gate_check("rollback-target", order=6, kinds=(RequestKind.ROLLBACK,))
+def rollback_target(deployment_request) -> CheckResult:
+    version = deployment_request.model_version
+    environment = deployment_request.environment
+    refusal = services.rollback_refusal(version, environment)
+    if refusal:
+        return CheckResult("rollback-target", False, refusal, final=True)
+    return CheckResult(
+        "rollback-target",
+        True,
+        f"{version} was approved and live in {environment.name} before.",
+    )
 
 
 @fingerprint_part("lineage")

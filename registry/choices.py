@@ -38,15 +38,26 @@ class DecisionAction(models.TextChoices):
     DEPLOY = "deploy", "Deploy"
     ACCEPT_RISK = "accept-risk", "Accept a risk"
     CLOSE_INCIDENT = "close-incident", "Close an incident"
+    ROLLBACK = "rollback", "Roll back"
     CHANGE_REPORT_DEADLINE = "change-report-deadline", "Move or lift an incident's report deadline"
 
 
 class RequestStatus(models.TextChoices):
-    """The gate's answer to a deployment request."""
+    """The gate's answer to a deployment request. Superseded: the requester asked
+    again explicitly for a new request while this one was open; it is closed."""
 
     PENDING = "pending", "Pending"
     APPROVED = "approved", "Approved"
     DENIED = "denied", "Denied"
+    SUPERSEDED = "superseded", "Superseded"
+
+
+class RequestKind(models.TextChoices):
+    """What a deployment request asks: ship a version, or put back a version that was
+    approved and live in that environment before (incident response)."""
+
+    DEPLOY = "deploy", "Deploy"
+    ROLLBACK = "rollback", "Rollback"
 
 
 class RequestOutcome(models.TextChoices):

@@ -22,10 +22,12 @@ from audit.services import record, record_decision
 from lineage import graph
 from lineage.choices import VersionStatus
 from lineage.models import DatasetVersion, Run
-from registry.choices import DeploymentState, ModelVersionStatus
+from registry.choices import DeploymentState, ModelVersionStatus, RequestOutcome, RequestStatus
 from registry.gate.checks import memoize
+from registry.gate.exceptions import ProtectedEnvironment
 from registry.models import (
     Deployment,
+    DeploymentRequest,
     Environment,
     Feature,
     FeatureVersion,
@@ -251,6 +253,12 @@ def deploy(
 ) -> Deployment:
     """Make ``model_version`` the live version of its model in ``environment``.
 
+    A protected environment (production) takes a version only through an approved
+    deployment request for exactly that version and environment: without one this
+    raises ``ProtectedEnvironment``, whoever calls (API, admin, board, CLI, a task, a
+    shell), so no path goes around the gate. The request's row is locked and read
+    again here, so a stale or hand-built request object proves nothing.
+
     The model's row is locked, so concurrent deploys of one model queue; the
     live deployment it replaces becomes superseded, or rolled back when the new
     one is an earlier version that already served there. Deploying what is
@@ -258,8 +266,6 @@ def deploy(
     request ships it again: then it is a new deployment). The gate links its
     request to the returned deployment. The database's conditional
     unique constraint guards "one live deployment per model and environment".
-    Who may deploy where (protected environments need the gate) is the caller's
-    business: the API and the gate check it before calling.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -272,6 +278,15 @@ def deploy(
             .filter(model_id=version.model_id, environment=environment, state=DeploymentState.LIVE)
             .first()
         )
+        if environment.protected:
+            shipped = _approved_request(version, environment, deployment_request)
+            if shipped is not None:
+                if current is not None and current.pk == shipped:
+                    return current  # the same request reported again
+                raise ProtectedEnvironment(
+                    f"Deployment request #{deployment_request.pk} has shipped already; "
+                    "ask the gate again."
+                )
         if current is not None and current.model_version_id == version.pk:
             current_request = getattr(current, "deployment_request", None)
             if deployment_request is None or current_request == deployment_request:
@@ -320,18 +335,124 @@ def deploy(
     return deployment
 
 
-def rollback(model: MLModel, environment: Environment, user, *, note: str = "") -> Deployment:
-    """Put back the version the live deployment replaced."""
+def _approved_request(version, environment, deployment_request) -> int | None:
+    """Refuse unless ``deployment_request`` is approved for exactly this version and
+    environment (read again under its row lock). Returns the id of the deployment it
+    already shipped, if it has (the caller decides whether that is a repeat)."""
+    where = (
+        f"{environment.name} is protected: it takes a version only through an approved "
+        "deployment request"
+    )
+    if deployment_request is None or deployment_request.pk is None:
+        raise ProtectedEnvironment(
+            f"{where}. Ask the gate (POST /api/deployment-requests/, or "
+            "POST /api/models/ID/rollback for a rollback) and report the approved request "
+            "deployed."
+        )
+    row = (
+        DeploymentRequest.objects.select_for_update()
+        .filter(pk=deployment_request.pk)
+        .values("status", "outcome", "model_version_id", "environment_id", "deployment_id")
+        .first()
+    )
+    if row is None:
+        raise ProtectedEnvironment(f"{where}; request #{deployment_request.pk} does not exist.")
+    if row["model_version_id"] != version.pk or row["environment_id"] != environment.pk:
+        raise ProtectedEnvironment(
+            f"{where} for exactly that version and environment; request "
+            f"#{deployment_request.pk} asked for another."
+        )
+    if row["status"] != RequestStatus.APPROVED:
+        raise ProtectedEnvironment(f"{where}; request #{deployment_request.pk} is {row['status']}.")
+    if row["outcome"] == RequestOutcome.DEPLOYED:
+        return row["deployment_id"]
+    return None
+
+
+def previous_deployment(deployment: Deployment) -> Deployment | None:
+    """The deployment live in the same environment before ``deployment``, of a
+    different version and not failed: what a rollback puts back."""
+    if (
+        deployment.replaced_id
+        and deployment.replaced.model_version_id != deployment.model_version_id
+        and deployment.replaced.state != DeploymentState.FAILED
+    ):
+        return deployment.replaced
+    return (
+        Deployment.objects.select_related("model_version")
+        .filter(
+            model_id=deployment.model_id,
+            environment_id=deployment.environment_id,
+            deployed_at__lt=deployment.deployed_at,
+        )
+        .exclude(model_version_id=deployment.model_version_id)
+        .exclude(state=DeploymentState.FAILED)
+        .order_by("-deployed_at", "-pk")
+        .first()
+    )
+
+
+def rollback_target(model: MLModel, environment: Environment) -> tuple[Deployment, ModelVersion]:
+    """The live deployment of ``model`` in ``environment`` and the version a rollback
+    puts back. Nothing live or nothing before it is a validation error."""
     current = (
-        Deployment.objects.select_related("replaced__model_version")
+        Deployment.objects.select_related("replaced__model_version", "model_version")
         .filter(model=model, environment=environment, state=DeploymentState.LIVE)
         .first()
     )
     if current is None:
         raise ValidationError({"environment": f"Nothing of {model} is live in {environment}."})
-    if current.replaced is None:
-        raise ValidationError({"environment": "The live deployment replaced nothing."})
-    return deploy(current.replaced.model_version, environment, user, note=note)
+    previous = previous_deployment(current)
+    if previous is None:
+        raise ValidationError(
+            {"environment": f"No earlier version of {model} served in {environment}."}
+        )
+    return current, previous.model_version
+
+
+def served_before(model_version: ModelVersion, environment: Environment) -> Deployment | None:
+    """The latest deployment of ``model_version`` in ``environment`` that was live
+    there and did not fail; in a protected environment only one shipped by an
+    approved deployment request counts. What makes a version eligible for rollback."""
+    deployments = Deployment.objects.filter(
+        model_version=model_version, environment=environment
+    ).exclude(state=DeploymentState.FAILED)
+    if environment.protected:
+        deployments = deployments.filter(
+            deployment_request__status=RequestStatus.APPROVED,
+            deployment_request__outcome=RequestOutcome.DEPLOYED,
+        )
+    return deployments.order_by("-deployed_at", "-pk").first()
+
+
+def rollback_refusal(model_version: ModelVersion, environment: Environment) -> str | None:
+    """Why ``model_version`` cannot be rolled back to in ``environment``, or None: a
+    rollback puts back a version that was approved and live there before (see
+    ``served_before``) and is not live there now."""
+    if served_before(model_version, environment) is None:
+        return (
+            f"{model_version} was never approved and live in {environment.name}; a rollback "
+            "only puts back a version that served there. Ask for a deployment instead."
+        )
+    live = Deployment.objects.filter(
+        model_version=model_version, environment=environment, state=DeploymentState.LIVE
+    ).exists()
+    if live:
+        return f"{model_version} is live in {environment.name} now; there is nothing to roll back."
+    return None
+
+
+def rollback(model: MLModel, environment: Environment, user, *, note: str = "") -> Deployment:
+    """Put back the version the live deployment replaced, in an unprotected
+    environment. A protected one refuses: there a rollback is a deployment request
+    of kind rollback that the gate judges (``registry.gate.services.request_rollback``)."""
+    if environment.protected:
+        raise ProtectedEnvironment(
+            f"{environment.name} is protected: a rollback there is a rollback request the "
+            "gate judges (POST /api/models/ID/rollback asks for one)."
+        )
+    _, version = rollback_target(model, environment)
+    return deploy(version, environment, user, note=note)
 
 
 def end_deployment(deployment: Deployment, state: str, *, reason: str = "", now=None):

@@ -7,13 +7,19 @@
   to a deployment of the model has a residual level above its appetite without
   an accepted, unexpired acceptance. An acceptance past its expiry counts as
   none even before the periodic task has marked it expired.
-- fingerprint part "evaluations": this version's evaluation ids and results, so
-  an approval lapses when results are added or change.
+- fingerprint part "evaluations": this version's evaluation ids and results. A
+  new passing result is evidence arriving: approvals given before it stand. A
+  result changed or removed, a new failing one, or a new result of a test case
+  whose passing result the approver saw (a re-run) lapses them.
+
+Both checks judge deployments only: a rollback puts back a version that passed
+them when it shipped.
 """
 
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 
+from registry.choices import RequestKind
 from registry.gate.checks import CheckResult, fingerprint_part, gate_check
 from risk.choices import AcceptanceStatus, EvaluationKind
 from risk.models import Evaluation, RequiredEvaluation, Risk, RiskAcceptance
@@ -63,7 +69,7 @@ def evaluation_gaps(model_version) -> list[str]:
     return gaps
 
 
-@gate_check("required-evaluations", order=200)
+@gate_check("required-evaluations", order=200, kinds=(RequestKind.DEPLOY,))
 def required_evaluations(deployment_request) -> CheckResult:
     version = deployment_request.model_version
     gaps = evaluation_gaps(version)
@@ -124,7 +130,7 @@ def _gate_now(deployment_request):
     return getattr(context, "now", None) or timezone.now()
 
 
-@gate_check("risks-within-appetite", order=210)
+@gate_check("risks-within-appetite", order=210, kinds=(RequestKind.DEPLOY,))
 def risks_within_appetite(deployment_request) -> CheckResult:
     breaches = appetite_breaches(deployment_request.model_version, _gate_now(deployment_request))
     if breaches:
@@ -136,7 +142,28 @@ def risks_within_appetite(deployment_request) -> CheckResult:
     )
 
 
-@fingerprint_part("evaluations")
+def evaluations_arrived(seen: list, now: list) -> bool:
+    """Whether the evaluations now only add evidence to those an approver saw: each
+    result they saw is there unchanged, and each new one passes without re-running
+    a test case they saw passing."""
+    before = {pk: passed for pk, passed in seen}
+    after = {pk: passed for pk, passed in now}
+    if any(after.get(pk) != passed for pk, passed in before.items()):
+        return False
+    added = [pk for pk in after if pk not in before]
+    if not all(after[pk] for pk in added):
+        return False
+    cases = {
+        pk: (kind, name)
+        for pk, kind, name in Evaluation.objects.filter(pk__in=[*before, *added]).values_list(
+            "pk", "kind", "name"
+        )
+    }
+    passing_seen = {cases[pk] for pk, passed in before.items() if passed and pk in cases}
+    return not any(cases.get(pk) in passing_seen for pk in added)
+
+
+@fingerprint_part("evaluations", arrival=evaluations_arrived)
 def evaluations_fingerprint(model_version) -> list:
     return [
         [pk, passed]

@@ -87,6 +87,7 @@ SEED_MIGRATIONS = (
     ("accounts", "0002_roles", "create_roles"),
     ("registry", "0004_seed_environments", "seed"),
     ("registry", "0006_seed_decision_rights", "seed"),
+    ("registry", "0011_seed_rollback_rights", "seed"),
     ("risk", "0002_seed_matrix_and_required_evaluations", "seed"),
     ("risk", "0003_seed_accept_risk_right", "seed"),
 )

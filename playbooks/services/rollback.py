@@ -1,6 +1,10 @@
-"""Containment's rollback: ask the gate to deploy the version that was live before
-the incident's deployment. The deploy pipeline picks the request up through the
-gate API like any other and reports the deployment done."""
+"""Containment's rollback: ask the gate for a rollback request that puts back the
+version that was live before the incident's deployment. The gate judges it under
+the ``rollback`` decision right with the checks that apply to rollbacks (training
+data not revoked or quarantined, version not retired, no uncontained critical
+incident on that version); the deploy pipeline picks it up through the gate API
+like any other request and reports the deployment done. Asking again while the
+rollback request is open returns it."""
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -11,28 +15,10 @@ from playbooks.services.common import IncidentConflict, add_entry
 from registry.choices import DeploymentState
 from registry.gate import services as gate
 from registry.models import Deployment
+from registry.services import previous_deployment
 
-
-def previous_live(deployment: Deployment) -> Deployment | None:
-    """The deployment live in the same environment just before ``deployment``, of a
-    different version (the deployment history, newest first)."""
-    if (
-        deployment.replaced_id
-        and deployment.replaced.model_version_id != deployment.model_version_id
-    ):
-        return deployment.replaced
-    return (
-        Deployment.objects.select_related("model_version")
-        .filter(
-            model_id=deployment.model_id,
-            environment_id=deployment.environment_id,
-            deployed_at__lt=deployment.deployed_at,
-        )
-        .exclude(model_version_id=deployment.model_version_id)
-        .exclude(state=DeploymentState.FAILED)
-        .order_by("-deployed_at", "-pk")
-        .first()
-    )
+# The deployment live in the same environment before a deployment, of another version.
+previous_live = previous_deployment
 
 
 def _current_deployment(incident) -> Deployment | None:
@@ -58,7 +44,8 @@ def _current_deployment(incident) -> Deployment | None:
 
 
 def request_rollback(incident, user, *, now=None):
-    """Create the gate's deployment request for the previous live version."""
+    """Ask the gate for a rollback request to the previous live version (or get back
+    the open one)."""
     current = _current_deployment(incident)
     if current is None:
         raise IncidentConflict(
@@ -73,12 +60,11 @@ def request_rollback(incident, user, *, now=None):
         )
     try:
         with transaction.atomic():
-            deployment_request = gate.create_request(
+            deployment_request, created = gate.request_rollback(
                 model_version=previous.model_version,
                 environment=current.environment,
                 user=user,
-                commit="",
-                pipeline_run_url="",
+                note=f"Containment of incident #{incident.pk}: {incident.title}",
                 now=now,
             )
     except gate.GateRefused as exc:
@@ -88,12 +74,15 @@ def request_rollback(incident, user, *, now=None):
     add_entry(
         incident,
         TimelineKind.ROLLBACK,
-        f"Rollback requested: {previous.model_version} to {current.environment.name} "
-        f"(deployment request #{deployment_request.pk}, {deployment_request.status}).",
+        f"Rollback {'requested' if created else 'already requested'}: "
+        f"{previous.model_version} to {current.environment.name} "
+        f"(rollback request #{deployment_request.pk}, {deployment_request.status}).",
         user=user,
         at=now,
         data={
             "deployment_request": deployment_request.pk,
+            "kind": deployment_request.kind,
+            "created": created,
             "model_version": previous.model_version_id,
             "environment": current.environment.name,
             "status": deployment_request.status,
@@ -103,6 +92,7 @@ def request_rollback(incident, user, *, now=None):
         "incident.rollback_request",
         incident,
         deployment_request=deployment_request.pk,
+        created=created,
         from_version=current.model_version_id,
         to_version=previous.model_version_id,
         environment=current.environment.name,

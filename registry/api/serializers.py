@@ -455,7 +455,12 @@ class RollbackSerializer(serializers.Serializer):
     environment = serializers.SlugRelatedField(
         slug_field="name", queryset=Environment.objects.all()
     )
-    note = serializers.CharField(required=False, allow_blank=True, default="")
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    new = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="In a protected environment: a new rollback request even if one is open.",
+    )
 
 
 # --- shapes of hand-built answers (for the OpenAPI schema) -----------------

@@ -5,7 +5,8 @@ another team's model is a 404. Changes of state go through ``registry.services``
 """
 
 from django.db.models import Prefetch, ProtectedError
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, PermissionDenied
@@ -45,6 +46,8 @@ from registry.filtersets import (
     MLModelFilter,
     ModelVersionFilter,
 )
+from registry.gate import services as gate
+from registry.gate.api import GateErrors, request_body
 from registry.models import (
     Deployment,
     Environment,
@@ -75,7 +78,7 @@ class _Conflict(APIException):
 # 400 naming the field, and the request's transaction rolls back.
 
 
-class MLModelViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
+class MLModelViewSet(GateErrors, _RefuseProtectedDelete, ScopedModelViewSet):
     """Models, scoped to the teams the caller belongs to (global roles see all)."""
 
     pagination_class = CountWhenNeededPagination
@@ -123,19 +126,38 @@ class MLModelViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
             )
         return Response({"id": model.pk, "model": model.name, "environments": environments})
 
-    @extend_schema(request=RollbackSerializer, responses=DeploymentSerializer)
+    @extend_schema(
+        request=RollbackSerializer,
+        responses={
+            201: DeploymentSerializer,
+            202: OpenApiResponse(
+                OpenApiTypes.OBJECT, description="the rollback request the gate judges"
+            ),
+        },
+    )
     @action(detail=True, methods=["post"])
     def rollback(self, request, pk=None):
-        """Put back the version the live deployment in ``environment`` replaced."""
+        """Put back the version that served before the live one in ``environment``.
+
+        An unprotected environment deploys it at once (201, the deployment). A
+        protected one (production) takes it only through the gate: the answer is 202
+        with the rollback request (a new one, or the open one for that version), which
+        approvers decide and the pipeline reports deployed like any other."""
         model = self.get_object()
         body = RollbackSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        deployment = services.rollback(
-            model,
-            body.validated_data["environment"],
-            request.user,
-            note=body.validated_data["note"],
-        )
+        environment, note = body.validated_data["environment"], body.validated_data["note"]
+        if environment.protected:
+            _, version = services.rollback_target(model, environment)
+            deployment_request, _ = gate.request_rollback(
+                model_version=version,
+                environment=environment,
+                user=request.user,
+                new=body.validated_data["new"],
+                note=note,
+            )
+            return Response(request_body(deployment_request), status=status.HTTP_202_ACCEPTED)
+        deployment = services.rollback(model, environment, request.user, note=note)
         return Response(
             DeploymentSerializer(deployment, context={"request": request}).data,
             status=status.HTTP_201_CREATED,
@@ -285,7 +307,7 @@ class EnvironmentViewSet(_RefuseProtectedDelete, viewsets.ModelViewSet):
     filterset_fields = ["protected", "name"]
 
 
-class DeploymentViewSet(ScopedModelViewSet):
+class DeploymentViewSet(GateErrors, ScopedModelViewSet):
     """Deployment history, newest first; ``?live=true&environment=production`` is what
     serves there now. Posting one reports a deployment to an unprotected environment;
     protected ones (production) are deployed through an approved deployment request."""

@@ -1,12 +1,16 @@
 """The pipeline API of the deployment gate.
 
-    POST /api/deployment-requests/                 ask; 201 with the gate's answer
-    GET  /api/deployment-requests/                 list (?status=&model=&environment=)
-    GET  /api/deployment-requests/{id}/[?wait=S]   re-judge; hold up to S s while unchanged
+    POST /api/deployment-requests/                 ask; 201 new, 200 the open one again
+    GET  /api/deployment-requests/                 list (?status=&kind=&model=&environment=)
+    GET  /api/deployment-requests/{id}/[?wait=S]   re-judge; hold up to S s while pending
     POST /api/deployment-requests/{id}/approve     {"comment"}  approver
     POST /api/deployment-requests/{id}/reject      {"comment"}  approver, comment required
     POST /api/deployment-requests/{id}/deployed    {"note"}     pipeline, once (idempotent)
-    POST /api/deployment-requests/{id}/failed      {"note"}     pipeline
+    POST /api/deployment-requests/{id}/failed      {"note"}     pipeline, approved only (409)
+
+Asking names ``kind`` (``deploy``, the default, or ``rollback``) and may say
+``"new": true`` to supersede the open request for the same version,
+environment and kind instead of getting it back.
 
 A request is visible to whoever sees its model (its team, board, auditor, admin)
 or holds the approve right on it; anything else is a 404.
@@ -26,7 +30,7 @@ from rest_framework.response import Response
 
 from accounts.permissions import TokenScopePermission, visible
 from config.api import problem
-from registry.choices import RequestStatus
+from registry.choices import RequestKind, RequestStatus
 from registry.gate import services
 from registry.models import Approval, DeploymentRequest, Environment, MLModel, ModelVersion
 
@@ -82,6 +86,7 @@ def request_body(deployment_request: DeploymentRequest) -> dict:
     deployment = deployment_request.deployment
     return {
         "id": deployment_request.pk,
+        "kind": deployment_request.kind,
         "status": deployment_request.status,
         "outcome": deployment_request.outcome or None,
         "model": version.model.name,
@@ -90,6 +95,7 @@ def request_body(deployment_request: DeploymentRequest) -> dict:
         "requested_by": deployment_request.requested_by.get_username(),
         "pipeline_run_url": deployment_request.pipeline_run_url,
         "commit": deployment_request.commit,
+        "note": deployment_request.note,
         "checks": [
             {"name": c["name"], "passed": c["passed"], "reason": c["reason"]}
             for c in deployment_request.checks
@@ -98,6 +104,7 @@ def request_body(deployment_request: DeploymentRequest) -> dict:
         "approvals": [approval_body(a) for a in deployment_request.approvals.all()],
         "required": deployment_request.required,
         "fingerprint": deployment_request.fingerprint,
+        "superseded_by": deployment_request.superseded_by_id,
         "deployment": (
             {
                 "id": deployment.pk,
@@ -124,6 +131,14 @@ class DeploymentRequestCreateSerializer(serializers.Serializer):
         max_length=1000, required=False, allow_blank=True, default=""
     )
     commit = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+    kind = serializers.ChoiceField(
+        choices=RequestKind.choices, required=False, default=RequestKind.DEPLOY
+    )
+    new = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Make a new request even if one is open (the open one is superseded).",
+    )
 
     def validate_model(self, model):
         if not services.may_see(self.context["request"].user, model):
@@ -153,7 +168,19 @@ class NoteSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
 
-class GateView(GenericAPIView):
+class GateErrors:
+    """Answer the gate's refusals and conflicts (also raised by the catalog's deploy
+    and rollback) as 403 and 409 JSON errors."""
+
+    def handle_exception(self, exc):
+        if isinstance(exc, services.GateRefused):
+            return problem(403, str(exc), code="permission_denied")
+        if isinstance(exc, services.GateConflict):
+            return problem(409, str(exc), code="conflict")
+        return super().handle_exception(exc)
+
+
+class GateView(GateErrors, GenericAPIView):
     permission_classes = [IsAuthenticated, TokenScopePermission]
     serializer_class = DeploymentRequestCreateSerializer
 
@@ -172,13 +199,6 @@ class GateView(GenericAPIView):
             raise NotFound(NOT_FOUND)
         return deployment_request
 
-    def handle_exception(self, exc):
-        if isinstance(exc, services.GateRefused):
-            return problem(403, str(exc), code="permission_denied")
-        if isinstance(exc, services.GateConflict):
-            return problem(409, str(exc), code="conflict")
-        return super().handle_exception(exc)
-
 
 class DeploymentRequestListCreate(GateView):
     """Ask the gate (POST) or list the requests you may see (GET)."""
@@ -187,6 +207,7 @@ class DeploymentRequestListCreate(GateView):
         operation_id="deployment_requests_list",
         parameters=[
             OpenApiParameter("status", str, enum=RequestStatus.values),
+            OpenApiParameter("kind", str, enum=RequestKind.values),
             OpenApiParameter("model", str, description="model name"),
             OpenApiParameter("environment", str, description="environment name"),
         ],
@@ -201,6 +222,10 @@ class DeploymentRequestListCreate(GateView):
                     400, f"Use one of {', '.join(RequestStatus.values)}.", field="status"
                 )
             queryset = queryset.filter(status=params["status"])
+        if params.get("kind"):
+            if params["kind"] not in RequestKind.values:
+                return problem(400, f"Use one of {', '.join(RequestKind.values)}.", field="kind")
+            queryset = queryset.filter(kind=params["kind"])
         if params.get("model"):
             queryset = queryset.filter(model_version__model__name=params["model"])
         if params.get("environment"):
@@ -208,19 +233,27 @@ class DeploymentRequestListCreate(GateView):
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response([request_body(item) for item in page])
 
-    @extend_schema(operation_id="deployment_requests_create", responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="deployment_requests_create",
+        responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT},
+    )
     def post(self, request):
+        """201 with a new request; 200 with the open request for the same version,
+        environment and kind (asked again), unless ``new`` is true."""
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        deployment_request = services.create_request(
+        deployment_request, created = services.ask(
             model_version=data["model_version"],
             environment=data["environment"],
             user=request.user,
+            kind=data["kind"],
+            new=data["new"],
             pipeline_run_url=data["pipeline_run_url"],
             commit=data["commit"],
         )
-        return Response(request_body(deployment_request), status=status.HTTP_201_CREATED)
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(request_body(deployment_request), status=code)
 
 
 def parse_wait(raw) -> float | None:
@@ -237,7 +270,9 @@ def parse_wait(raw) -> float | None:
 
 
 class DeploymentRequestDetail(GateView):
-    """The gate's current answer; ``?wait=S`` holds it up to S seconds while unchanged.
+    """The gate's current answer; ``?wait=S`` holds it up to S seconds while the request
+    is pending and unchanged. A decided request (approved, denied, superseded) or one
+    with a reported outcome answers at once: there is nothing to wait for.
 
     Runs outside the per-request transaction (see ``detail_view``): every poll is
     its own short read, and a re-judgement that must write takes its own
@@ -263,7 +298,7 @@ class DeploymentRequestDetail(GateView):
         if deployment_request is None:
             return problem(404, NOT_FOUND, code="not_found")
         deployment_request = services.evaluate(deployment_request)
-        if wait <= 0:
+        if wait <= 0 or not awaits_decision(deployment_request):
             return Response(request_body(deployment_request))
         start = (deployment_request.status, deployment_request.outcome)
         deadline = time.monotonic() + wait
@@ -285,6 +320,11 @@ class DeploymentRequestDetail(GateView):
         if final is None:
             return problem(404, NOT_FOUND, code="not_found")
         return Response(request_body(final))
+
+
+def awaits_decision(deployment_request) -> bool:
+    """Only a pending request with no reported outcome may still change by itself."""
+    return deployment_request.status == RequestStatus.PENDING and not deployment_request.outcome
 
 
 detail_view = transaction.non_atomic_requests(DeploymentRequestDetail.as_view())
@@ -331,6 +371,9 @@ class DeployedView(GateView):
 
 
 class FailedView(GateView):
+    """The rollout of an approved request failed (409 on any other request, naming its
+    status; reporting failed again answers the same)."""
+
     serializer_class = NoteSerializer
 
     def post(self, request, pk):

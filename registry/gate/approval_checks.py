@@ -1,11 +1,14 @@
 """The gate's own checks: a decision right permits the deployment, and its required
 approvals are present, valid and not lapsed. Imported from ``RegistryConfig.ready``.
 
-They read the context ``registry.gate.services.judge`` attached to the request
-(the matching right, the counted approvals, separation-of-duties conflicts), so
-each evaluation looks the right up once.
+Both judge every kind of request: a rollback is judged under the ``rollback``
+decision right (``DeploymentRequest.action``). They read the context
+``registry.gate.services.judge`` attached to the request (the matching right, the
+counted approvals, separation-of-duties conflicts), so each evaluation looks the
+right up once.
 """
 
+from registry.choices import RequestKind
 from registry.gate.checks import CheckResult, gate_check
 
 POLICY = "decision-right"
@@ -14,9 +17,9 @@ APPROVALS = "approvals-complete"
 
 def _scope(deployment_request) -> str:
     model = deployment_request.model_version.model
+    verb = "rolling back" if deployment_request.kind == RequestKind.ROLLBACK else "deploying"
     return (
-        f"deploying {model.risk_tier}-tier model {model.name} "
-        f"to {deployment_request.environment.name}"
+        f"{verb} {model.risk_tier}-tier model {model.name} to {deployment_request.environment.name}"
     )
 
 

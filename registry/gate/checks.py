@@ -6,7 +6,7 @@ app registers its checks here (in its ``checks.py``, imported from
 
     from registry.gate.checks import CheckResult, gate_check
 
-    @gate_check("evaluations-passed", order=200)
+    @gate_check("evaluations-passed", order=200, kinds=("deploy",))
     def required_evaluations(deployment_request) -> CheckResult:
         ...
 
@@ -18,10 +18,23 @@ whose ``reason`` is a sentence a person can act on. ``final=True`` on a
 failed result means it cannot pass without a new version, so the request
 is denied rather than left pending.
 
+``kinds`` says which kinds of request (``registry.choices.RequestKind``: deploy,
+rollback) the check judges; left out, it judges every kind, so a new check
+blocks emergency rollbacks too unless it declares otherwise. A rollback puts
+back a version that was approved and live before, so only the checks that
+still apply to it judge it (training data not revoked or quarantined, version
+not retired, no open critical incident on that version, the rollback decision
+right and its approvals); the check reads ``deployment_request.kind``.
+
 Fingerprint parts are what an approval is tied to: each app contributes
 a JSON-able summary of what it knows about a model version (lineage,
-evaluations, card...). If the combined fingerprint changes after an
-approval, the approvals lapse.
+evaluations, card...). When a part changes after an approval, the approval
+lapses, unless the part declares the change an *arrival* of evidence the
+approver knew was missing (``arrival=func(seen, now) -> bool``: True when
+``now`` only adds to ``seen`` without changing anything in it). The risk
+register declares one for evaluations: a new passing result arrives, a changed,
+removed or failing one is a change. Lineage and the card declare none: any
+change of them lapses approvals.
 """
 
 import hashlib
@@ -44,33 +57,73 @@ class CheckResult:
 
 
 _checks: dict[str, tuple[int, Callable]] = {}
+_check_kinds: dict[str, frozenset[str] | None] = {}
 _fingerprint_parts: dict[str, Callable] = {}
+_arrivals: dict[str, Callable] = {}
 
 
-def gate_check(name: str, order: int = 100):
+def gate_check(name: str, order: int = 100, kinds=None):
+    """Register ``func(deployment_request) -> CheckResult``; ``kinds`` limits it to
+    those request kinds (default: every kind)."""
+
     def decorator(func):
         _checks[name] = (order, func)
+        _check_kinds[name] = frozenset(kinds) if kinds is not None else None
         return func
 
     return decorator
 
 
-def registered_checks() -> list[tuple[str, Callable]]:
-    return [(name, func) for name, (order, func) in sorted(_checks.items(), key=lambda i: i[1][0])]
+def registered_checks(kind: str | None = None) -> list[tuple[str, Callable]]:
+    """The checks in order; with ``kind``, only those that judge that kind of request."""
+    ordered = sorted(_checks.items(), key=lambda item: item[1][0])
+    return [
+        (name, func)
+        for name, (_, func) in ordered
+        if kind is None or _check_kinds.get(name) is None or kind in _check_kinds[name]
+    ]
 
 
 def run_checks(deployment_request) -> list[CheckResult]:
-    return [func(deployment_request) for _, func in registered_checks()]
+    kind = getattr(deployment_request, "kind", None) or "deploy"
+    return [func(deployment_request) for _, func in registered_checks(kind)]
 
 
-def fingerprint_part(name: str):
-    """Register ``func(model_version) -> JSON-able`` as part of the approval fingerprint."""
+def fingerprint_part(name: str, arrival: Callable | None = None):
+    """Register ``func(model_version) -> JSON-able`` as part of the approval fingerprint.
+
+    ``arrival(seen, now) -> bool`` (optional) says whether a changed value only adds
+    evidence to what an approver saw; such a change does not lapse approvals."""
 
     def decorator(func):
         _fingerprint_parts[name] = func
+        if arrival is not None:
+            _arrivals[name] = arrival
+        else:
+            _arrivals.pop(name, None)
         return func
 
     return decorator
+
+
+def changed_parts(seen: dict, now: dict) -> list[str]:
+    """The parts whose value differs between two ``fingerprint_parts``."""
+    return sorted(name for name in set(seen) | set(now) if seen.get(name) != now.get(name))
+
+
+def lapsing_parts(seen: dict, now: dict) -> list[str]:
+    """The changed parts that lapse an approval given on ``seen``: every changed part
+    except those whose registered ``arrival`` says the change only added evidence.
+    A part that is new altogether (registered after the approval) lapses nothing."""
+    lapsing = []
+    for name in changed_parts(seen, now):
+        if name not in seen:
+            continue
+        arrival = _arrivals.get(name)
+        if name in now and arrival is not None and arrival(seen[name], now[name]):
+            continue
+        lapsing.append(name)
+    return lapsing
 
 
 def fingerprint_parts(model_version) -> dict:

@@ -1,4 +1,5 @@
-"""The deployment gate's verbs: request, evaluate, approve, reject, report deployed/failed.
+"""The deployment gate's verbs: ask (deploy or rollback), evaluate, approve, reject,
+report deployed/failed.
 
 Every verb that changes a request locks its row (``select_for_update``) so that
 concurrent approvals and duplicate pipeline calls stay consistent, and writes its
@@ -14,9 +15,18 @@ A request is
   them);
 - **pending** otherwise, with the failing checks' reasons.
 
-Approvals are tied to the fingerprint of the version (``registry.gate.checks.
-fingerprint``) they were given on; when it changes, they lapse (kept, marked) and
-the request goes back to pending with "approvals lapsed: lineage changed (...)".
+Approvals are tied to what the approver saw: the fingerprint parts of the version
+(``registry.gate.checks.fingerprint_parts``) when they approved. Evidence that
+*arrives* without changing any of that (a missing evaluation now passing) leaves
+them standing; a change of what they saw (training data status, hash or inputs,
+the model card, an evaluation result changed, removed or failing) lapses them
+(kept, marked) and the request goes back to pending with "approvals lapsed:
+lineage changed (...)" naming the parts.
+
+One request is open per version, environment and kind (pending, or approved and
+not yet reported deployed or failed; the database guards it): asking again
+returns it with its approvals, unless the caller asks for a new one, which
+supersedes it.
 """
 
 from dataclasses import dataclass, field
@@ -30,20 +40,18 @@ from guardian.core import ObjectPermissionChecker
 from accounts.permissions import may
 from accounts.roles import Role, has_role
 from audit.services import record_decision
-from registry.choices import DecisionAction, RequestOutcome, RequestStatus, Verdict
+from registry.choices import RequestKind, RequestOutcome, RequestStatus, Verdict
 from registry.gate import checks as gate_checks
 from registry.gate import decisions
+from registry.gate.exceptions import GateConflict, GateRefused, ProtectedEnvironment
 from registry.models import Approval, DeploymentRequest
+from registry.models.gate import OPEN_REQUEST
+from registry.services import deploy, rollback_refusal
+
+__all__ = ["GateConflict", "GateRefused", "ProtectedEnvironment"]
 
 LAPSE_PREFIX = "approvals lapsed: lineage changed"
-
-
-class GateConflict(Exception):
-    """The request is in a state where this act makes no sense (HTTP 409)."""
-
-
-class GateRefused(Exception):
-    """The user may not do this to a request they can see (HTTP 403)."""
+FINAL_STATUSES = frozenset({RequestStatus.DENIED, RequestStatus.SUPERSEDED})
 
 
 @dataclass
@@ -58,6 +66,7 @@ class Judgement:
     parts: dict
     lapse_reason: str = ""
     to_lapse: dict[int, str] = field(default_factory=dict)
+    lapsing: list[str] = field(default_factory=list)
 
 
 # --- the gate's own context for its checks ---------------------------------------
@@ -83,7 +92,17 @@ def context_of(deployment_request) -> GateContext:
 
 def load(request_id: int, *, lock: bool = False) -> DeploymentRequest | None:
     """A request with everything the gate and its answer need (approvals prefetched).
-    ``lock`` takes the row lock (inside a transaction) before reading it."""
+
+    ``lock`` takes the row lock (inside a transaction) first, with a query of its own,
+    then reads the request and its relations with a fresh statement: on PostgreSQL a
+    statement that waited for the lock sees the locked row as committed by the
+    other transaction but joined rows (the deployment it just created) as they were
+    when it started, so reading them in the locking statement could answer
+    ``deployment: null`` for a request that has one."""
+    if lock:
+        locked = DeploymentRequest.objects.select_for_update().filter(pk=request_id)
+        if not locked.values_list("pk", flat=True).first():
+            return None
     queryset = DeploymentRequest.objects.select_related(
         "model_version__model__team",
         "model_version__training_run__job",
@@ -97,8 +116,6 @@ def load(request_id: int, *, lock: bool = False) -> DeploymentRequest | None:
             queryset=Approval.objects.select_related("approver").order_by("created_at", "pk"),
         )
     )
-    if lock:
-        queryset = queryset.select_for_update(of=("self",))
     return queryset.filter(pk=request_id).first()
 
 
@@ -119,16 +136,14 @@ def _approvals(deployment_request) -> list[Approval]:
     )
 
 
-def _duration(value) -> str:
+def describe_duration(value) -> str:
     if value.days and not value.seconds:
         return f"{value.days} day{'s' if value.days != 1 else ''}"
     hours = value.total_seconds() / 3600
     return f"{hours:g} hour{'s' if hours != 1 else ''}"
 
 
-def changed_parts(old: dict, new: dict) -> list[str]:
-    """The fingerprint parts whose value differs between two ``fingerprint_parts``."""
-    return sorted(name for name in set(old) | set(new) if old.get(name) != new.get(name))
+changed_parts = gate_checks.changed_parts
 
 
 def judge(deployment_request, now=None, approvals=None) -> Judgement:
@@ -141,40 +156,43 @@ def judge(deployment_request, now=None, approvals=None) -> Judgement:
 def _judge(deployment_request, now, approvals) -> Judgement:
     version = deployment_request.model_version
     model = version.model
+    environment = deployment_request.environment
     parts = gate_checks.fingerprint_parts(version)
     fingerprint = gate_checks.fingerprint_of(parts)
     approvals = _approvals(deployment_request) if approvals is None else approvals
 
-    right = decisions.rights_for(DecisionAction.DEPLOY, model, deployment_request.environment)
-    requirements = decisions.requirements_for(right, model, deployment_request.environment)
+    right = decisions.rights_for(deployment_request.action, model, environment)
+    requirements = decisions.requirements_for(right, model, environment)
     conflicts = {}
     if right is None or right.separation_of_duties:
         conflicts = decisions.conflicted_users(version, deployment_request.requested_by_id)
 
     to_lapse: dict[int, str] = {}
-    lapse_reason = ""
-    if deployment_request.fingerprint and fingerprint != deployment_request.fingerprint:
-        names = changed_parts(deployment_request.fingerprint_parts or {}, parts)
-        lapse_reason = f"{LAPSE_PREFIX} ({', '.join(names) or 'fingerprint'})"
+    lapsing: set[str] = set()
     for approval in approvals:
         if approval.lapsed_at is not None:
             continue
         if approval.fingerprint != fingerprint:
-            to_lapse[approval.pk] = lapse_reason or LAPSE_PREFIX
-        elif right is not None and approval.created_at + right.approval_valid_for <= now:
-            to_lapse[approval.pk] = f"approval expired after {_duration(right.approval_valid_for)}"
+            names = _lapsing_for(approval, deployment_request, parts)
+            if names:
+                lapsing.update(names)
+                to_lapse[approval.pk] = f"{LAPSE_PREFIX} ({', '.join(names)})"
+                continue
+        if right is not None and approval.created_at + right.approval_valid_for <= now:
+            to_lapse[approval.pk] = (
+                f"approval expired after {describe_duration(right.approval_valid_for)}"
+            )
     counted = [a for a in approvals if a.lapsed_at is None and a.pk not in to_lapse]
-    if not lapse_reason:
-        latest_lapse = max(
-            (a for a in approvals if a.lapsed_at is not None),
-            key=lambda a: a.lapsed_at,
-            default=None,
-        )
+    # The latest lapse explains the approvals still missing, until someone approves again.
+    lapses = [(a.lapsed_at, a.lapse_reason) for a in approvals if a.lapsed_at is not None]
+    lapses += [(now, reason) for reason in to_lapse.values()]
+    lapse_reason = ""
+    if lapses:
+        latest_at = max(at for at, _ in lapses)
+        latest = [reason for at, reason in lapses if at == latest_at]
         newest_valid = max((a.created_at for a in counted), default=None)
-        if latest_lapse is not None and (
-            newest_valid is None or newest_valid < latest_lapse.lapsed_at
-        ):
-            lapse_reason = latest_lapse.lapse_reason
+        if newest_valid is None or newest_valid < latest_at:
+            lapse_reason = next((r for r in latest if r.startswith(LAPSE_PREFIX)), latest[0])
 
     deployment_request._gate_context = GateContext(
         now=now,
@@ -214,13 +232,23 @@ def _judge(deployment_request, now, approvals) -> Judgement:
         parts=parts,
         lapse_reason=lapse_reason,
         to_lapse=to_lapse,
+        lapsing=sorted(lapsing),
     )
 
 
+def _lapsing_for(approval, deployment_request, parts) -> list[str]:
+    """The parts that changed since ``approval`` in a way that lapses it (see the
+    module docstring). Approvals recorded before the parts were kept per approval
+    lapse on any change of the request's fingerprint, as they always did."""
+    if approval.fingerprint_parts:
+        return gate_checks.lapsing_parts(approval.fingerprint_parts, parts)
+    return changed_parts(deployment_request.fingerprint_parts or {}, parts) or ["fingerprint"]
+
+
 def is_settled(deployment_request) -> bool:
-    """Denied, or deployed: nothing can change it any more."""
+    """Denied, superseded, or deployed: nothing can change it any more."""
     return (
-        deployment_request.status == RequestStatus.DENIED
+        deployment_request.status in FINAL_STATUSES
         or deployment_request.outcome == RequestOutcome.DEPLOYED
     )
 
@@ -238,6 +266,7 @@ def _differs(deployment_request, judgement: Judgement) -> bool:
 
 def _apply(deployment_request, judgement: Judgement, now) -> None:
     """Write a judgement to a locked request, with its audit events."""
+    changed = changed_parts(deployment_request.fingerprint_parts or {}, judgement.parts)
     if judgement.to_lapse:
         for approval in Approval.objects.filter(pk__in=list(judgement.to_lapse)):
             approval.lapsed_at = now
@@ -248,7 +277,19 @@ def _apply(deployment_request, judgement: Judgement, now) -> None:
             deployment_request,
             approvals=sorted(judgement.to_lapse),
             reasons=sorted(set(judgement.to_lapse.values())),
-            changed=changed_parts(deployment_request.fingerprint_parts or {}, judgement.parts),
+            changed=judgement.lapsing or changed,
+            fingerprint=judgement.fingerprint,
+        )
+    elif changed and deployment_request.fingerprint:
+        # What the version shows changed without lapsing anything: evidence arrived
+        # (or nobody had approved yet). Kept, so the trail says why approvals stood.
+        record_decision(
+            "gate.evidence",
+            deployment_request,
+            changed=changed,
+            approvals_kept=sorted(
+                a.pk for a in _approvals(deployment_request) if a.lapsed_at is None
+            ),
             fingerprint=judgement.fingerprint,
         )
     previous = deployment_request.status
@@ -345,24 +386,155 @@ def may_request(user, model) -> bool:
     return has_role(user, Role.PIPELINE, Role.ADMIN) and may_see(user, model)
 
 
-def create_request(
-    *, model_version, environment, user, pipeline_run_url: str = "", commit: str = "", now=None
-) -> DeploymentRequest:
-    """A pipeline asks whether ``model_version`` may go to ``environment``. The request
-    is judged at once; its fingerprint is what approvals will be tied to."""
+def open_request_id(model_version, environment, kind=RequestKind.DEPLOY) -> int | None:
+    """The id of the open request for this version, environment and kind, if any."""
+    return (
+        DeploymentRequest.objects.filter(
+            OPEN_REQUEST, model_version=model_version, environment=environment, kind=kind
+        )
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def ask(
+    *,
+    model_version,
+    environment,
+    user,
+    kind: str = RequestKind.DEPLOY,
+    new: bool = False,
+    pipeline_run_url: str = "",
+    commit: str = "",
+    note: str = "",
+    now=None,
+) -> tuple[DeploymentRequest, bool]:
+    """A pipeline asks whether ``model_version`` may go to ``environment`` (``kind``
+    deploy), or asks to put it back there (``kind`` rollback). Returns
+    ``(request, created)``.
+
+    While a request for the same version, environment and kind is open, asking
+    again returns that request, re-judged, with its approvals (``created`` False;
+    the re-ask is audited as ``gate.asked_again``). ``new`` asks for a new request
+    anyway: the open one is superseded (closed, pointing at the new one). A new
+    request is judged at once; its fingerprint is what approvals will be tied to.
+    The partial unique constraint on open requests makes concurrent asks agree on
+    one request.
+    """
     now = now or timezone.now()
+    if kind not in RequestKind.values:
+        raise ValidationError({"kind": f"Use one of {', '.join(RequestKind.values)}."})
     if not may_request(user, model_version.model):
         raise GateRefused(
             f"You may not request deployments of {model_version.model.name}: "
             "you need the change right on it (its team) or the pipeline role."
         )
+    if kind == RequestKind.ROLLBACK:
+        refusal = rollback_refusal(model_version, environment)
+        if refusal:
+            raise ValidationError({"version": refusal})
+    for _ in range(3):  # an open request may close, or appear, between two statements
+        if not new:
+            existing = open_request_id(model_version, environment, kind)
+            if existing is not None:
+                answer = _asked_again(existing, user, pipeline_run_url, commit, now)
+                if answer is not None:
+                    return answer, False
+                continue
+        created = _create(
+            model_version, environment, user, kind, new, pipeline_run_url, commit, note, now
+        )
+        if created is not None:
+            return created, True
+    raise GateConflict("Other requests for this version keep opening and closing; ask again.")
+
+
+def create_request(
+    *,
+    model_version,
+    environment,
+    user,
+    pipeline_run_url: str = "",
+    commit: str = "",
+    kind: str = RequestKind.DEPLOY,
+    new: bool = False,
+    note: str = "",
+    now=None,
+) -> DeploymentRequest:
+    """``ask``, returning only the request (the open one, or a new one)."""
+    deployment_request, _ = ask(
+        model_version=model_version,
+        environment=environment,
+        user=user,
+        kind=kind,
+        new=new,
+        pipeline_run_url=pipeline_run_url,
+        commit=commit,
+        note=note,
+        now=now,
+    )
+    return deployment_request
+
+
+def request_rollback(
+    *,
+    model_version,
+    environment,
+    user,
+    new: bool = False,
+    note: str = "",
+    pipeline_run_url: str = "",
+    commit: str = "",
+    now=None,
+) -> tuple[DeploymentRequest, bool]:
+    """Ask to put ``model_version`` back in ``environment``: a rollback request, judged
+    under the ``rollback`` decision right with the checks that apply to rollbacks.
+    Refused (validation error on ``version``) unless the version was approved and
+    live there before. Returns ``(request, created)`` like ``ask``."""
+    return ask(
+        model_version=model_version,
+        environment=environment,
+        user=user,
+        kind=RequestKind.ROLLBACK,
+        new=new,
+        note=note,
+        pipeline_run_url=pipeline_run_url,
+        commit=commit,
+        now=now,
+    )
+
+
+def _asked_again(request_id, user, pipeline_run_url, commit, now) -> DeploymentRequest | None:
+    """Re-judge the open request someone asked for again and audit the ask; None when
+    it closed in between (the caller then makes a new one)."""
+    with transaction.atomic():
+        deployment_request = _load(request_id, lock=True)
+        if not deployment_request.is_open:
+            return None
+        _evaluate_locked(deployment_request, now)
+        record_decision(
+            "gate.asked_again",
+            deployment_request,
+            asked_by=user.get_username(),
+            pipeline_run_url=pipeline_run_url or "",
+            commit=commit or "",
+            status=deployment_request.status,
+        )
+    return _load(request_id)
+
+
+def _create(model_version, environment, user, kind, new, pipeline_run_url, commit, note, now):
+    """Insert a new request (superseding the open one when ``new``); None when another
+    caller's request took the open slot first and ``new`` was not asked."""
     # Judge before writing: the audit chain's lock is then held only for the writes.
     deployment_request = DeploymentRequest(
+        kind=kind,
         model_version=model_version,
         environment=environment,
         requested_by=user,
         pipeline_run_url=pipeline_run_url or "",
         commit=commit or "",
+        note=note or "",
     )
     judgement = judge(deployment_request, now, approvals=[])
     deployment_request.status = judgement.status
@@ -375,20 +547,59 @@ def create_request(
         deployment_request.decided_at = now
     deployment_request.full_clean(validate_constraints=False)
     with transaction.atomic():
-        deployment_request.save()
+        superseded = []
+        if new:
+            superseded = list(
+                DeploymentRequest.objects.select_for_update()
+                .filter(
+                    OPEN_REQUEST,
+                    model_version=model_version,
+                    environment=environment,
+                    kind=kind,
+                )
+                .values_list("pk", flat=True)
+            )
+            DeploymentRequest.objects.filter(pk__in=superseded).update(
+                status=RequestStatus.SUPERSEDED, decided_at=now, updated_at=now
+            )
+        try:
+            with transaction.atomic():
+                deployment_request.save()
+        except IntegrityError:
+            if open_request_id(model_version, environment, kind) is None:
+                raise
+            return None
         record_decision(
             "gate.request",
             deployment_request,
+            kind=kind,
             model=model_version.model.name,
             version=model_version.version,
             environment=environment.name,
             pipeline_run_url=deployment_request.pipeline_run_url,
             commit=deployment_request.commit,
+            note=deployment_request.note,
             fingerprint=deployment_request.fingerprint,
             status=judgement.status,
             checks=judgement.checks,
             reasons=judgement.reasons,
+            supersedes=superseded,
         )
+        for old in DeploymentRequest.objects.filter(pk__in=superseded):
+            old.superseded_by = deployment_request
+            old.reasons = [
+                f"superseded by request #{deployment_request.pk}: "
+                f"{user.get_username()} asked for a new request"
+            ]
+            old.save(update_fields=["superseded_by", "reasons", "updated_at"])
+            record_decision(
+                "gate.superseded",
+                old,
+                previous="open",
+                status=RequestStatus.SUPERSEDED,
+                superseded_by=deployment_request.pk,
+                asked_by=user.get_username(),
+            )
     deployment_request._prefetched_objects_cache = {"approvals": Approval.objects.none()}
     return deployment_request
 
@@ -401,11 +612,16 @@ def _decide(request_id, user, verdict, comment, now) -> DeploymentRequest:
     with transaction.atomic():
         deployment_request = _load(request_id, lock=True)
         model = deployment_request.model_version.model
-        allowed, reason = decisions.can_approve(user, DecisionAction.DEPLOY, model)
+        allowed, reason = decisions.can_approve(user, deployment_request.action, model)
         if not allowed:
             raise GateRefused(reason)
         if deployment_request.outcome == RequestOutcome.DEPLOYED:
             raise GateConflict("This request has been deployed already; nothing to decide.")
+        if deployment_request.status == RequestStatus.SUPERSEDED:
+            raise GateConflict(
+                f"This request was superseded by request #{deployment_request.superseded_by_id}; "
+                "decide on that one."
+            )
         if deployment_request.status == RequestStatus.DENIED:
             raise GateConflict("This request is denied; the pipeline must ask again.")
         _evaluate_locked(deployment_request, now)  # lapse stale approvals first
@@ -427,6 +643,7 @@ def _decide(request_id, user, verdict, comment, now) -> DeploymentRequest:
             comment=comment,
             roles=decisions.roles_snapshot(user),
             fingerprint=deployment_request.fingerprint,
+            fingerprint_parts=deployment_request.fingerprint_parts,
             created_at=now,
         )
         approval.full_clean(validate_constraints=False)
@@ -473,10 +690,9 @@ def mark_deployed(request_id: int, user, note: str = "", now=None):
     """The pipeline shipped an approved request: record the Deployment, once.
 
     Returns ``(deployment_request, created)``; a repeated call returns the same
-    deployment with ``created`` False.
+    deployment with ``created`` False (and, like the first, names it: the request is
+    read after its lock, see ``load``).
     """
-    from registry.services import deploy
-
     now = now or timezone.now()
     with transaction.atomic():
         deployment_request = _load(request_id, lock=True)
@@ -518,8 +734,11 @@ def mark_deployed(request_id: int, user, note: str = "", now=None):
 
 
 def mark_failed(request_id: int, user, note: str = "", now=None) -> DeploymentRequest:
-    """The pipeline tried and failed to ship. The request stays approved (a retry may
-    still report ``deployed``); a deployed request cannot fail afterwards."""
+    """The pipeline tried and failed to ship an approved request. It stays approved (a
+    retry of the same rollout may still report ``deployed``) but is no longer open:
+    asking again makes a new request. Reporting failed again changes nothing; on a
+    request that is not approved (pending, denied, superseded) or already deployed
+    it is a conflict naming the status."""
     now = now or timezone.now()
     with transaction.atomic():
         deployment_request = _load(request_id, lock=True)
@@ -527,6 +746,13 @@ def mark_failed(request_id: int, user, note: str = "", now=None) -> DeploymentRe
             raise GateRefused("Only the requester, the model's team or a pipeline reports this.")
         if deployment_request.outcome == RequestOutcome.DEPLOYED:
             raise GateConflict("This request was reported deployed; it cannot fail afterwards.")
+        if deployment_request.status != RequestStatus.APPROVED:
+            raise GateConflict(
+                f"This request is {deployment_request.status}, not approved: there is no "
+                "approved rollout to report failed."
+            )
+        if deployment_request.outcome == RequestOutcome.FAILED:
+            return deployment_request
         deployment_request.outcome = RequestOutcome.FAILED
         deployment_request.outcome_note = note
         deployment_request.reported_at = now

@@ -15,9 +15,25 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 
 from accounts.roles import ROLE_NAMES
-from registry.choices import DecisionAction, RequestOutcome, RequestStatus, RiskTier, Verdict
+from registry.choices import (
+    DecisionAction,
+    RequestKind,
+    RequestOutcome,
+    RequestStatus,
+    RiskTier,
+    Verdict,
+)
 
 __all__ = ["Approval", "DecisionRight", "DeploymentRequest"]
+
+
+# Actions a decision right may scope by environment: both put a version live there.
+ENVIRONMENT_SCOPED_ACTIONS = frozenset({DecisionAction.DEPLOY, DecisionAction.ROLLBACK})
+
+# A request is open while the gate may still let it ship: pending, or approved and
+# not yet reported deployed or failed. One open request per version, environment and
+# kind (the database guards it); asking again returns the open one.
+OPEN_REQUEST = Q(status__in=[RequestStatus.PENDING, RequestStatus.APPROVED], outcome="")
 
 
 def _default_requirements():
@@ -28,7 +44,8 @@ class DecisionRight(models.Model):
     """A policy: for an action in a scope, which roles must approve, how many distinct
     people of each, whether separation of duties applies and how long an approval lasts.
 
-    The scope is an environment (deploy only; empty = any) and either one risk tier or
+    The scope is an environment (deploy and rollback only; empty = any) and either one
+    risk tier or
     a single model (empty = any). When several rights match, the most specific wins:
     a single model beats a tier beats any; among those, a named environment beats
     any. ``forbidden`` marks a scope where the action is never allowed (the EU AI
@@ -42,7 +59,7 @@ class DecisionRight(models.Model):
         null=True,
         blank=True,
         related_name="decision_rights",
-        help_text="For deploy: the target environment; empty means any environment.",
+        help_text="For deploy and rollback: the target environment; empty means any environment.",
     )
     risk_tier = models.CharField(
         max_length=16,
@@ -114,8 +131,8 @@ class DecisionRight(models.Model):
 
     def clean(self):
         errors = {}
-        if self.environment_id and self.action != DecisionAction.DEPLOY:
-            errors["environment"] = "Only deploy rights are scoped by environment."
+        if self.environment_id and self.action not in ENVIRONMENT_SCOPED_ACTIONS:
+            errors["environment"] = "Only deploy and rollback rights are scoped by environment."
         if self.model_id and self.risk_tier:
             errors["risk_tier"] = "Scope by a risk tier or by one model, not both."
         requirements = self.required_approvals
@@ -170,8 +187,13 @@ class DecisionRight(models.Model):
 class DeploymentRequest(models.Model):
     """A pipeline's question "may this version go to this environment?" and the gate's
     answer, kept with the reasons, the checks as last evaluated, and the fingerprint
-    of what the approvers saw (lineage, card, evaluations...)."""
+    of what the approvers saw (lineage, card, evaluations...).
 
+    A ``rollback`` request asks to put back a version that was approved and live in
+    that environment before; the gate judges it under the ``rollback`` decision right
+    with the checks that apply to rollbacks (see ``registry.gate.checks``)."""
+
+    kind = models.CharField(max_length=16, choices=RequestKind.choices, default=RequestKind.DEPLOY)
     model_version = models.ForeignKey(
         "registry.ModelVersion", on_delete=models.PROTECT, related_name="deployment_requests"
     )
@@ -194,8 +216,17 @@ class DeploymentRequest(models.Model):
         blank=True,
         related_name="deployment_request",
     )
+    superseded_by = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="supersedes",
+        help_text="The newer request that closed this one when the requester asked anew.",
+    )
     pipeline_run_url = models.URLField(max_length=1000, blank=True)
     commit = models.CharField(max_length=64, blank=True)
+    note = models.TextField(blank=True, help_text="Why the requester asks (a rollback's reason).")
     checks = models.JSONField(default=list, blank=True)
     required = models.JSONField(
         default=list, blank=True, help_text="Approvals required, as last evaluated."
@@ -215,9 +246,34 @@ class DeploymentRequest(models.Model):
             models.Index(fields=["status", "-created_at"], name="registry_dr_status"),
             models.Index(fields=["model_version", "environment"], name="registry_dr_mv_env"),
         ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model_version", "environment", "kind"],
+                condition=OPEN_REQUEST,
+                name="%(app_label)s_%(class)s_one_open",
+                violation_error_message="A request for this version, environment and kind "
+                "is open; ask again to get it, or ask for a new one.",
+            )
+        ]
 
     def __str__(self):
-        return f"#{self.pk} {self.model_version} to {self.environment} ({self.status})"
+        verb = "rollback of" if self.kind == RequestKind.ROLLBACK else ""
+        what = f"{verb} {self.model_version}".strip()
+        return f"#{self.pk} {what} to {self.environment} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return (
+            self.status in (RequestStatus.PENDING, RequestStatus.APPROVED)
+            and self.outcome == RequestOutcome.NONE
+        )
+
+    @property
+    def action(self) -> str:
+        """The decision-right action that governs this request."""
+        if self.kind == RequestKind.ROLLBACK:
+            return DecisionAction.ROLLBACK
+        return DecisionAction.DEPLOY
 
     @property
     def model(self):
@@ -227,8 +283,12 @@ class DeploymentRequest(models.Model):
 class Approval(models.Model):
     """One approver's verdict on a deployment request, tied to the fingerprint they saw.
 
-    A lapsed approval (lineage changed, or older than the decision right allows) is
-    kept for the record but no longer counts; its approver may approve again.
+    ``fingerprint_parts`` keeps what they saw part by part, so the gate can tell
+    evidence that arrived since (a missing evaluation now passing: the approval
+    stands) from a change of what they saw (training data, card, an evaluation
+    result changed or failing: the approval lapses). A lapsed approval (or one older
+    than the decision right allows) is kept for the record but no longer counts;
+    its approver may approve again.
     """
 
     request = models.ForeignKey(
@@ -241,6 +301,9 @@ class Approval(models.Model):
     comment = models.TextField(blank=True)
     roles = models.JSONField(default=list, blank=True, help_text="Roles held when deciding.")
     fingerprint = models.CharField(max_length=64)
+    fingerprint_parts = models.JSONField(
+        default=dict, blank=True, help_text="What the approver saw, part by part."
+    )
     created_at = models.DateTimeField()
     lapsed_at = models.DateTimeField(null=True, blank=True)
     lapse_reason = models.TextField(blank=True)

@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from registry import services as catalog
-from registry.choices import DecisionAction, RequestStatus
+from registry.choices import DeploymentState, RequestKind, RequestStatus
 from registry.gate import decisions, services
 from registry.gate.api import may_see, visible_requests
 from registry.gate.ui import sections_for
@@ -66,13 +66,21 @@ def request_detail(request, pk):
     deployment_request = services.evaluate(_visible(request, pk))
     version = deployment_request.model_version
     model = version.model
-    allowed, why_not = decisions.can_approve(request.user, DecisionAction.DEPLOY, model)
+    allowed, why_not = decisions.can_approve(request.user, deployment_request.action, model)
     conflicts = decisions.conflicted_users(version, deployment_request.requested_by_id)
     if allowed and request.user.pk in conflicts:
         allowed, why_not = False, f"Separation of duties: you {conflicts[request.user.pk]}."
-    open_for_decision = deployment_request.status != RequestStatus.DENIED and (
-        deployment_request.outcome != "deployed"
-    )
+    open_for_decision = not services.is_settled(deployment_request)
+    right = decisions.rights_for(deployment_request.action, model, deployment_request.environment)
+    live_now = None
+    if deployment_request.kind == RequestKind.ROLLBACK:
+        live_now = (
+            model.deployments.filter(
+                environment=deployment_request.environment, state=DeploymentState.LIVE
+            )
+            .select_related("model_version")
+            .first()
+        )
     return render(
         request,
         "registry/ui/request_detail.html",
@@ -85,6 +93,16 @@ def request_detail(request, pk):
             "sections": sections_for(deployment_request, request.user),
             "may_decide": allowed and open_for_decision,
             "why_not": why_not if open_for_decision else "",
+            "is_rollback": deployment_request.kind == RequestKind.ROLLBACK,
+            "valid_for": (
+                services.describe_duration(right.approval_valid_for) if right is not None else ""
+            ),
+            "live_now": live_now,
+            "failing_checks": [
+                c["name"]
+                for c in deployment_request.checks
+                if not c["passed"] and c["name"] != "approvals-complete"
+            ],
         },
     )
 

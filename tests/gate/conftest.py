@@ -235,5 +235,9 @@ def gate_defaults(db):
 
     from django.apps import apps
 
-    for name in ("0004_seed_environments", "0006_seed_decision_rights"):
+    for name in (
+        "0004_seed_environments",
+        "0006_seed_decision_rights",
+        "0011_seed_rollback_rights",
+    ):
         importlib.import_module(f"registry.migrations.{name}").seed(apps, None)

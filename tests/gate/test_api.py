@@ -243,13 +243,13 @@ def test_list_query_count_does_not_grow(
 ):
     client = api(pipeline)
     for _ in range(2):
-        request_id = ask(client, version).json()["id"]
+        request_id = ask(client, version, new=True).json()["id"]
         api(alice).post(f"/api/deployment-requests/{request_id}/approve", {})
     with django_assert_max_num_queries(12) as few:
         client.get("/api/deployment-requests/")
     baseline = len(few)
     for _ in range(6):
-        request_id = ask(client, version).json()["id"]
+        request_id = ask(client, version, new=True).json()["id"]
         api(alice).post(f"/api/deployment-requests/{request_id}/approve", {})
     with django_assert_max_num_queries(baseline):
         assert client.get("/api/deployment-requests/").json()["count"] == 8

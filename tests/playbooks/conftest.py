@@ -12,10 +12,11 @@ from accounts.roles import Role
 from playbooks.models import Playbook
 from playbooks.services.playbooks import save_playbook
 from registry.models import Environment, ModelVersion
-from registry.services import deploy, register_model
+from registry.services import register_model
 from risk.models import Threshold
 from risk.services import create_risk
 from tests.factories import UserFactory
+from tests.registry.shipping import ship
 
 T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 
@@ -145,8 +146,8 @@ def v2(model):
 
 @pytest.fixture
 def deployment(v1, v2, production, owner):
-    deploy(v1, production, owner, now=T0 - timedelta(days=20))
-    return deploy(v2, production, owner, now=T0 - timedelta(days=2))
+    ship(v1, production, owner, now=T0 - timedelta(days=20))
+    return ship(v2, production, owner, now=T0 - timedelta(days=2))
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Concurrent deploys of one model queue on the model's row lock (PostgreSQL)."""
+"""Concurrent deploys of one model queue on the model's row lock (PostgreSQL); each
+goes to production through its own approved deployment request."""
 
 import threading
 
@@ -9,6 +10,7 @@ from registry import services
 from registry.models import Deployment, Environment
 from tests.factories import TeamFactory, UserFactory
 from tests.registry.conftest import make_model, make_version
+from tests.registry.shipping import approved_request
 from tests.registry.story import ds, emit_run, md5
 
 
@@ -21,13 +23,14 @@ def test_concurrent_deploys_leave_exactly_one_live():
     model = make_model(team, "loan-default")
     versions = [make_version(model, run, str(i)) for i in range(1, 7)]
     production = Environment.objects.get(name="production")
+    requests = {v.pk: approved_request(v, production, user) for v in versions}
     barrier = threading.Barrier(len(versions))
     errors = []
 
     def deploy(version):
         try:
             barrier.wait()
-            services.deploy(version, production, user)
+            services.deploy(version, production, user, deployment_request=requests[version.pk])
         except Exception as exc:  # any failure fails the test below
             errors.append(exc)
         finally:

@@ -7,8 +7,10 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from registry import services
+from registry.gate.exceptions import ProtectedEnvironment
 from registry.models import Deployment
 from tests.registry.conftest import make_version
+from tests.registry.shipping import approved_request, ship
 
 pytestmark = pytest.mark.django_db
 
@@ -19,8 +21,8 @@ def v2(model, chain, owner):
 
 
 def test_deploy_supersedes_the_live_one_and_audits(version, v2, production, owner):
-    first = services.deploy(version, production, owner)
-    second = services.deploy(v2, production, owner)
+    first = ship(version, production, owner)
+    second = ship(v2, production, owner)
     first.refresh_from_db()
     assert first.state == "superseded"
     assert first.ended_at is not None
@@ -33,16 +35,16 @@ def test_deploy_supersedes_the_live_one_and_audits(version, v2, production, owne
     assert list(services.live_deployments(version.model)) == [second]
 
 
-def test_deploying_what_is_live_changes_nothing(version, production, owner):
-    first = services.deploy(version, production, owner)
-    assert services.deploy(version, production, owner) == first
+def test_deploying_what_is_live_changes_nothing(version, staging, owner):
+    first = services.deploy(version, staging, owner)
+    assert services.deploy(version, staging, owner) == first
     assert Deployment.objects.count() == 1
 
 
 def test_redeploying_an_earlier_version_is_a_rollback(version, v2, production, owner):
-    first = services.deploy(version, production, owner)
-    second = services.deploy(v2, production, owner)
-    back = services.deploy(version, production, owner)
+    first = ship(version, production, owner)
+    second = ship(v2, production, owner)
+    back = ship(version, production, owner)
     second.refresh_from_db()
     assert second.state == "rolled_back"
     assert back.is_rollback
@@ -61,7 +63,7 @@ def test_rollback_service_restores_what_the_live_one_replaced(version, v2, stagi
 
 
 def test_environments_are_independent(version, v2, staging, production, owner):
-    services.deploy(version, production, owner)
+    ship(version, production, owner)
     services.deploy(v2, staging, owner)
     live = {
         d.environment.name: d.model_version.version
@@ -71,7 +73,7 @@ def test_environments_are_independent(version, v2, staging, production, owner):
 
 
 def test_the_database_refuses_two_live_deployments(version, v2, production, owner):
-    services.deploy(version, production, owner)
+    ship(version, production, owner)
     with pytest.raises(IntegrityError), transaction.atomic():
         Deployment.objects.create(
             model=version.model,
@@ -127,8 +129,8 @@ def test_api_deploys_to_staging_but_not_to_protected_production(
 def test_what_is_live_and_the_history(
     client_for, member, outsider, version, v2, production, staging, owner
 ):
-    services.deploy(version, production, owner)
-    services.deploy(v2, production, owner)
+    ship(version, production, owner)
+    ship(v2, production, owner)
     services.deploy(version, staging, owner)
     client = client_for(member)
 
@@ -160,12 +162,12 @@ def test_what_is_live_and_the_history(
     assert stranger.get(f"/api/deployments/{some.pk}/").status_code == 404
 
 
-def test_rollback_and_end_through_the_api(client_for, owner, version, v2, production):
-    services.deploy(version, production, owner)
-    services.deploy(v2, production, owner)
+def test_rollback_and_end_through_the_api(client_for, owner, version, v2, staging):
+    services.deploy(version, staging, owner)
+    services.deploy(v2, staging, owner)
     client = client_for(owner)
     back = client.post(
-        f"/api/models/{version.model_id}/rollback", {"environment": "production"}, format="json"
+        f"/api/models/{version.model_id}/rollback", {"environment": "staging"}, format="json"
     )
     assert back.status_code == 201, back.json()
     assert back.json()["version"] == "1"
@@ -249,3 +251,78 @@ def test_the_gate_links_its_request_and_a_second_request_is_a_redeploy(
 
     body = client_for(owner).get(f"/api/deployments/{second.deployment.pk}/").json()
     assert body["deployment_request"] == second.pk
+
+
+# --- production takes a version only through an approved request -----------------
+
+
+def test_deploy_refuses_production_without_an_approved_request(version, v2, production, owner):
+    """The service itself refuses, so the API, the admin, tasks and a Django shell
+    all meet the same rule."""
+    with pytest.raises(ProtectedEnvironment, match="production is protected"):
+        services.deploy(version, production, owner)
+
+    pending = approved_request(version, production, owner)
+    pending.status = "pending"
+    pending.save(update_fields=["status"])
+    with pytest.raises(ProtectedEnvironment, match="is pending"):
+        services.deploy(version, production, owner, deployment_request=pending)
+
+    # an approval for another version proves nothing about this one
+    other = approved_request(v2, production, owner)
+    with pytest.raises(ProtectedEnvironment, match="exactly that version"):
+        services.deploy(version, production, owner, deployment_request=other)
+
+    # an object claiming "approved" is read again from the database under its lock
+    pending.status = "approved"
+    with pytest.raises(ProtectedEnvironment, match="is pending"):
+        services.deploy(version, production, owner, deployment_request=pending)
+    assert not Deployment.objects.filter(environment=production).exists()
+
+
+def test_a_shipped_request_cannot_ship_again(version, v2, production, owner):
+    first = ship(version, production, owner)
+    request = first.deployment_request
+    assert services.deploy(version, production, owner, deployment_request=request) == first
+    ship(v2, production, owner)
+    with pytest.raises(ProtectedEnvironment, match="has shipped already"):
+        services.deploy(version, production, owner, deployment_request=request)
+
+
+def test_rollback_service_refuses_a_protected_environment(version, v2, production, owner):
+    ship(version, production, owner)
+    live = ship(v2, production, owner)
+    with pytest.raises(ProtectedEnvironment, match="rollback request the gate judges"):
+        services.rollback(version.model, production, owner)
+    live.refresh_from_db()
+    assert live.state == "live"
+
+
+def test_rollback_api_on_production_asks_the_gate(client_for, owner, version, v2, production):
+    """POST /api/models/{id}/rollback on production opens a rollback request (202), and
+    asking again returns the same open request; nothing is deployed by it."""
+    ship(version, production, owner)
+    live = ship(v2, production, owner)
+    client = client_for(owner)
+    url = f"/api/models/{version.model_id}/rollback"
+
+    answer = client.post(url, {"environment": "production", "note": "drift"}, format="json")
+
+    assert answer.status_code == 202, answer.json()
+    body = answer.json()
+    assert body["kind"] == "rollback"
+    assert body["version"] == version.version and body["environment"] == "production"
+    assert body["note"] == "drift"
+    assert body["deployment"] is None
+    assert body["status"] == "pending"
+    assert body["required"] == [{"role": "approver", "count": 1, "have": 0, "missing": 1}]
+    live.refresh_from_db()
+    assert live.state == "live"
+    assert Deployment.objects.filter(environment=production).count() == 2
+    assert AuditEvent.objects.filter(action="gate.request", object_id=str(body["id"])).exists()
+
+    again = client.post(url, {"environment": "production"}, format="json")
+    assert again.status_code == 202
+    assert again.json()["id"] == body["id"]
+    fresh = client.post(url, {"environment": "production", "new": True}, format="json")
+    assert fresh.status_code == 202 and fresh.json()["id"] != body["id"]

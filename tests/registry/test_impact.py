@@ -11,6 +11,7 @@ from registry.models import ImpactNotification
 from registry.tasks import notify_dataset_impact
 from tests.factories import UserFactory
 from tests.registry.conftest import make_model, make_version
+from tests.registry.shipping import ship
 from tests.registry.story import ds, emit_run, md5, version_of
 
 pytestmark = pytest.mark.django_db
@@ -47,9 +48,9 @@ def estate(team, other_team, owner, outsider, production, staging):
         "churn": make_version(churn, t_churn, "1", user=outsider),
     }
     deployments = {
-        "loan": services.deploy(versions["loan"], production, owner),
+        "loan": ship(versions["loan"], production, owner),
         "fraud_staging": services.deploy(versions["fraud"], staging, outsider),
-        "churn": services.deploy(versions["churn"], production, outsider),
+        "churn": ship(versions["churn"], production, outsider),
     }
     raw = version_of(RAW["name"], RAW["facets"]["version"]["datasetVersion"])
     return {"raw": raw, "versions": versions, "deployments": deployments}

@@ -2,13 +2,13 @@
 
 import pytest
 
-from registry import services
+from tests.registry.shipping import ship
 
 pytestmark = pytest.mark.django_db
 
 
 def test_gauges_count_models_by_tier_and_live_deployments(client, version, production, owner):
-    services.deploy(version, production, owner)
+    ship(version, production, owner)
     text = client.get("/metrics").content.decode()
     assert 'govreg_models_total{risk_tier="high"} 1.0' in text
     assert 'govreg_models_total{risk_tier="minimal"} 0.0' in text
@@ -38,13 +38,13 @@ def board_client(client):
     ],
 )
 def test_admin_lists_every_catalog_record(board_client, version, production, owner, name):
-    services.deploy(version, production, owner)
+    ship(version, production, owner)
     answer = board_client.get(f"/admin/registry/{name}/")
     assert answer.status_code == 200
 
 
 def test_admin_page_shows_the_audit_history(board_client, version, production, owner):
-    deployment = services.deploy(version, production, owner)
+    deployment = ship(version, production, owner)
     page = board_client.get(f"/admin/registry/modelversion/{version.pk}/change/")
     assert page.status_code == 200
     assert b"create" in page.content
