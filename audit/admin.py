@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from audit.models import AuditEvent
+from audit.models import AuditCheckpoint, AuditEvent
 
 
 @admin.register(AuditEvent)
@@ -10,6 +10,23 @@ class AuditEventAdmin(admin.ModelAdmin):
     search_fields = ("actor_username", "object_id", "request_id")
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditCheckpoint)
+class AuditCheckpointAdmin(admin.ModelAdmin):
+    """Signed checkpoints, read-only: beat and ``manage.py audit_checkpoint`` make them."""
+
+    list_display = ("tree_size", "created_at", "key_id", "root_hash")
+    readonly_fields = [f.name for f in AuditCheckpoint._meta.fields]
 
     def has_add_permission(self, request):
         return False

@@ -1,84 +1,31 @@
-"""The hash chain: one canonical serialization, one hash function.
+"""The hash chain, as the server uses it.
 
-Kept free of Django imports so an auditor can verify an exported log with
-nothing but Python (see ``audit.verify``).
+The canonical serialization and the hashing live in ``govreg_verify`` (plain
+Python, no Django), so the server and an auditor's offline check run the very
+same code; this module only names them for the audit app.
 """
 
-import hashlib
-import json
-from datetime import UTC, datetime
-
-GENESIS_HASH = "0" * 64
-
-HASHED_FIELDS = (
-    "seq",
-    "created_at",
-    "actor_id",
-    "actor_username",
-    "actor_token",
-    "action",
-    "object_type",
-    "object_id",
-    "before",
-    "after",
-    "request_id",
-    "source_address",
-    "prev_hash",
+from govreg_verify.events import (
+    _PREV,
+    _SEQ,
+    GENESIS_HASH,
+    HASHED_FIELDS,
+    canonical,
+    canonical_pieces,
+    event_hash,
+    format_time,
 )
+from govreg_verify.log import check_log, verify_records
 
-
-def format_time(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def canonical(record: dict) -> bytes:
-    """Sorted keys, no spaces, UTF-8: the same bytes for the same event everywhere."""
-    payload = {name: record.get(name) for name in HASHED_FIELDS}
-    if isinstance(payload["created_at"], datetime):
-        payload["created_at"] = format_time(payload["created_at"])
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-_PREV = "\u0001prev_hash\u0001"
-_SEQ = "\u0001seq\u0001"
-
-
-def canonical_pieces(record: dict) -> tuple[str, str, str] | None:
-    """The canonical JSON of ``record`` cut around its ``prev_hash`` and ``seq`` values.
-
-    ``head + prev_hash + middle + str(seq) + tail`` is exactly ``canonical()``
-    once both are known, which lets the database fill them in under its lock.
-    None when the record's own text happens to contain a marker.
-    """
-    text = canonical({**record, "prev_hash": _PREV, "seq": _SEQ}).decode()
-    prev_marker, seq_marker = json.dumps(_PREV), json.dumps(_SEQ)
-    if text.count(prev_marker) != 1 or text.count(seq_marker) != 1:
-        return None
-    head, rest = text.split(prev_marker)
-    middle, tail = rest.split(seq_marker)
-    if seq_marker in head:
-        return None
-    return head + '"', '"' + middle, tail
-
-
-def event_hash(record: dict) -> str:
-    return hashlib.sha256(canonical(record)).hexdigest()
-
-
-def verify_records(records) -> tuple[int, int | None, str]:
-    """Walk records in sequence order; return (verified, first_bad_seq, reason)."""
-    expected_prev = GENESIS_HASH
-    expected_seq = 1
-    verified = 0
-    for record in records:
-        seq = record["seq"]
-        if seq != expected_seq:
-            return verified, expected_seq, f"expected sequence {expected_seq}, found {seq}"
-        if record["prev_hash"] != expected_prev:
-            return verified, seq, "previous-hash link broken (event removed, inserted or reordered)"
-        if event_hash(record) != record["hash"]:
-            return verified, seq, "content does not match its hash (event altered)"
-        expected_prev = record["hash"]
-        expected_seq += 1
-        verified += 1
-    return verified, None, ""
+__all__ = [
+    "_PREV",
+    "_SEQ",
+    "GENESIS_HASH",
+    "HASHED_FIELDS",
+    "canonical",
+    "canonical_pieces",
+    "check_log",
+    "event_hash",
+    "format_time",
+    "verify_records",
+]

@@ -1,4 +1,8 @@
+import base64
+
 from django.db import models
+
+from govreg_verify.checkpoint import SIGNATURE_PREFIX, Checkpoint
 
 
 class AuditEvent(models.Model):
@@ -51,3 +55,35 @@ class AuditChainHead(models.Model):
 
     def __str__(self):
         return f"head at #{self.last_seq}"
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement "the trail had ``tree_size`` events with this Merkle root".
+
+    The hash chain alone cannot tell a rewritten chain from the real one: no
+    secret goes into it. A checkpoint is signed with the deployment's Ed25519
+    key, so removing events it covers, or re-hashing the chain from an altered
+    event onward, no longer matches a signature nobody without the key can
+    make. Append-only like the events (a PostgreSQL trigger refuses UPDATE,
+    DELETE and TRUNCATE).
+    """
+
+    tree_size = models.BigIntegerField(unique=True, editable=False)
+    root_hash = models.CharField(max_length=64, editable=False)
+    signed_text = models.TextField(editable=False)
+    signature = models.CharField(max_length=100, editable=False)
+    key_id = models.CharField(max_length=8, editable=False, db_index=True)
+    created_at = models.DateTimeField(editable=False, db_index=True)
+
+    class Meta:
+        ordering = ["tree_size"]
+        get_latest_by = "tree_size"
+
+    def __str__(self):
+        return f"checkpoint at {self.tree_size} events ({self.key_id})"
+
+    def note(self) -> str:
+        """The signed note: the body, a blank line and the signature line."""
+        origin = Checkpoint.parse(self.signed_text).origin
+        blob = base64.b64encode(bytes.fromhex(self.key_id) + base64.b64decode(self.signature))
+        return f"{self.signed_text}\n{SIGNATURE_PREFIX}{origin} {blob.decode()}\n"

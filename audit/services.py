@@ -1,14 +1,20 @@
-"""Appending to the audit trail."""
+"""Appending to the audit trail, and signing checkpoints over it."""
 
+import base64
+import itertools
 import json
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from audit.chain import GENESIS_HASH, canonical_pieces, event_hash
+from audit import signing
+from audit.chain import GENESIS_HASH, canonical_pieces, check_log, event_hash
 from audit.context import current, current_actor
-from audit.models import AuditChainHead, AuditEvent
+from audit.exceptions import TrailTampered
+from audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
+from govreg_verify.checkpoint import Checkpoint, CheckpointError, key_id, open_note, sign_note
+from govreg_verify.log import extension_problem
 
 
 def to_json(value):
@@ -132,3 +138,87 @@ def _append_in_database(event: AuditEvent) -> bool:
 def record_decision(action: str, obj, **details) -> AuditEvent:
     """A decision (approval, rejection, acceptance, triage...) with its reasons."""
     return record(action, obj=obj, after=details or None)
+
+
+def sign_checkpoint() -> AuditCheckpoint | None:
+    """Sign the Merkle root of the whole trail as it stands (hourly from beat).
+
+    A checkpoint vouches only for a trail that was intact when it was made, so
+    this refuses (``TrailTampered``) when the trail no longer extends the
+    previous checkpoint or an event added since does not verify. Events the
+    previous checkpoint covers are checked for order and links only: its
+    signed root already pins their hashes, and ``verify_audit`` re-hashes
+    everything. Idempotent: with nothing appended since the last checkpoint,
+    that one is returned and nothing is written. None while the trail is empty.
+    """
+    key = signing.required_signing_key()
+    origin = signing.log_origin()
+    head = AuditChainHead.objects.filter(pk=1).first()
+    size = head.last_seq if head else 0
+    latest = AuditCheckpoint.objects.order_by("-tree_size").first()
+    if latest is not None and latest.tree_size > size:
+        raise TrailTampered(
+            f"the chain head records {size} events, fewer than the {latest.tree_size} of the"
+            " last signed checkpoint (events removed from the end)"
+        )
+    if size == 0 or (latest is not None and latest.tree_size == size):
+        return latest
+    pinned = 0
+    if latest is not None:
+        _check_own_signature(latest, key)
+        pinned = latest.tree_size
+    prefix = (
+        AuditEvent.objects.filter(seq__lte=pinned)
+        .order_by("seq")
+        .values("seq", "prev_hash", "hash")
+        .iterator(5000)
+    )
+    added = (
+        event.as_record()
+        for event in AuditEvent.objects.filter(seq__gt=pinned, seq__lte=size)
+        .order_by("seq")
+        .iterator(2000)
+    )
+    result = check_log(
+        itertools.chain(prefix, added), root_sizes={pinned, size}, content_from=pinned + 1
+    )
+    if not result.intact:
+        raise TrailTampered(
+            f"audit chain broken at sequence {result.first_bad_seq}: {result.reason}"
+        )
+    if result.verified != size:
+        raise TrailTampered(f"the chain head records {size} events but {result.verified} exist")
+    if latest is not None:
+        problem = extension_problem(result, latest.tree_size, bytes.fromhex(latest.root_hash))
+        if problem:
+            raise TrailTampered(problem)
+    checkpoint = Checkpoint(origin=origin, tree_size=size, root_hash=result.roots[size])
+    _, signature = sign_note(checkpoint, key)
+    row = AuditCheckpoint(
+        tree_size=size,
+        root_hash=checkpoint.root_hash.hex(),
+        signed_text=checkpoint.body(),
+        signature=base64.b64encode(signature).decode(),
+        key_id=key_id(origin, key.public_key()).hex(),
+        created_at=timezone.now(),
+    )
+    try:
+        with transaction.atomic():
+            row.save(force_insert=True)
+    except IntegrityError:  # signed at the same size by a concurrent run: same content
+        return AuditCheckpoint.objects.get(tree_size=size)
+    return row
+
+
+def _check_own_signature(checkpoint: AuditCheckpoint, key) -> None:
+    """Never extend a checkpoint row that was altered under our own key."""
+    public = key.public_key()
+    origin = Checkpoint.parse(checkpoint.signed_text).origin
+    if checkpoint.key_id != key_id(origin, public).hex():
+        return  # signed before a key rotation: its root is taken as recorded
+    try:
+        opened = open_note(checkpoint.note(), public)
+    except CheckpointError as exc:
+        raise TrailTampered(f"the last signed checkpoint does not verify: {exc}") from None
+    if opened.tree_size != checkpoint.tree_size or opened.root_hash.hex() != checkpoint.root_hash:
+        raise TrailTampered("the last checkpoint's fields differ from its signed text")

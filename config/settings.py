@@ -211,6 +211,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE: dict = {
     "audit-verify-chain": {"task": "audit.verify_chain", "schedule": 24 * 3600},
+    "audit-sign-checkpoint": {"task": "audit.sign_checkpoint", "schedule": 3600},
     "accounts-purge-expired-tokens": {"task": "accounts.purge_expired_tokens", "schedule": 3600},
     "risk-review-reminders": {"task": "risk.review_reminders", "schedule": 3600},
     "risk-expire-acceptances": {"task": "risk.expire_acceptances", "schedule": 900},
@@ -259,6 +260,14 @@ CONTENT_SECURITY_POLICY = {
 
 # --- govreg ----------------------------------------------------------------
 GOVREG_METRICS_TOKEN = env_str("GOVREG_METRICS_TOKEN")
+# The audit trail's Merkle checkpoints are signed with this Ed25519 key: a PEM file's
+# path, or the base64 of the 32 raw bytes. Unset with DEBUG on: generated once into a
+# file next to the SQLite database. Unset with DEBUG off: `check --deploy` warns.
+GOVREG_AUDIT_SIGNING_KEY = env_str("GOVREG_AUDIT_SIGNING_KEY")
+GOVREG_AUDIT_LOG_ORIGIN = env_str("GOVREG_AUDIT_LOG_ORIGIN", "govreg/audit")
+# When set, `migrate` (run as the tables' owner) ends by granting this role what the web
+# and workers need and no more: the audit tables take only INSERT and SELECT.
+GOVREG_DATABASE_APP_ROLE = env_str("GOVREG_DATABASE_APP_ROLE")
 GOVREG_TRUST_X_FORWARDED_FOR = env_bool("GOVREG_TRUST_X_FORWARDED_FOR", False)
 # How many proxies of yours append to X-Forwarded-For: the client is the entry
 # that many places from the right (the hops left of it are the client's to forge).

@@ -15,3 +15,6 @@ SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only; never in prod
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# The suite's flush between tests may empty the append-only audit tables on
+# PostgreSQL (tests/management/commands/flush.py); production's flush may not.
+INSTALLED_APPS = [*INSTALLED_APPS, "tests"]  # noqa: F405

@@ -1,24 +1,49 @@
+from pathlib import Path
+
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.chain import verify_records
-from audit.models import AuditChainHead, AuditEvent
+from audit.signing import verification_key
+from audit.verify import verify_trail
+from govreg_verify.checkpoint import CheckpointError
 
 
 class Command(BaseCommand):
-    help = "Walk the audit hash chain and report the first event that was tampered with."
+    help = (
+        "Walk the audit hash chain, report the first event that was tampered with, and check "
+        "that the trail still extends every signed checkpoint."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--public-key",
+            metavar="FILE",
+            help="PEM public key to check signatures with (default: the configured signing key)",
+        )
+        parser.add_argument(
+            "--checkpoint",
+            metavar="FILE",
+            action="append",
+            default=[],
+            help="a signed checkpoint kept outside the database that the trail must extend "
+            "(repeatable)",
+        )
 
     def handle(self, *args, **options):
-        records = (event.as_record() for event in AuditEvent.objects.order_by("seq").iterator(2000))
-        verified, bad_seq, reason = verify_records(records)
-        if bad_seq is not None:
-            raise CommandError(
-                f"audit chain broken at sequence {bad_seq}: {reason} "
-                f"({verified} verified before it)"
+        try:
+            public_pem = Path(options["public_key"]).read_bytes() if options["public_key"] else None
+            notes = tuple(Path(name).read_text() for name in options["checkpoint"])
+            public_key = verification_key(public_pem)
+        except (OSError, CheckpointError) as exc:
+            raise CommandError(str(exc)) from None
+        report = verify_trail(public_key=public_key, external_notes=notes)
+        if not report.intact:
+            raise CommandError(report.message)
+        summary = f"verified {report.verified} audit events; chain intact"
+        if report.checkpoint is None:
+            summary += "; no signed checkpoint yet"
+        else:
+            summary += (
+                f"; extends the signed checkpoint of {report.checkpoint.tree_size} events"
+                f" (key {report.checkpoint_key_id})"
             )
-        head = AuditChainHead.objects.filter(pk=1).first()
-        if head is not None and head.last_seq != verified:
-            raise CommandError(
-                f"audit chain broken at sequence {verified + 1}: chain head records "
-                f"{head.last_seq} events but {verified} remain (events removed from the end)"
-            )
-        self.stdout.write(f"verified {verified} audit events; chain intact")
+        self.stdout.write(summary)
