@@ -6,7 +6,9 @@ invalid input, ``"fields": {name: [messages]}`` naming what to fix.
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.http import Http404
+from django.utils.decorators import method_decorator
 from rest_framework import exceptions, status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.renderers import JSONRenderer
@@ -88,4 +90,27 @@ def problem(status_code: int, message: str, *, field: str | None = None, code: s
     return Response(error_body(status_code, code, text, fields), status=status_code)
 
 
-__all__ = ["Pagination", "error_body", "exception_handler", "problem", "status"]
+class OutsideRequestTransaction:
+    """For a view that is not one transaction (a bulk intake that commits in short
+    steps of its own): ``transaction.non_atomic_requests``, and an error answer in an
+    atomic block of its own, because DRF marks the innermost block for rollback when
+    it answers an error (which, here, would be an enclosing caller's, such as a test's).
+    """
+
+    @method_decorator(transaction.non_atomic_requests)
+    def dispatch(self, request, *args, **kwargs):
+        return super().dispatch(request, *args, **kwargs)
+
+    def handle_exception(self, exc):
+        with transaction.atomic():
+            return super().handle_exception(exc)
+
+
+__all__ = [
+    "OutsideRequestTransaction",
+    "Pagination",
+    "error_body",
+    "exception_handler",
+    "problem",
+    "status",
+]

@@ -216,6 +216,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "risk-review-reminders": {"task": "risk.review_reminders", "schedule": 3600},
     "risk-expire-acceptances": {"task": "risk.expire_acceptances", "schedule": 900},
     "playbooks-escalate-incidents": {"task": "playbooks.escalate_incidents", "schedule": 60},
+    "playbooks-triage-pending": {"task": "playbooks.triage_pending", "schedule": 60},
     "playbooks-regulatory-deadlines": {
         "task": "playbooks.regulatory_deadline_warnings",
         "schedule": 3600,
@@ -290,6 +291,19 @@ GOVREG_REGULATORY_WARNING_HOURS = env_int("GOVREG_REGULATORY_WARNING_HOURS", 48,
 # Risk register: how many days ahead a review counts as due, an acceptance as expiring.
 GOVREG_RISK_REVIEW_NOTICE_DAYS = env_int("GOVREG_RISK_REVIEW_NOTICE_DAYS", 7, minimum=0)
 GOVREG_RISK_ACCEPTANCE_NOTICE_DAYS = env_int("GOVREG_RISK_ACCEPTANCE_NOTICE_DAYS", 14, minimum=0)
+# Signal intake: what one Alertmanager request may hold (above it: 413), and how the
+# stored alerts are triaged (in the request up to SYNC_TRIAGE_MAX alerts, else by a task;
+# TRIAGE_BATCH signals per transaction).
+GOVREG_SIGNALS_MAX_BODY_BYTES = env_int(
+    "GOVREG_SIGNALS_MAX_BODY_BYTES", 16 * 1024 * 1024, minimum=1
+)
+GOVREG_SIGNALS_MAX_ALERTS = env_int("GOVREG_SIGNALS_MAX_ALERTS", 10000, minimum=1)
+GOVREG_SIGNALS_MAX_LABEL_LENGTH = env_int("GOVREG_SIGNALS_MAX_LABEL_LENGTH", 2048, minimum=1)
+GOVREG_SIGNALS_MAX_ANNOTATION_LENGTH = env_int(
+    "GOVREG_SIGNALS_MAX_ANNOTATION_LENGTH", 16384, minimum=1
+)
+GOVREG_SIGNALS_SYNC_TRIAGE_MAX = env_int("GOVREG_SIGNALS_SYNC_TRIAGE_MAX", 20, minimum=0)
+GOVREG_SIGNALS_TRIAGE_BATCH = env_int("GOVREG_SIGNALS_TRIAGE_BATCH", 20, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = GOVREG_LINEAGE_MAX_BODY_BYTES + 1024 * 1024
 
 LOGGING = {

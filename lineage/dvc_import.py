@@ -22,7 +22,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from lineage.services import ingest_event
+from lineage.services import ingest_cache, ingest_event
 
 PRODUCER = "urn:govreg:lineage:import_dvc"
 RUN_EVENT = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
@@ -147,15 +147,19 @@ def build_events(path: str | Path, namespace: str, rev: str | None = None):
 
 
 def import_dvc(path: str | Path, namespace: str, rev: str | None = None) -> DvcImportResult:
-    """Read the repository and ingest its events in one transaction; idempotent."""
+    """Read the repository and ingest its events, each in a short transaction of its own
+    (so a repository with thousands of outputs never holds the audit chain's lock for
+    long). Idempotent: an interrupted import is completed by running it again."""
     from lineage.validation import validate_event
 
     events, sha = build_events(path, namespace, rev)
+    for event in events:  # check all first: a bad event stores nothing
+        validate_event(event)
     result = DvcImportResult(revision=sha or rev)
-    with transaction.atomic():
+    with ingest_cache():
         for event in events:
-            validate_event(event)
-            outcome = ingest_event(event)
+            with transaction.atomic():
+                outcome = ingest_event(event)
             result.events += 1
             result.stored += outcome.created
             if "job" in event and "run" in event:

@@ -161,10 +161,11 @@ def _key_value(obj, name):
 
 
 class IngestCache:
-    """Namespaces, jobs and datasets already fetched in this transaction (one batch).
+    """Namespaces, jobs and datasets already fetched by earlier events of one batch.
 
-    Rows live as long as the transaction; the batch endpoint clears the cache
-    when an event's savepoint rolls back, since rows it created are gone.
+    The batch endpoint and the DVC import ingest each event in a transaction of
+    its own; rows an event committed stay valid for the next ones, and the cache
+    is cleared when an event's transaction rolls back, since rows it created are gone.
     """
 
     def __init__(self):
@@ -179,7 +180,7 @@ _cache: ContextVar[IngestCache | None] = ContextVar("lineage_ingest_cache", defa
 
 @contextmanager
 def ingest_cache():
-    """Share lookups between the events ingested inside this block (one transaction)."""
+    """Share lookups between the events ingested inside this block (one batch)."""
     cache = IngestCache()
     token = _cache.set(cache)
     try:
@@ -368,7 +369,9 @@ def ingest_event(event: dict) -> IngestResult:
     Idempotent: an event already stored (same canonical body) changes nothing
     and returns ``created=False``. Run state follows event time, so events may
     arrive in any order. Runs in the caller's transaction (no savepoint of its
-    own: the batch endpoint wraps each event in one); an error rolls it back.
+    own: the batch endpoint and the DVC import give each event a transaction of
+    its own); an error rolls it back. The audit event is written last, so the
+    chain's lock is held only from there to the commit.
     """
     kind = event_kind(event)
     event_time = parse_time(event.get("eventTime"))

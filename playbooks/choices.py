@@ -19,8 +19,10 @@ class AlertStatus(models.TextChoices):
 
 
 class Triage(models.TextChoices):
-    """What a signal meant. ``unlinked``: its labels name no model the sender may see."""
+    """What a signal meant. ``received``: stored, triage still to come; ``unlinked``:
+    its labels name no model the sender may see."""
 
+    RECEIVED = "received", "Received (waiting for triage)"
     UNLINKED = "unlinked", "Unlinked (waiting to be mapped)"
     BENIGN = "benign", "Benign (recorded only)"
     QUESTIONABLE = "questionable", "Questionable (investigation task)"

@@ -2,18 +2,22 @@
 idempotent: running it twice notifies nobody twice."""
 
 import logging
+from datetime import timedelta
 
 import requests
 from celery import shared_task
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import OperationalError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from audit.context import acting_as
-from playbooks.choices import EscalationReason, WebhookState
-from playbooks.models import Escalation
+from playbooks.choices import EscalationReason, Triage, WebhookState
+from playbooks.models import Escalation, Signal
 from playbooks.services import escalation as escalation_service
 from playbooks.services import regulatory
+from playbooks.services import triage as triage_service
 from playbooks.services.notify import send
 from playbooks.webhooks import post_signed
 
@@ -156,3 +160,47 @@ def send_escalation_webhook(self, escalation_id: int) -> str:
         webhook_last_error="",
     )
     return WebhookState.DELIVERED
+
+
+# --- signal triage ---------------------------------------------------------------------
+
+TRIAGE_TASK_SIZE = 1000  # signal ids per task message
+# A signal still waiting this long after it arrived lost its task (a broker hiccup,
+# a crash between commit and enqueue): the sweep triages it.
+TRIAGE_GRACE = timedelta(minutes=2)
+
+
+def enqueue_triage(signal_ids: list[int], user_id: int | None, request_id: str = "") -> None:
+    """Queue the triage of stored signals, ``TRIAGE_TASK_SIZE`` ids per task (called on
+    commit of the insert; in the embedded default the tasks run at once, in order)."""
+    for start in range(0, len(signal_ids), TRIAGE_TASK_SIZE):
+        triage_signals.delay(signal_ids[start : start + TRIAGE_TASK_SIZE], user_id, request_id)
+
+
+@shared_task(
+    name="playbooks.triage_signals",
+    autoretry_for=(OperationalError,),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    max_retries=8,
+)
+def triage_signals(signal_ids: list[int], user_id: int | None = None, request_id: str = "") -> int:
+    """Triage received signals in short transactions (``triage.triage_received``), as the
+    sender, under the request id of the delivery. Idempotent: a signal already triaged
+    is skipped, so a retry or a redelivery triages nothing twice."""
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    with acting_as(user, name="triage", request_id=request_id or None):
+        return len(triage_service.triage_received(signal_ids))
+
+
+@shared_task(name="playbooks.triage_pending")
+def triage_pending(limit: int = 20000) -> int:
+    """From beat every minute: triage signals still waiting after ``TRIAGE_GRACE``."""
+    cutoff = timezone.now() - TRIAGE_GRACE
+    ids = list(
+        Signal.objects.filter(triage=Triage.RECEIVED, received_at__lt=cutoff)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    with acting_as(name="triage-sweep"):
+        return len(triage_service.triage_received(ids))

@@ -3,8 +3,10 @@
 A RunEvent, DatasetEvent or JobEvent is validated against our schema (422
 with the JSON path of the first violation), stored once (201 again for a
 retry of the same event) and projected onto the lineage records in the
-request's transaction. The batch endpoint validates and stores each event on
-its own, each in its own savepoint, and reports per-event failures.
+request's transaction. The batch endpoint is not one transaction: it validates
+and stores each event in a short transaction of its own (so the audit chain's
+lock is held for one event at a time, never across the batch) and reports
+per-event failures; a retried batch stores nothing twice.
 """
 
 from django.conf import settings
@@ -18,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import TokenScopePermission
-from config.api import error_body
+from config.api import OutsideRequestTransaction, error_body
 from lineage.api.body import BodyError, parse_json, read_body
 from lineage.api.permissions import LineagePermission
 from lineage.api.reads import NODE, LineageGraphView, ReadErrorsMixin
@@ -87,8 +89,9 @@ class LineageEndpoint(ReadErrorsMixin, LineageIntakeView):
         return LineageGraphView.get(self, request)
 
 
-class LineageBatchView(_IntakeView):
-    """POST a JSON array of events; each is validated and stored on its own."""
+class LineageBatchView(OutsideRequestTransaction, _IntakeView):
+    """POST a JSON array of events; each is validated and stored on its own, in its own
+    transaction (an event stored stays stored when a later one fails)."""
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT})
     def post(self, request):
@@ -110,7 +113,7 @@ class LineageBatchView(_IntakeView):
                     failed.append({"index": index, "reason": str(exc), "retriable": False})
                     continue
                 except ValidationError as exc:
-                    cache.clear()  # rows created inside the rolled-back savepoint are gone
+                    cache.clear()  # rows created inside the rolled-back transaction are gone
                     reason = str(_django_invalid(exc))
                     failed.append({"index": index, "reason": reason, "retriable": False})
                     continue

@@ -3,10 +3,14 @@ and investigation tasks. Every queryset is scoped to the caller's teams."""
 
 import hashlib
 import json
+import logging
 import math
+from dataclasses import dataclass
+from functools import partial
 
+from django.conf import settings
+from django.db import DatabaseError, transaction
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -18,14 +22,24 @@ from rest_framework.views import APIView
 
 from accounts.api.base import ScopedModelViewSet
 from accounts.permissions import TokenScopePermission, may, perm_name, visible
-from config.api import problem
-from playbooks import filtersets
+from audit import context as audit_context
+from config.api import OutsideRequestTransaction, error_body, problem
+from lineage.api.body import BodyError, parse_json, read_body
+from playbooks import filtersets, tasks
 from playbooks.api import serializers as s
 from playbooks.api.common import ConflictAs409, IsPipeline
-from playbooks.choices import SignalSource
+from playbooks.api.serializers.signals import (
+    IntakeReceiptSerializer,
+    SignalOutcomeSerializer,
+    check_alertmanager_limits,
+)
+from playbooks.choices import SignalSource, Triage
 from playbooks.models import InvestigationTask, Signal
 from playbooks.services import triage
+from playbooks.services.linking import SignalInput
 from registry.models import MLModel
+
+log = logging.getLogger(__name__)
 
 
 def _parse_value(*sources: dict) -> float | None:
@@ -49,63 +63,117 @@ def _fingerprint(labels: dict) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def _answer(signals: list[Signal]) -> dict:
-    return {
-        "received": len(signals),
-        "signals": [
-            {
-                "id": sig.pk,
-                "triage": sig.triage,
-                "incident": sig.incident_id,
-                "investigation_task": sig.investigation_task_id,
-            }
-            for sig in signals
-        ],
-    }
+def _alert_input(raw: dict, alert: dict, data: dict) -> SignalInput:
+    labels = {**data["commonLabels"], **alert["labels"]}
+    annotations = {**data["commonAnnotations"], **alert["annotations"]}
+    ends_at = alert.get("endsAt")
+    if ends_at is not None and ends_at.year < 1000:
+        ends_at = None  # Alertmanager's zero time: still firing
+    return SignalInput(
+        source=SignalSource.ALERTMANAGER,
+        sender=data["receiver"] or "alertmanager",
+        metric=labels.get("metric") or labels.get("alertname", ""),
+        value=_parse_value(annotations, labels),
+        labels=labels,
+        annotations=annotations,
+        fingerprint=alert["fingerprint"] or _fingerprint(alert["labels"]),
+        alert_status=alert["status"],
+        starts_at=alert["startsAt"],
+        ends_at=ends_at,
+        generator_url=alert["generatorURL"],
+        group_key=data["groupKey"],
+        receiver=data["receiver"],
+        payload=raw,
+        model_name=labels.get("model", ""),
+        version_name=labels.get("version", ""),
+        environment_name=labels.get("environment", ""),
+    )
 
 
-class AlertmanagerWebhookView(ConflictAs409, APIView):
+@dataclass
+class Outcome:
+    signal: Signal
+    duplicate: bool
+
+
+@dataclass
+class IntakeAnswer:
+    received: int
+    stored: int
+    duplicates: int
+    queued: int
+    signals: list[Outcome] | None
+
+
+def _enqueue_triage(signal_ids: list[int], user) -> None:
+    """Hand the waiting signals to the triage task once the insert has committed."""
+    request_id = audit_context.current().request_id
+    transaction.on_commit(
+        partial(tasks.enqueue_triage, signal_ids, getattr(user, "pk", None), request_id)
+    )
+
+
+class AlertmanagerWebhookView(OutsideRequestTransaction, ConflictAs409, APIView):
     """``POST /api/signals/alertmanager``: Alertmanager's webhook (payload version 4).
 
-    Every well-formed payload is stored and answered 200, even when its labels
-    match no model (kept as unlinked signals), because Alertmanager retries
-    anything else. A malformed one gets a 400 naming the field."""
+    Every well-formed payload within the limits is stored and answered 2xx, even when
+    its labels match no model (kept as unlinked signals), because Alertmanager retries
+    anything else. A malformed one gets a 400 naming the field; one above the limits
+    (body size, alerts per payload, label and annotation lengths) a 413 naming the
+    setting. The request is not one transaction: the alerts are stored in one insert,
+    then triaged in short transactions of their own, in the request for a payload of
+    at most GOVREG_SIGNALS_SYNC_TRIAGE_MAX alerts (200, each alert's outcome), else by
+    the ``playbooks.triage_signals`` task (202, what was received)."""
 
     permission_classes = [IsAuthenticated, TokenScopePermission, IsPipeline]
+    parser_classes: list = []  # read by read_body: bounded, gzip allowed, strict JSON
 
-    @extend_schema(request=s.AlertmanagerPayloadSerializer, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        request=s.AlertmanagerPayloadSerializer,
+        responses={200: IntakeReceiptSerializer, 202: IntakeReceiptSerializer},
+    )
     def post(self, request):
-        payload = s.AlertmanagerPayloadSerializer(data=request.data)
+        try:
+            body = parse_json(read_body(request._request, settings.GOVREG_SIGNALS_MAX_BODY_BYTES))
+        except BodyError as exc:
+            message = exc.message
+            if exc.status == 413:
+                message += " (GOVREG_SIGNALS_MAX_BODY_BYTES)"
+            return Response(error_body(exc.status, exc.code, message), status=exc.status)
+        check_alertmanager_limits(body)
+        payload = s.AlertmanagerPayloadSerializer(data=body)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        stored = []
-        for raw, alert in zip(request.data["alerts"], data["alerts"], strict=True):
-            labels = {**data["commonLabels"], **alert["labels"]}
-            annotations = {**data["commonAnnotations"], **alert["annotations"]}
-            ends_at = alert.get("endsAt")
-            if ends_at is not None and ends_at.year < 1000:
-                ends_at = None  # Alertmanager's zero time: still firing
-            signal_input = triage.SignalInput(
-                source=SignalSource.ALERTMANAGER,
-                sender=data["receiver"] or "alertmanager",
-                metric=labels.get("metric") or labels.get("alertname", ""),
-                value=_parse_value(annotations, labels),
-                labels=labels,
-                annotations=annotations,
-                fingerprint=alert["fingerprint"] or _fingerprint(alert["labels"]),
-                alert_status=alert["status"],
-                starts_at=alert["startsAt"],
-                ends_at=ends_at,
-                generator_url=alert["generatorURL"],
-                group_key=data["groupKey"],
-                receiver=data["receiver"],
-                payload=raw,
-                model_name=labels.get("model", ""),
-                version_name=labels.get("version", ""),
-                environment_name=labels.get("environment", ""),
-            )
-            stored.append(triage.ingest(signal_input, request.user))
-        return Response(_answer(stored), status=status.HTTP_200_OK)
+        inputs = [
+            _alert_input(raw, alert, data)
+            for raw, alert in zip(body["alerts"], data["alerts"], strict=True)
+        ]
+        receipt = triage.receive(inputs, request.user)
+        waiting = receipt.waiting_ids()
+        outcomes = None
+        if len(inputs) <= settings.GOVREG_SIGNALS_SYNC_TRIAGE_MAX:
+            try:
+                triage.triage_received(waiting)
+            except DatabaseError:
+                log.exception("triage in the request failed; handing it to the task")
+            else:
+                now = {sig.pk: sig for sig in Signal.objects.filter(pk__in=waiting)}
+                outcomes = [
+                    Outcome(now.get(sig.pk, sig), dup)
+                    for sig, dup in zip(receipt.signals, receipt.duplicate, strict=True)
+                ]
+                waiting = [pk for pk, sig in now.items() if sig.triage == Triage.RECEIVED]
+        if waiting:
+            _enqueue_triage(waiting, request.user)
+        answer = IntakeAnswer(
+            received=receipt.received,
+            stored=receipt.stored,
+            duplicates=receipt.duplicates,
+            queued=len(waiting),
+            signals=outcomes,
+        )
+        code = status.HTTP_200_OK if outcomes is not None else status.HTTP_202_ACCEPTED
+        return Response(IntakeReceiptSerializer(answer).data, status=code)
 
 
 class SignalScopeFilter(BaseFilterBackend):
@@ -145,8 +213,8 @@ class SignalViewSet(
         body.is_valid(raise_exception=True)
         data = body.validated_data
         labels = dict(data.get("labels") or {})
-        signal = triage.ingest(
-            triage.SignalInput(
+        signal, duplicate = triage.ingest(
+            SignalInput(
                 source=SignalSource.API,
                 sender=data.get("source", ""),
                 metric=data["metric"],
@@ -161,7 +229,8 @@ class SignalViewSet(
             ),
             request.user,
         )
-        return Response(_answer([signal])["signals"][0], status=status.HTTP_201_CREATED)
+        body = SignalOutcomeSerializer(Outcome(signal, duplicate)).data
+        return Response(body, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["post"])
     def map(self, request, pk=None):

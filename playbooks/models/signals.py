@@ -10,8 +10,10 @@ __all__ = ["Signal", "InvestigationTask"]
 class Signal(models.Model):
     """One observation from monitoring (an Alertmanager alert or a plain JSON signal),
     kept as received, with what triage decided and why (threshold, hypothesis, values
-    frozen at that moment). A signal whose labels name no model the sender may see is
-    stored ``unlinked`` until someone maps it."""
+    frozen at that moment). It is stored ``received`` first (a whole payload in one
+    insert) and triaged afterwards in short transactions of its own. A signal whose
+    labels name no model the sender may see is stored ``unlinked`` until someone maps
+    it. ``intake_key`` makes a retried delivery of the same reading change nothing."""
 
     source = models.CharField(max_length=16, choices=SignalSource.choices)
     sender = models.CharField(max_length=200, blank=True, help_text="Who says so (source field).")
@@ -30,6 +32,24 @@ class Signal(models.Model):
     group_key = models.CharField(max_length=500, blank=True)
     receiver = models.CharField(max_length=200, blank=True)
     payload = models.JSONField(default=dict, blank=True, help_text="The signal as received.")
+    intake_key = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="Digest of what identifies this reading (see playbooks.services.linking); "
+        "empty when nothing does (a plain signal without observed_at).",
+    )
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The sender: triage links the signal to what this user may see.",
+    )
+    deployment_ref = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="The deployment id the sender named, if any."
+    )
 
     # Names from the labels, kept even when they match nothing.
     model_name = models.CharField(max_length=100, blank=True)
@@ -93,18 +113,17 @@ class Signal(models.Model):
         indexes = [
             models.Index(fields=["model", "-received_at"], name="playbooks_signal_model_idx")
         ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["intake_key"],
+                condition=~Q(intake_key=""),
+                name="%(app_label)s_%(class)s_unique_intake_key",
+                violation_error_message="This reading was already received.",
+            )
+        ]
 
     def __str__(self):
         return f"{self.metric or self.labels.get('alertname', 'signal')} ({self.triage})"
-
-    @property
-    def alert_key(self) -> str:
-        """One firing episode of one alert: Alertmanager repeats it with the same
-        fingerprint and startsAt; after a resolve, a new firing has a new startsAt."""
-        if not self.fingerprint:
-            return ""
-        started = self.starts_at.isoformat() if self.starts_at else ""
-        return f"am:{self.fingerprint}@{started}"[:255]
 
 
 class InvestigationTask(models.Model):

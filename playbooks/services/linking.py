@@ -1,16 +1,107 @@
-"""From a signal's names (model, version, environment, deployment) to records, as
-far as the sender may see them. A model the sender cannot see is treated exactly
-like one that does not exist, so the answer leaks nothing."""
+"""The one rule both intakes (Alertmanager and plain JSON) follow: from a signal's
+names (model, version, environment, deployment) to records, as far as the sender
+may see them; when a delivery repeats a reading already stored (``intake_key``);
+and which incident a reading joins (``incident_to_join``). A model the sender
+cannot see is treated exactly like one that does not exist, so the answer leaks
+nothing."""
 
+import hashlib
+import json
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db.models import Q
 
 from accounts.permissions import visible
+from playbooks.choices import ACTIVE_STATUSES
+from playbooks.models import Incident, Signal
 from registry import services as registry_services
 from registry.choices import DeploymentState
 from registry.models import Deployment, Environment, MLModel, ModelVersion
 from risk.models import Threshold
+
+
+@dataclass
+class SignalInput:
+    """One signal as received, before it is stored."""
+
+    source: str
+    metric: str = ""
+    value: float | None = None
+    labels: dict = field(default_factory=dict)
+    annotations: dict = field(default_factory=dict)
+    sender: str = ""
+    fingerprint: str = ""
+    alert_status: str = ""
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    observed_at: datetime | None = None
+    generator_url: str = ""
+    group_key: str = ""
+    receiver: str = ""
+    payload: dict = field(default_factory=dict)
+    model_name: str = ""
+    version_name: str = ""
+    environment_name: str = ""
+    deployment_id: int | None = None
+
+
+def intake_key(data: SignalInput) -> str:
+    """What identifies one reading, as a digest: the alert (fingerprint), its firing
+    episode (startsAt) and status, the moment observed, what it names and the value.
+    A retried delivery (Alertmanager retries, an HA pair both sending, a pipeline
+    re-posting) has the same key and is not stored again; a new value, a new episode
+    or the resolved notification is a new reading. Empty when nothing fixes the
+    moment (a plain signal without ``observed_at``): such readings are never merged."""
+    moment = data.observed_at or data.starts_at
+    if moment is None:
+        return ""
+    identity = [
+        data.fingerprint,
+        data.starts_at.isoformat() if data.starts_at else "",
+        data.alert_status,
+        moment.isoformat(),
+        data.model_name,
+        data.version_name,
+        data.environment_name,
+        data.deployment_id,
+        data.metric,
+        None if data.value is None else repr(float(data.value)),
+    ]
+    blob = json.dumps(identity, separators=(",", ":"), ensure_ascii=False).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def incident_key(signal: Signal) -> str:
+    """The incident (and investigation task) a linked reading belongs to: one per model,
+    environment and metric while it is active, whichever intake the readings came in by."""
+    return f"sig:{signal.model_id}:{signal.environment_name}:{signal.metric}"[:255]
+
+
+def incident_to_join(signal: Signal) -> Incident | None:
+    """The active incident this linked reading joins: the one of its model, environment
+    and metric; else the active one an earlier notification of the same alert episode
+    (fingerprint and startsAt) joined. None when there is none."""
+    incident = (
+        Incident.objects.filter(dedup_key=incident_key(signal), status__in=ACTIVE_STATUSES)
+        .order_by("-opened_at", "-pk")
+        .first()
+    )
+    if incident is not None or not signal.fingerprint:
+        return incident
+    earlier = (
+        Signal.objects.filter(
+            fingerprint=signal.fingerprint,
+            starts_at=signal.starts_at,
+            model_id=signal.model_id,
+            incident__status__in=ACTIVE_STATUSES,
+        )
+        .exclude(pk=signal.pk)
+        .order_by("-pk")
+        .values_list("incident_id", flat=True)
+        .first()
+    )
+    return Incident.objects.filter(pk=earlier).first() if earlier else None
 
 
 @dataclass
@@ -26,9 +117,44 @@ class Links:
         return self.model is not None
 
 
-def resolve(user, *, model_name="", version_name="", environment_name="", deployment_id=None):
+class LinkCache:
+    """Lookups shared by the signals triaged in one transaction (a storm names the
+    same model and metric thousands of times)."""
+
+    def __init__(self):
+        self.links: dict[tuple, Links] = {}
+        self.thresholds: dict[tuple, list] = {}
+        self.extra: dict[tuple, object] = {}
+
+    def remember(self, key: tuple, compute):
+        if key not in self.extra:
+            self.extra[key] = compute()
+        return self.extra[key]
+
+
+def resolve(
+    user,
+    *,
+    model_name="",
+    version_name="",
+    environment_name="",
+    deployment_id=None,
+    cache: LinkCache | None = None,
+) -> Links:
     """Links for a signal. The deployment (by id, or the live one of the model in the
-    environment) fills in the version when the signal names none."""
+    environment) fills in the version when the signal names none. A signal that names
+    neither an environment nor a deployment concerns the model's live deployment when
+    there is exactly one (of the named version, if it names one)."""
+    key = (getattr(user, "pk", None), model_name, version_name, environment_name, deployment_id)
+    if cache is not None and key in cache.links:
+        return cache.links[key]
+    links = _resolve(user, model_name, version_name, environment_name, deployment_id)
+    if cache is not None:
+        cache.links[key] = links
+    return links
+
+
+def _resolve(user, model_name, version_name, environment_name, deployment_id) -> Links:
     models = visible(MLModel.objects.select_related("team"), user)
     links = Links()
     if deployment_id is not None:
@@ -53,6 +179,16 @@ def resolve(user, *, model_name="", version_name="", environment_name="", deploy
             .filter(model=links.model, environment=links.environment, state=DeploymentState.LIVE)
             .first()
         )
+    if links.deployment is None and not environment_name and deployment_id is None:
+        live = Deployment.objects.select_related("model_version", "environment").filter(
+            model=links.model, state=DeploymentState.LIVE
+        )
+        if version_name:
+            live = live.filter(model_version__version=version_name)
+        only = list(live.order_by("pk")[:2])
+        if len(only) == 1:
+            links.deployment = only[0]
+            links.environment = only[0].environment
     if version_name:
         links.model_version = ModelVersion.objects.filter(
             model=links.model, version=version_name
@@ -64,16 +200,26 @@ def resolve(user, *, model_name="", version_name="", environment_name="", deploy
     return links
 
 
-def thresholds_for(links: Links, metric: str) -> list:
+def thresholds_for(links: Links, metric: str, cache: LinkCache | None = None) -> list:
     """The thresholds watching ``metric`` on the signal's deployment or model version."""
+    key = (
+        getattr(links.deployment, "pk", None),
+        getattr(links.model_version, "pk", None),
+        metric,
+    )
+    if cache is not None and key in cache.thresholds:
+        return cache.thresholds[key]
     subject = Q(pk__in=[])
     if links.deployment is not None:
         subject |= Q(deployment=links.deployment)
     if links.model_version is not None:
         subject |= Q(model_version=links.model_version)
-    return list(
+    found = list(
         Threshold.objects.filter(subject, metric=metric).select_related("risk").order_by("pk")
     )
+    if cache is not None:
+        cache.thresholds[key] = found
+    return found
 
 
 def incident_links(links: Links, threshold=None) -> dict:

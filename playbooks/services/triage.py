@@ -1,27 +1,31 @@
 """Signal intake and triage: store every well-formed signal, link it to what the
 sender may see, classify it against thresholds and act: benign is recorded,
-questionable opens an investigation task, critical opens (or joins) an incident."""
+questionable opens an investigation task, critical opens (or joins) an incident.
+
+Intake and triage are two steps, so one delivery never holds the database (or the
+audit chain's lock) for long. ``receive`` stores a whole delivery in one insert, in
+state ``received``, with one audit event for the delivery; a reading already stored
+(same ``linking.intake_key``) is not stored again. ``triage_received`` then triages
+the stored signals in transactions of at most ``GOVREG_SIGNALS_TRIAGE_BATCH``
+signals each. A signal is triaged once: only while it is still ``received``, under
+its row lock."""
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audit.services import record_decision
-from playbooks.choices import (
-    ACTIVE_STATUSES,
-    AlertStatus,
-    Severity,
-    TaskStatus,
-    Triage,
-)
+from audit.services import record, record_decision
+from lineage.services import insert_returning
+from playbooks.choices import AlertStatus, Severity, TaskStatus, Triage
 from playbooks.models import Incident, InvestigationTask, Playbook, Signal
 from playbooks.services import linking
 from playbooks.services.common import IncidentConflict
 from playbooks.services.incidents import open_incident, signal_entry
+from playbooks.services.linking import SignalInput
 from playbooks.services.notify import group_emails, send
 from playbooks.services.playbooks import latest_version
 
@@ -33,31 +37,27 @@ SEVERITY_LABELS = {
     "warning": Triage.QUESTIONABLE,
 }
 RANK = {Triage.BENIGN: 0, Triage.QUESTIONABLE: 1, Triage.CRITICAL: 2}
-
-
-@dataclass
-class SignalInput:
-    """One signal as received, before it is stored."""
-
-    source: str
-    metric: str = ""
-    value: float | None = None
-    labels: dict = field(default_factory=dict)
-    annotations: dict = field(default_factory=dict)
-    sender: str = ""
-    fingerprint: str = ""
-    alert_status: str = ""
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
-    observed_at: datetime | None = None
-    generator_url: str = ""
-    group_key: str = ""
-    receiver: str = ""
-    payload: dict = field(default_factory=dict)
-    model_name: str = ""
-    version_name: str = ""
-    environment_name: str = ""
-    deployment_id: int | None = None
+_KEY_CHUNK = 2000  # intake keys per IN (...) lookup
+# What triage writes on the stored row (one UPDATE, one audit event per signal).
+TRIAGE_FIELDS = [
+    "triage",
+    "triage_reason",
+    "model",
+    "model_version",
+    "deployment",
+    "environment_name",
+    "version_name",
+    "threshold",
+    "threshold_warning",
+    "threshold_critical",
+    "threshold_comparator",
+    "hypothesis",
+    "playbook_version",
+    "incident",
+    "investigation_task",
+    "mapped_at",
+    "mapped_by",
+]
 
 
 @dataclass
@@ -68,14 +68,40 @@ class Decision:
     playbook: Playbook | None = None
 
 
-def choose_playbook(model, threshold, labels: dict) -> Playbook | None:
+@dataclass
+class Receipt:
+    """What one delivery stored: a signal per input, in order (a repeated reading is
+    the signal stored before), and which inputs repeated a stored reading."""
+
+    signals: list[Signal] = field(default_factory=list)
+    duplicate: list[bool] = field(default_factory=list)
+    stored: int = 0
+
+    @property
+    def received(self) -> int:
+        return len(self.signals)
+
+    @property
+    def duplicates(self) -> int:
+        return self.received - self.stored
+
+    def waiting_ids(self) -> list[int]:
+        """Signals of this delivery still waiting for triage, each once."""
+        return sorted({s.pk for s in self.signals if s.triage == Triage.RECEIVED})
+
+
+def choose_playbook(model, threshold, labels: dict, cache=None) -> Playbook | None:
     """The model's team's playbook for this signal: the one naming the threshold,
     else the one whose label matchers all match, else the one for the risk category."""
-    candidates = list(
-        Playbook.objects.filter(team_id=model.team_id, active=True)
-        .prefetch_related("thresholds")
-        .order_by("name")
-    )
+
+    def load():
+        return list(
+            Playbook.objects.filter(team_id=model.team_id, active=True)
+            .prefetch_related("thresholds")
+            .order_by("name")
+        )
+
+    candidates = cache.remember(("playbooks", model.team_id), load) if cache else load()
     if threshold is not None:
         by_threshold = [p for p in candidates if threshold.pk in _threshold_ids(p)]
         if by_threshold:
@@ -92,19 +118,15 @@ def choose_playbook(model, threshold, labels: dict) -> Playbook | None:
 
 
 def _threshold_ids(playbook) -> set[int]:
-    cached = getattr(playbook, "_threshold_ids", None)
-    if cached is None:
-        cached = {threshold.pk for threshold in playbook.thresholds.all()}
-        playbook._threshold_ids = cached
-    return cached
+    return {threshold.pk for threshold in playbook.thresholds.all()}
 
 
-def decide(signal: Signal, links: linking.Links) -> Decision:
+def decide(signal: Signal, links: linking.Links, cache=None) -> Decision:
     """The triage rule, in order: a value against the worst-classifying threshold;
     no threshold and a playbook that marks such signals critical; the alert's
     ``severity`` label (critical/page -> critical, warning -> questionable);
     otherwise benign, recorded only."""
-    thresholds = linking.thresholds_for(links, signal.metric) if signal.metric else []
+    thresholds = linking.thresholds_for(links, signal.metric, cache) if signal.metric else []
     best = None
     if signal.value is not None:
         for threshold in thresholds:
@@ -113,14 +135,14 @@ def decide(signal: Signal, links: linking.Links) -> Decision:
                 best = (outcome, threshold)
     if best is not None:
         outcome, threshold = best
-        playbook = choose_playbook(links.model, threshold, signal.labels)
+        playbook = choose_playbook(links.model, threshold, signal.labels, cache)
         reason = (
             f"{signal.metric}={signal.value:g} is {outcome} against threshold "
             f"{threshold.comparator} warning {threshold.warning_value:g} / critical "
             f"{threshold.critical_value:g}"
         )
         return Decision(outcome, reason, threshold, playbook)
-    playbook = choose_playbook(links.model, None, signal.labels)
+    playbook = choose_playbook(links.model, None, signal.labels, cache)
     if not thresholds and playbook is not None and playbook.unthresholded_is_critical:
         return Decision(
             Triage.CRITICAL,
@@ -137,38 +159,10 @@ def decide(signal: Signal, links: linking.Links) -> Decision:
     return Decision(Triage.BENIGN, f"{what}; recorded only", None, playbook)
 
 
-def dedup_key(signal: Signal) -> str:
-    if signal.fingerprint:
-        return signal.alert_key
-    parts = [str(signal.model_id), signal.environment_name, signal.metric]
-    return "sig:" + ":".join(parts)
+# --- intake -----------------------------------------------------------------------------
 
 
-def _existing_incident(signal: Signal) -> Incident | None:
-    key = dedup_key(signal)
-    incidents = Incident.objects.filter(dedup_key=key)
-    if not signal.fingerprint:
-        incidents = incidents.filter(status__in=ACTIVE_STATUSES)
-    return incidents.order_by("-opened_at").first()
-
-
-def ingest(data: SignalInput, user, *, now=None) -> Signal:
-    """Store one signal and act on it. Never refuses a well-formed signal: if acting on
-    it fails, the signal is still stored (unlinked, with the reason) and the failure
-    logged, because a sender such as Alertmanager would retry a refusal forever."""
-    now = now or timezone.now()
-    try:
-        with transaction.atomic():
-            return _ingest(data, user, now=now)
-    except (DatabaseError, ValidationError, IncidentConflict, ValueError, TypeError) as exc:
-        log.exception("could not triage signal %s/%s", data.source, data.fingerprint)
-        signal = _new_signal(data, now)
-        signal.triage_reason = f"stored without triage: {type(exc).__name__}: {exc}"[:1000]
-        signal.save()
-        return signal
-
-
-def _new_signal(data: SignalInput, now) -> Signal:
+def _new_signal(data: SignalInput, user, now) -> Signal:
     return Signal(
         source=data.source,
         sender=data.sender[:200],
@@ -188,28 +182,150 @@ def _new_signal(data: SignalInput, now) -> Signal:
         model_name=data.model_name[:100],
         version_name=data.version_name[:100],
         environment_name=data.environment_name[:100],
-        triage=Triage.UNLINKED,
+        deployment_ref=data.deployment_id,
+        intake_key=linking.intake_key(data),
+        submitted_by=user if getattr(user, "is_authenticated", False) else None,
+        triage=Triage.RECEIVED,
     )
 
 
-def _ingest(data: SignalInput, user, *, now) -> Signal:
+def _stored_by_key(keys) -> dict[str, Signal]:
+    keys = list(keys)
+    found = {}
+    for start in range(0, len(keys), _KEY_CHUNK):
+        for signal in Signal.objects.filter(intake_key__in=keys[start : start + _KEY_CHUNK]):
+            found[signal.intake_key] = signal
+    return found
+
+
+def receive(inputs: list[SignalInput], user, *, now=None) -> Receipt:
+    """Store a delivery: every reading not stored before, in one insert, waiting for
+    triage; one ``signal.receive`` audit event names what was stored. A delivery that
+    repeats only stored readings writes nothing at all."""
+    now = now or timezone.now()
+    rows = [_new_signal(data, user, now) for data in inputs]
+    receipt = Receipt()
     with transaction.atomic():
-        links = linking.resolve(
-            user,
-            model_name=data.model_name,
-            version_name=data.version_name,
-            environment_name=data.environment_name,
-            deployment_id=data.deployment_id,
+        first_of_key: dict[str, Signal] = {}
+        for row in rows:
+            if row.intake_key:
+                first_of_key.setdefault(row.intake_key, row)
+        inserted = insert_returning(first_of_key.values(), ("intake_key",))
+        unkeyed = [row for row in rows if not row.intake_key]
+        if unkeyed:
+            Signal.objects.bulk_create(unkeyed)
+        earlier = _stored_by_key(k for k in first_of_key if (k,) not in inserted)
+        fresh_keys = set()
+        for row in rows:
+            if not row.intake_key:
+                receipt.signals.append(row)
+                receipt.duplicate.append(False)
+            elif (row.intake_key,) in inserted and row.intake_key not in fresh_keys:
+                fresh_keys.add(row.intake_key)
+                receipt.signals.append(row)
+                receipt.duplicate.append(False)
+            else:
+                stored = earlier.get(row.intake_key) or first_of_key[row.intake_key]
+                if stored.pk is None:  # stored meanwhile and gone again: a rare race
+                    raise IncidentConflict("The reading changed while it was stored; send again.")
+                receipt.signals.append(stored)
+                receipt.duplicate.append(True)
+        receipt.stored = len(inserted) + len(unkeyed)
+        if receipt.stored:
+            pairs = zip(receipt.signals, receipt.duplicate, strict=True)
+            ids = sorted(sig.pk for sig, dup in pairs if not dup)
+            # Last in the transaction: the chain's lock is held for this one append.
+            record(
+                "signal.receive",
+                object_type=Signal._meta.label_lower,
+                object_id=str(ids[0]),
+                after={
+                    "source": inputs[0].source,
+                    "sender": inputs[0].sender[:200],
+                    "received": receipt.received,
+                    "stored": receipt.stored,
+                    "duplicates": receipt.duplicates,
+                    "ids": ids,
+                },
+            )
+    return receipt
+
+
+# --- triage -----------------------------------------------------------------------------
+
+
+def triage_received(signal_ids, *, now=None) -> list[Signal]:
+    """Triage the signals among ``signal_ids`` that still wait, in order, in
+    transactions of at most ``GOVREG_SIGNALS_TRIAGE_BATCH`` signals. If one of a batch
+    cannot be triaged (a refused state change, invalid links), the batch is redone one
+    signal at a time and that one is kept unlinked with the reason. Returns the signals
+    triaged by this call."""
+    size = settings.GOVREG_SIGNALS_TRIAGE_BATCH
+    ids = sorted(set(signal_ids))
+    done: list[Signal] = []
+    for start in range(0, len(ids), size):
+        chunk = ids[start : start + size]
+        try:
+            done += _triage_batch(chunk, now)
+        except (ValidationError, IncidentConflict):
+            for pk in chunk:
+                try:
+                    done += _triage_batch([pk], now)
+                except (ValidationError, IncidentConflict) as exc:
+                    log.exception("could not triage signal %s", pk)
+                    _keep_untriaged(pk, exc)
+    return done
+
+
+def _triage_batch(ids: list[int], now) -> list[Signal]:
+    with transaction.atomic():
+        signals = list(
+            Signal.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("submitted_by")
+            .filter(pk__in=ids, triage=Triage.RECEIVED)
+            .order_by("pk")
         )
-        signal = _new_signal(data, now)
-        return _triage_and_act(signal, links, user, now=now)
+        cache = linking.LinkCache()
+        for signal in signals:
+            links = linking.resolve(
+                signal.submitted_by,
+                model_name=signal.model_name,
+                version_name=signal.version_name,
+                environment_name=signal.environment_name,
+                deployment_id=signal.deployment_ref,
+                cache=cache,
+            )
+            _triage_and_act(signal, links, now=now or timezone.now(), cache=cache)
+        return signals
 
 
-def _triage_and_act(signal: Signal, links: linking.Links, user, *, now) -> Signal:
+def _keep_untriaged(pk: int, exc: Exception) -> None:
+    with transaction.atomic():
+        signal = Signal.objects.select_for_update().filter(pk=pk, triage=Triage.RECEIVED).first()
+        if signal is None:
+            return
+        signal.triage = Triage.UNLINKED
+        signal.triage_reason = f"stored without triage: {type(exc).__name__}: {exc}"[:1000]
+        signal.save(update_fields=["triage", "triage_reason"])
+
+
+def ingest(data: SignalInput, user, *, now=None) -> tuple[Signal, bool]:
+    """Receive one signal and triage it at once; ``(signal, duplicate)``."""
+    receipt = receive([data], user, now=now)
+    signal = receipt.signals[0]
+    if signal.triage == Triage.RECEIVED:
+        triage_received([signal.pk], now=now)
+        signal.refresh_from_db()
+    return signal, receipt.duplicate[0]
+
+
+def _triage_and_act(signal: Signal, links: linking.Links, *, now, cache=None) -> Signal:
+    """Decide, act, and write the outcome on the signal in one UPDATE (the caller's
+    transaction): incident joined or opened, investigation task, audit decision."""
     if not links.linked:
         signal.triage = Triage.UNLINKED
         signal.triage_reason = "labels name no model known to the sender"
-        signal.save()
+        signal.save(update_fields=TRIAGE_FIELDS)
         return signal
     signal.model = links.model
     signal.model_version = links.model_version
@@ -219,16 +335,21 @@ def _triage_and_act(signal: Signal, links: linking.Links, user, *, now) -> Signa
     if signal.alert_status == AlertStatus.RESOLVED:
         signal.triage = Triage.RESOLVED
         signal.triage_reason = "the alert stopped firing"
-        signal.save()
-        incident = _existing_incident(signal)
-        if incident is not None:
-            Signal.objects.filter(pk=signal.pk).update(incident=incident)
-            signal.incident = incident
-            signal_entry(incident, signal, at=now)
+        signal.incident = linking.incident_to_join(signal)
+        signal.save(update_fields=TRIAGE_FIELDS)
+        if signal.incident is not None:
+            signal_entry(signal.incident, signal, at=now)
         return signal
 
-    decision = decide(signal, links)
-    version = latest_version(decision.playbook) if decision.playbook else None
+    decision = decide(signal, links, cache)
+    version = None
+    if decision.playbook is not None:
+        playbook = decision.playbook
+        version = (
+            cache.remember(("version", playbook.pk), lambda: latest_version(playbook))
+            if cache
+            else latest_version(playbook)
+        )
     signal.triage = decision.outcome
     signal.triage_reason = decision.reason
     signal.playbook_version = version
@@ -239,7 +360,14 @@ def _triage_and_act(signal: Signal, links: linking.Links, user, *, now) -> Signa
         signal.threshold_critical = t.critical_value
         signal.threshold_comparator = t.comparator
         signal.hypothesis = t.hypothesis
-    signal.save()
+    incident = linking.incident_to_join(signal)
+    joined = incident is not None
+    if incident is None and signal.triage == Triage.CRITICAL:
+        incident, joined = _open(signal, links, decision, version, now=now)
+    elif incident is None and signal.triage == Triage.QUESTIONABLE:
+        signal.investigation_task = _investigate(signal)
+    signal.incident = incident
+    signal.save(update_fields=TRIAGE_FIELDS)
     record_decision(
         "signal.triage",
         signal,
@@ -248,78 +376,65 @@ def _triage_and_act(signal: Signal, links: linking.Links, user, *, now) -> Signa
         threshold=signal.threshold_id,
         hypothesis=signal.hypothesis,
         playbook_version=version.pk if version else None,
+        incident=incident.pk if incident else None,
     )
-    if signal.triage == Triage.CRITICAL:
-        _open_or_join(signal, links, decision, version, user, now=now)
-    elif signal.triage == Triage.QUESTIONABLE:
-        _investigate(signal, now=now)
-    else:
-        incident = _existing_incident(signal) if signal.fingerprint else None
-        if incident is not None:
-            Signal.objects.filter(pk=signal.pk).update(incident=incident)
-            signal_entry(incident, signal, at=now)
+    if joined:
+        signal_entry(incident, signal, at=now)
     return signal
 
 
-def _open_or_join(signal, links, decision, version, user, *, now) -> Incident:
-    incident = _existing_incident(signal)
-    if incident is None:
-        name = signal.labels.get("alertname") or signal.metric or "signal"
-        where = f" in {signal.environment_name}" if signal.environment_name else ""
-        summary = signal.annotations.get("summary") or signal.annotations.get("description", "")
-        try:
-            with transaction.atomic():
-                incident = open_incident(
-                    model=signal.model,
-                    title=f"{name} critical on {signal.model.name}{where}",
-                    description=f"{summary}\n\nTriage: {decision.reason}".strip(),
-                    severity=Severity.CRITICAL,
-                    playbook_version=version,
-                    environment_name=signal.environment_name,
-                    dedup_key=dedup_key(signal),
-                    signal=signal,
-                    links=linking.incident_links(links, decision.threshold),
-                    now=now,
-                )
-            Signal.objects.filter(pk=signal.pk).update(incident=incident)
-            signal.incident = incident
-            return incident
-        except IntegrityError:  # a concurrent delivery opened it first
-            incident = _existing_incident(signal)
-            if incident is None:
-                raise IncidentConflict("could not open or find the incident") from None
-    Signal.objects.filter(pk=signal.pk).update(incident=incident)
-    signal.incident = incident
-    signal_entry(incident, signal, at=now)
-    return incident
-
-
-def _investigate(signal: Signal, *, now) -> InvestigationTask:
-    key = dedup_key(signal)
-    task = InvestigationTask.objects.filter(dedup_key=key, status=TaskStatus.OPEN).first()
-    if task is None:
-        name = signal.labels.get("alertname") or signal.metric or "signal"
-        try:
-            with transaction.atomic():
-                task = InvestigationTask.objects.create(
-                    model=signal.model,
-                    title=f"Investigate {name} on {signal.model.name}",
-                    description=signal.triage_reason,
-                    dedup_key=key,
-                )
-        except IntegrityError:
-            task = InvestigationTask.objects.get(dedup_key=key, status=TaskStatus.OPEN)
-        else:
-            recipients = group_emails(signal.model.team)
-            subject = f"[govreg] Investigate: {task.title}"
-            body = (
-                f"A questionable signal on model {signal.model.name}: {signal.triage_reason}.\n"
-                f"Hypothesis: {signal.hypothesis or '(none recorded)'}\n"
-                f"Investigation task #{task.pk}."
+def _open(signal, links, decision, version, *, now) -> tuple[Incident, bool]:
+    """Open the incident of this reading's model, environment and metric; ``(incident,
+    joined)``: joined when a concurrent triage opened it first."""
+    name = signal.labels.get("alertname") or signal.metric or "signal"
+    where = f" in {signal.environment_name}" if signal.environment_name else ""
+    summary = signal.annotations.get("summary") or signal.annotations.get("description", "")
+    try:
+        with transaction.atomic():
+            incident = open_incident(
+                model=signal.model,
+                title=f"{name} critical on {signal.model.name}{where}",
+                description=f"{summary}\n\nTriage: {decision.reason}".strip(),
+                severity=Severity.CRITICAL,
+                playbook_version=version,
+                environment_name=signal.environment_name,
+                dedup_key=linking.incident_key(signal),
+                signal=signal,
+                links=linking.incident_links(links, decision.threshold),
+                now=now,
             )
-            transaction.on_commit(lambda: send(subject, body, recipients))
-    Signal.objects.filter(pk=signal.pk).update(investigation_task=task)
-    signal.investigation_task = task
+        return incident, False
+    except IntegrityError:  # a concurrent triage opened it first
+        incident = linking.incident_to_join(signal)
+        if incident is None:
+            raise IncidentConflict("could not open or find the incident") from None
+        return incident, True
+
+
+def _investigate(signal: Signal) -> InvestigationTask:
+    key = linking.incident_key(signal)
+    task = InvestigationTask.objects.filter(dedup_key=key, status=TaskStatus.OPEN).first()
+    if task is not None:
+        return task
+    name = signal.labels.get("alertname") or signal.metric or "signal"
+    try:
+        with transaction.atomic():
+            task = InvestigationTask.objects.create(
+                model=signal.model,
+                title=f"Investigate {name} on {signal.model.name}",
+                description=signal.triage_reason,
+                dedup_key=key,
+            )
+    except IntegrityError:
+        return InvestigationTask.objects.get(dedup_key=key, status=TaskStatus.OPEN)
+    recipients = group_emails(signal.model.team)
+    subject = f"[govreg] Investigate: {task.title}"
+    body = (
+        f"A questionable signal on model {signal.model.name}: {signal.triage_reason}.\n"
+        f"Hypothesis: {signal.hypothesis or '(none recorded)'}\n"
+        f"Investigation task #{task.pk}."
+    )
+    transaction.on_commit(lambda: send(subject, body, recipients))
     return task
 
 
@@ -342,7 +457,7 @@ def map_signal(signal: Signal, user, *, model, version_name="", environment_name
         locked.mapped_by = user
         locked.version_name = version_name or locked.version_name
         locked.environment_name = environment_name or locked.environment_name
-        return _triage_and_act(locked, links, user, now=now)
+        return _triage_and_act(locked, links, now=now)
 
 
 def close_task(task: InvestigationTask, user, *, resolution: str = "", now=None):
@@ -361,4 +476,13 @@ def close_task(task: InvestigationTask, user, *, resolution: str = "", now=None)
         return task
 
 
-__all__ = ["SignalInput", "close_task", "decide", "ingest", "map_signal"]
+__all__ = [
+    "Receipt",
+    "SignalInput",
+    "close_task",
+    "decide",
+    "ingest",
+    "map_signal",
+    "receive",
+    "triage_received",
+]

@@ -17,13 +17,14 @@ from rest_framework.response import Response
 from accounts.api.base import ScopedModelViewSet
 from accounts.permissions import TokenScopePermission, may, visible
 from accounts.roles import Role, has_role
-from config.api import Pagination, problem
+from config.api import OutsideRequestTransaction, Pagination, problem
 from registry.models import MLModel, ModelVersion
 from risk.api.serializers import EvaluationSerializer
 from risk.choices import EvaluationKind
 from risk.filtersets import EvaluationFilter
 from risk.junit import JUnitError, parse_junit
 from risk.models import Evaluation
+from risk.reports import store_report
 
 WRITER_ROLES = (Role.ML_ENGINEER, Role.PIPELINE, Role.ADMIN)
 PROPERTY_FIELDS = {
@@ -74,12 +75,15 @@ def _metric_value(raw: str):
         return raw
 
 
-class ModelVersionEvaluationsView(generics.GenericAPIView):
+class ModelVersionEvaluationsView(OutsideRequestTransaction, generics.GenericAPIView):
     """GET: the version's evaluations. POST: record results, as JSON (one object or a
     list) or as a JUnit XML report (``Content-Type: application/xml``): one evaluation
     per test case. For XML, the kind and the other fields come from ``<property>``
     elements of the test case, then of its suites, then from the query string
     (``?kind=adversarial&run_reference=...``); ``metric.NAME`` properties become metrics.
+
+    A report or a list is all or nothing, stored in one insert with one audit event
+    (``risk.reports``); the answer is rendered after that short transaction committed.
     """
 
     parser_classes = [JSONParser, JUnitXMLParser, JUnitTextXMLParser]
@@ -137,8 +141,12 @@ class ModelVersionEvaluationsView(generics.GenericAPIView):
             context={**self.get_serializer_context(), "model_version": version},
         )
         serializer.is_valid(raise_exception=True)
-        with transaction.atomic():
-            saved = serializer.save(model_version=version, submitted_by=request.user)
+        if many:
+            built = [serializer.child.build(attrs) for attrs in serializer.validated_data]
+            saved = store_report(version, built, source="json")
+        else:
+            with transaction.atomic():
+                saved = serializer.save(model_version=version, submitted_by=request.user)
         body = self.get_serializer(saved, many=many).data
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -151,10 +159,8 @@ class ModelVersionEvaluationsView(generics.GenericAPIView):
             evaluations = self._evaluations_from(cases, version)
         except _CaseError as exc:
             return problem(400, exc.message, field=exc.field)
-        with transaction.atomic():
-            for evaluation in evaluations:
-                evaluation.save()
-        body = self.get_serializer(evaluations, many=True).data
+        stored = store_report(version, evaluations, source="junit")
+        body = self.get_serializer(stored, many=True).data
         return Response(body, status=status.HTTP_201_CREATED)
 
     def _evaluations_from(self, cases, version) -> list[Evaluation]:

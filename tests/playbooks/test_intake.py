@@ -14,32 +14,82 @@ URL = "/api/signals/alertmanager"
 
 
 @pytest.mark.django_db
-def test_a_repeated_firing_alert_opens_one_incident(pipeline, playbook):
+def test_a_retried_payload_changes_nothing(pipeline, playbook):
+    """Alertmanager retries a payload it got no 2xx for (and an HA pair may both send
+    it): the same reading again stores nothing, writes no audit event, and answers
+    with the signal stored the first time."""
     am = token_client(pipeline)
     payload = alertmanager_payload()
-    first = am.post(URL, payload, format="json").json()["signals"][0]
-    again = am.post(URL, payload, format="json").json()["signals"][0]
-    third = am.post(URL, payload, format="json").json()["signals"][0]
+    first = am.post(URL, payload, format="json").json()
+    events = AuditEvent.objects.count()
+    again = am.post(URL, payload, format="json")
+    third = am.post(URL, payload, format="json").json()
 
-    assert first["incident"] == again["incident"] == third["incident"]
+    assert again.status_code == 200
+    assert (first["stored"], first["duplicates"]) == (1, 0)
+    assert (again.json()["stored"], again.json()["duplicates"]) == (0, 1)
+    assert again.json()["signals"][0] == {**first["signals"][0], "duplicate": True}
+    assert third["signals"][0]["id"] == first["signals"][0]["id"]
+    assert AuditEvent.objects.count() == events
+    assert Signal.objects.count() == 1
     assert Incident.objects.count() == 1
-    assert Signal.objects.filter(incident_id=first["incident"]).count() == 3
     incident = Incident.objects.get()
-    assert incident.timeline.filter(kind="signal").count() == 3
+    assert incident.timeline.filter(kind="signal").count() == 1
     assert incident.escalations.count() == 1
 
 
 @pytest.mark.django_db
-def test_an_alert_that_resolved_and_fires_again_opens_a_new_incident(pipeline, playbook):
+def test_the_same_alert_in_one_payload_twice_is_stored_once(pipeline, playbook):
+    payload = alertmanager_payload()
+    payload["alerts"].append(copy.deepcopy(payload["alerts"][0]))
+
+    body = token_client(pipeline).post(URL, payload, format="json").json()
+
+    assert (body["received"], body["stored"], body["duplicates"]) == (2, 1, 1)
+    assert body["signals"][0]["id"] == body["signals"][1]["id"]
+    assert [s["duplicate"] for s in body["signals"]] == [False, True]
+    assert Signal.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_new_reading_of_a_firing_alert_joins_its_incident(pipeline, playbook):
+    am = token_client(pipeline)
+    first = am.post(URL, alertmanager_payload(), format="json").json()["signals"][0]
+    higher = alertmanager_payload()
+    higher["alerts"][0]["annotations"]["value"] = "0.42"
+
+    again = am.post(URL, higher, format="json").json()["signals"][0]
+
+    assert again["id"] != first["id"] and not again["duplicate"]
+    assert again["incident"] == first["incident"]
+    assert Incident.objects.count() == 1
+    assert Incident.objects.get().timeline.filter(kind="signal").count() == 2
+
+
+@pytest.mark.django_db
+def test_an_alert_that_fires_again_joins_the_active_incident_until_it_is_resolved(
+    pipeline, member, playbook
+):
+    """One rule for every intake: a reading joins the active incident of its model,
+    environment and metric. A new firing (new startsAt) while the team still works on
+    the incident joins it; once the team resolved it, a new firing opens a new one."""
+    from playbooks.services import incidents
+
     am = token_client(pipeline)
     payload = alertmanager_payload()
     first = am.post(URL, payload, format="json").json()["signals"][0]["incident"]
-    am.post(URL, resolved(payload), format="json")
+    gone = am.post(URL, resolved(payload), format="json").json()["signals"][0]
+    assert gone["triage"] == "resolved" and gone["incident"] == first
 
     refired = alertmanager_payload(starts_at="2026-05-04T11:30:00Z")
-    second = am.post(URL, refired, format="json").json()["signals"][0]["incident"]
+    assert am.post(URL, refired, format="json").json()["signals"][0]["incident"] == first
 
-    assert second != first
+    incident = Incident.objects.get(pk=first)
+    incidents.resolve(incidents.contain(incident, member), member)
+    later = alertmanager_payload(starts_at="2026-05-04T14:00:00Z")
+    second = am.post(URL, later, format="json").json()["signals"][0]["incident"]
+
+    assert second not in (None, first)
     assert Incident.objects.count() == 2
 
 
@@ -55,7 +105,9 @@ def test_labels_that_match_no_model_are_stored_unlinked_with_2xx(pipeline, playb
     assert signal.model_name == "no-such-model"
     assert signal.payload["fingerprint"] == "c6a2bd1f0e0a7d4b"
     assert Incident.objects.count() == 0
-    assert AuditEvent.objects.filter(object_type="playbooks.signal", action="create").exists()
+    receipt = AuditEvent.objects.get(object_type="playbooks.signal", action="signal.receive")
+    assert receipt.after["ids"] == [signal.pk]
+    assert receipt.after["stored"] == 1
 
 
 @pytest.mark.django_db
@@ -260,3 +312,63 @@ def test_a_non_numeric_value_annotation_falls_back_and_nan_is_refused_in_plain_s
         "/api/signals/", {"metric": "psi", "value": "nan", "model": "loan-default"}, format="json"
     )
     assert plain.status_code == 400 and "value" in plain.json()["fields"]
+
+
+@pytest.mark.django_db
+def test_a_plain_signal_joins_the_open_incident_of_the_same_model_and_metric(
+    pipeline, playbook, deployment
+):
+    """Issue #10 item 8: Alertmanager opened the incident; the same reading as a plain
+    JSON signal (naming only the model and metric) is judged against the same
+    threshold and joins that incident, as the alert itself would."""
+    am = token_client(pipeline)
+    opened = am.post(URL, alertmanager_payload(), format="json").json()["signals"][0]
+
+    plain = am.post(
+        "/api/signals/",
+        {"metric": "psi", "value": 0.31, "model": "loan-default", "source": "evidently"},
+        format="json",
+    )
+
+    assert plain.status_code == 201, plain.json()
+    assert plain.json()["triage"] == "critical"
+    assert plain.json()["incident"] == opened["incident"]
+    signal = Signal.objects.get(pk=plain.json()["id"])
+    assert signal.deployment == deployment  # the model's only live deployment
+    assert signal.environment_name == "production"
+    assert Incident.objects.count() == 1
+    assert Incident.objects.get().timeline.filter(kind="signal").count() == 2
+
+
+@pytest.mark.django_db
+def test_an_alert_joins_the_incident_a_plain_signal_opened(pipeline, playbook):
+    api = token_client(pipeline)
+    body = {"metric": "psi", "value": 0.4, "model": "loan-default", "environment": "production"}
+    opened = api.post("/api/signals/", body, format="json").json()
+
+    alert = api.post(URL, alertmanager_payload(), format="json").json()["signals"][0]
+
+    assert alert["triage"] == "critical"
+    assert alert["incident"] == opened["incident"] is not None
+    assert Incident.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_plain_signal_with_its_observation_time_is_stored_once(pipeline, playbook):
+    api = token_client(pipeline)
+    body = {
+        "metric": "psi",
+        "value": 0.05,
+        "model": "loan-default",
+        "environment": "production",
+        "observed_at": "2026-05-04T09:00:00Z",
+    }
+    first = api.post("/api/signals/", body, format="json").json()
+    again = api.post("/api/signals/", body, format="json").json()
+    untimed = {k: v for k, v in body.items() if k != "observed_at"}
+    one = api.post("/api/signals/", untimed, format="json").json()
+    two = api.post("/api/signals/", untimed, format="json").json()
+
+    assert again == {**first, "duplicate": True}
+    assert one["id"] != two["id"]  # without a time, two readings cannot be told apart
+    assert Signal.objects.count() == 3
