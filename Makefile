@@ -42,6 +42,7 @@ lint: install
 	DEBUG=true $(BIN)/python manage.py check
 	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
 	DEBUG=false SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))') \
+	  GOVREG_AUDIT_SIGNING_KEY=$$($(BIN)/python -c 'import base64, secrets; print(base64.b64encode(secrets.token_bytes(32)).decode())') \
 	  ALLOWED_HOSTS=govreg.example.com $(BIN)/python manage.py check --deploy --fail-level WARNING
 
 format: install
