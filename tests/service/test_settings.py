@@ -1,5 +1,6 @@
 """Start-up refuses bad settings by name; production values pass `check --deploy`."""
 
+import base64
 import os
 import secrets
 import subprocess
@@ -52,6 +53,8 @@ def test_production_values_pass_check_deploy():
         DEBUG="false",
         SECRET_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="govreg.example.com",
+        # production signs the audit trail's checkpoints (base64 of a raw Ed25519 key)
+        GOVREG_AUDIT_SIGNING_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
     )
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
