@@ -7,7 +7,9 @@ story's: a version is registered before it is deployed, an approval is given
 before the deployment it allows). Dates are relative to the moment of seeding,
 so the story is always current. Chapters act only through the apps' services,
 as the people and pipelines of the story; each looks its records up by their
-natural keys first, so telling the story again changes nothing.
+natural keys first, so telling the story again changes nothing, and a story
+interrupted half way (each chapter is one transaction) is finished by the next
+run.
 """
 
 from collections.abc import Callable
@@ -17,6 +19,7 @@ from datetime import datetime, timedelta
 import time_machine
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.roles import Role
@@ -101,7 +104,9 @@ def seed_users() -> dict:
         if created:
             user.set_password(DEMO_PASSWORD)
             user.save()
-        user.groups.add(*Group.objects.filter(name__in=[*roles, *teams]))
+        missing = Group.objects.filter(name__in=[*roles, *teams]).exclude(user=user)
+        if missing:
+            user.groups.add(*missing)
         users[username] = user
     return users
 
@@ -111,13 +116,15 @@ def run_all(now: datetime | None = None, *, on_chapter=None) -> dict:
     is called before each one (the command prints the story with it)."""
     now = now or timezone.now()
     context = {"now": now}
-    with time_machine.travel(now - timedelta(days=STORY_DAYS), tick=False):
+    with time_machine.travel(now - timedelta(days=STORY_DAYS), tick=False), transaction.atomic():
         context["users"] = seed_users()
     for item in chapters():
         when = now - timedelta(days=item.days_ago)
         if on_chapter is not None:
             on_chapter(item, when)
-        with time_machine.travel(when, tick=False) as clock:
+        # One transaction per chapter: what runs on its commit (notices, tasks in eager
+        # mode) runs at the chapter's moment and sees the story as it was then.
+        with time_machine.travel(when, tick=False) as clock, transaction.atomic():
             context["clock"] = clock
             item.tell(context)
     context.pop("clock", None)

@@ -139,9 +139,13 @@ def register(context, ml_model: MLModel, label: str, training_run: Run) -> Model
         )
 
 
+LIFE_CYCLE = list(ModelVersionStatus.values)  # registered, validated, deprecated, retired
+
+
 def set_status(context, target: ModelVersion, status: str, reason: str, by="engineer"):
+    """Move a version on in its life cycle (never back: told again, nothing changes)."""
     target.refresh_from_db()
-    if target.status == status:
+    if LIFE_CYCLE.index(target.status) >= LIFE_CYCLE.index(status):
         return target
     with as_user(context, by):
         return services.change_version_status(target, status, reason=reason)

@@ -1,5 +1,4 @@
 from django.core.management.base import BaseCommand
-from django.db import transaction
 
 from accounts import demo
 from audit.context import acting_as
@@ -23,7 +22,7 @@ class Command(BaseCommand):
 
         if not options["quiet_story"]:
             self.stdout.write("Demo story:")
-        with acting_as(name="manage.py seed_demo"), transaction.atomic():
+        with acting_as(name="manage.py seed_demo"):
             context = demo.run_all(on_chapter=told)
         self.stdout.write(f"Demo users (password for all: {demo.DEMO_PASSWORD}):")
         for username, (roles, teams, _) in demo.DEMO_USERS.items():
