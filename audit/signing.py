@@ -91,7 +91,12 @@ def signing_key(*, create: bool = False) -> Ed25519PrivateKey | None:
         return None
     path = development_key_path()
     if path.is_file():
-        return load_private_key(path.read_bytes())
+        try:
+            return load_private_key(path.read_bytes())
+        except CheckpointError as exc:
+            raise ImproperlyConfigured(
+                f"the generated audit signing key {path} is {exc}; remove it or set {SETTING}"
+            ) from None
     return _generate_once(path) if create else None
 
 

@@ -129,6 +129,7 @@ def app_role(transactional_db, settings):
     settings.GOVREG_DATABASE_APP_ROLE = role
     call_command("migrate", verbosity=0, interactive=False)  # post_migrate grants
     yield role
+    settings.GOVREG_DATABASE_APP_ROLE = None  # the teardown's flush must not grant to it
     with connection.cursor() as cursor:
         cursor.execute(f"DROP OWNED BY {quoted}")
         cursor.execute(f"DROP ROLE {quoted}")
