@@ -73,3 +73,54 @@ def _production():
     from registry.models import Environment
 
     return Environment.objects.get(name="production")
+
+
+def test_simultaneous_asks_share_one_open_request(team, pipeline, version):
+    """A CI job and its re-runs ask at the same moment: one request, the others get it."""
+    askers = [pipeline] + [
+        UserFactory(username=f"ci-{i}", groups=[team, Role.PIPELINE]) for i in range(9)
+    ]
+    production = _production()
+
+    outcomes = run_together(
+        [
+            (
+                lambda user=user: services.ask(
+                    model_version=version, environment=production, user=user
+                )
+            )
+            for user in askers
+        ]
+    )
+
+    assert {kind for kind, _ in outcomes} == {"ok"}
+    answers = [value for _, value in outcomes]
+    assert len({request.pk for request, _ in answers}) == 1
+    assert [created for _, created in answers].count(True) == 1
+    assert DeploymentRequest.objects.count() == 1
+
+
+def test_every_duplicate_deployed_answer_names_the_deployment(team, pipeline, version, alice, bob):
+    """Issue #18: of 19 simultaneous ``deployed`` reports, some answered
+    ``"deployment": null`` although the deployment existed."""
+    from registry.gate.api import request_body
+
+    request = services.create_request(
+        model_version=version, environment=_production(), user=pipeline
+    )
+    services.approve(request.pk, alice, "ok")
+    services.approve(request.pk, bob, "ok")
+
+    def report():
+        answer, created = services.mark_deployed(request.pk, pipeline, "argo")
+        return request_body(answer), created
+
+    reports = run_together([report for _ in range(19)])
+
+    assert {kind for kind, _ in reports} == {"ok"}
+    deployment = Deployment.objects.get()
+    bodies = [value[0] for _, value in reports]
+    assert [body["deployment"] and body["deployment"]["id"] for body in bodies] == [
+        deployment.pk
+    ] * 19
+    assert [value[1] for _, value in reports].count(True) == 1
