@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from audit.api.views import CanViewAuditTrail
 from audit.models import AuditCheckpoint, AuditEvent
 
 
@@ -41,17 +42,31 @@ class AuditCheckpointAdmin(admin.ModelAdmin):
 class AuditHistoryMixin:
     """Shows an object's audit events read-only on its admin change page.
 
-    Put it first in the bases: its template extends whichever change form the
-    next class in line uses (guardian's object-permission form, or Django's).
+    Put it before the ModelAdmin class in the bases: its template extends whichever
+    change form the next class in line uses (guardian's object-permission form, or
+    Django's).
+
+    The history is shown to those who may read the audit trail in the API
+    (``CanViewAuditTrail``: auditors, the board, admins); others get the plain page.
     """
 
     change_form_template = "admin/audit_history_change_form.html"
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
-        base = super().change_form_template or "admin/change_form.html"
-        extra_context["audit_base_template"] = base
-        extra_context["audit_events"] = AuditEvent.objects.filter(
-            object_type=self.model._meta.label_lower, object_id=str(object_id)
-        ).order_by("-seq")[:200]
+        extra_context["audit_base_template"] = self._base_change_form_template()
+        if CanViewAuditTrail().has_permission(request, self):
+            extra_context["audit_events"] = AuditEvent.objects.filter(
+                object_type=self.model._meta.label_lower, object_id=str(object_id)
+            ).order_by("-seq")[:200]
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        response = super().render_change_form(request, context, add, change, form_url, obj)
+        if "audit_events" not in context and response.template_name == self.change_form_template:
+            # An add form, or a reader of the record who may not read the trail.
+            response.template_name = self._base_change_form_template()
+        return response
+
+    def _base_change_form_template(self):
+        return super().change_form_template or "admin/change_form.html"

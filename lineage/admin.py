@@ -3,21 +3,17 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from accounts.admin_base import GovernedAdmin, Who, admin_may_write
 from lineage.models import Dataset, DatasetVersion, Job, LineageEvent, Namespace, Run
 from lineage.services import NOTE_FIELDS, change_dataset_version, user_can_govern_dataset_versions
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Lineage records come from events and imports; the admin only shows them."""
+class ReadOnlyAdmin(GovernedAdmin):
+    """Lineage records come from events and imports; everyone signed in reads them
+    (as in the API); the admin only shows them."""
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    readers = Who.SIGNED_IN
+    writers = None
 
 
 @admin.register(Namespace)
@@ -56,8 +52,12 @@ class LineageEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DatasetVersion)
-class DatasetVersionAdmin(admin.ModelAdmin):
-    """Status and notes are editable by governing users; the rest is read-only."""
+class DatasetVersionAdmin(GovernedAdmin):
+    """Status and notes are editable by governing users (the API's rule); the rest is
+    read-only."""
+
+    readers = Who.SIGNED_IN
+    add_allowed = False
 
     list_display = ["dataset", "version", "status", "producing_run", "created_at"]
     list_filter = ["status"]
@@ -66,14 +66,11 @@ class DatasetVersionAdmin(admin.ModelAdmin):
     fields = ["dataset", "version", "content_hash", "producing_run", "status", *NOTE_FIELDS]
     readonly_fields = ["dataset", "version", "content_hash", "producing_run"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return user_can_govern_dataset_versions(request.user)
+    def may_write(self, request, action, obj=None):
+        user = request.user
+        if action != "change" or not admin_may_write(user):
+            return False
+        return user_can_govern_dataset_versions(user)
 
     def save_model(self, request, obj, form, change):
         changes = {name: form.cleaned_data[name] for name in NOTE_FIELDS}

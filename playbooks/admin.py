@@ -1,8 +1,16 @@
 from django.contrib import admin
 from django.utils import timezone
-from guardian.admin import GuardedModelAdmin
 
-from audit.admin import AuditHistoryMixin
+from accounts.admin_base import (
+    GovernedAdmin,
+    GovernedGuardedAdmin,
+    GovernedTabularInline,
+    admin_may_write,
+)
+from accounts.permissions import may_any
+from playbooks.api.reviews import ActionItemScopeFilter, action_item_scope
+from playbooks.api.signals import SignalScopeFilter
+from playbooks.choices import ReviewStatus
 from playbooks.models import (
     ActionItem,
     Drill,
@@ -18,26 +26,25 @@ from playbooks.models import (
 )
 from playbooks.models.incident import report_overdue_q
 from playbooks.services import playbooks as playbook_service
+from playbooks.services import reviews as review_service
+from playbooks.services.reviews import OPEN_ITEM_STATUSES
+from registry.models import MLModel
 
 
-class ReadOnlyAdmin(AuditHistoryMixin, admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
+class ReadOnlyAdmin(GovernedAdmin):
+    """Records only services write."""
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    writers = None
 
 
 @admin.register(Playbook)
-class PlaybookAdmin(AuditHistoryMixin, GuardedModelAdmin):
+class PlaybookAdmin(GovernedGuardedAdmin):
     list_display = ("name", "team", "risk_category", "current_version", "active", "updated_at")
     list_filter = ("team", "active", "risk_category")
     search_fields = ("name", "description")
     filter_horizontal = ("thresholds",)
     readonly_fields = ("current_version",)
+    delete_allowed = True
 
     def save_model(self, request, obj, form, change):
         playbook_service.save_playbook(obj, user=request.user)
@@ -51,10 +58,18 @@ class PlaybookAdmin(AuditHistoryMixin, GuardedModelAdmin):
 class PlaybookVersionAdmin(ReadOnlyAdmin):
     list_display = ("playbook", "number", "created_at", "created_by")
     list_filter = ("playbook",)
+    scope_path = "playbook"
+    scope_model = Playbook
 
 
 @admin.register(Signal)
 class SignalAdmin(ReadOnlyAdmin):
+    """Signals of the user's models; unlinked ones only for global readers (the API's
+    filter)."""
+
+    def scope_queryset(self, request, queryset):
+        return SignalScopeFilter().filter_queryset(request, queryset, self)
+
     list_display = ("id", "received_at", "source", "metric", "value", "model", "triage")
     list_filter = ("triage", "source")
     search_fields = ("metric", "fingerprint", "model_name")
@@ -62,13 +77,17 @@ class SignalAdmin(ReadOnlyAdmin):
 
 
 @admin.register(InvestigationTask)
-class InvestigationTaskAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class InvestigationTaskAdmin(ReadOnlyAdmin):
+    """Tasks come from questionable signals and close through the API's verb."""
+
+    scope_path = "model"
+    scope_model = MLModel
     list_display = ("title", "model", "status", "created_at")
     list_filter = ("status",)
     readonly_fields = ("dedup_key", "closed_at", "closed_by")
 
 
-class TimelineInline(admin.TabularInline):
+class TimelineInline(GovernedTabularInline):
     model = TimelineEntry
     extra = 0
     can_delete = False
@@ -79,7 +98,7 @@ class TimelineInline(admin.TabularInline):
         return False
 
 
-class StepInline(admin.TabularInline):
+class StepInline(GovernedTabularInline):
     model = StepCompletion
     extra = 0
     can_delete = False
@@ -89,7 +108,7 @@ class StepInline(admin.TabularInline):
         return False
 
 
-class EscalationInline(admin.TabularInline):
+class EscalationInline(GovernedTabularInline):
     model = Escalation
     extra = 0
     can_delete = False
@@ -119,8 +138,13 @@ class ReportOverdueFilter(admin.SimpleListFilter):
 
 
 @admin.register(Incident)
-class IncidentAdmin(AuditHistoryMixin, admin.ModelAdmin):
-    """Status changes go through the API's verbs (services); the admin edits the text."""
+class IncidentAdmin(GovernedAdmin):
+    """Status changes go through the API's verbs (services); the admin edits the text.
+    Incidents are opened by signals or the API (the service starts the playbook)."""
+
+    scope_path = "model"
+    scope_model = MLModel
+    add_allowed = False
 
     list_display = (
         "id",
@@ -163,33 +187,103 @@ class IncidentAdmin(AuditHistoryMixin, admin.ModelAdmin):
         return obj.report_overdue
 
 
-class ActionItemInline(admin.TabularInline):
+class ActionItemInline(GovernedTabularInline):
     model = ActionItem
     extra = 0
+    can_delete = False
     fields = ("title", "owner", "due_date", "status")
     readonly_fields = ("status",)
 
 
+class SavesActionItems:
+    """Action items edited inline are saved by the service, as the API saves them."""
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not ActionItem:
+            return super().save_formset(request, form, formset, change)
+        for item in formset.save(commit=False):
+            review_service.save_action_item(item)
+
+
 @admin.register(PostIncidentReview)
-class PostIncidentReviewAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class PostIncidentReviewAdmin(SavesActionItems, GovernedAdmin):
+    """Reviews of the team's incidents; a completed review is final (read-only)."""
+
     list_display = ("incident", "status", "completed_at")
     list_filter = ("status",)
     inlines = [ActionItemInline]
+    scope_path = "incident__model"
+    scope_model = MLModel
+
+    def may_write(self, request, action, obj=None):
+        if obj is not None and obj.status == ReviewStatus.COMPLETED:
+            return False
+        return super().may_write(request, action, obj)
+
+    def save_model(self, request, obj, form, change):
+        review_service.save_review(obj)
 
 
 @admin.register(Drill)
-class DrillAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class DrillAdmin(SavesActionItems, GovernedAdmin):
     list_display = ("title", "playbook", "scheduled_for", "status")
     list_filter = ("status",)
     filter_horizontal = ("participants",)
     inlines = [ActionItemInline]
+    scope_path = "playbook"
+    scope_model = Playbook
+    delete_allowed = True
+
+    def save_model(self, request, obj, form, change):
+        review_service.save_drill(obj)
 
 
 @admin.register(ActionItem)
-class ActionItemAdmin(AuditHistoryMixin, admin.ModelAdmin):
-    """Closing an item applies its changes: use the API's /complete, not this form."""
+class ActionItemAdmin(GovernedAdmin):
+    """Closing an item applies its changes: use the API's /complete, not this form.
+    An item belongs to a review (its incident's model decides) or a drill (its
+    playbook decides); a closed item is read-only."""
 
     list_display = ("title", "owner", "due_date", "status", "threshold", "risk")
     list_filter = ("status",)
     search_fields = ("title",)
-    raw_id_fields = ("review", "drill", "risk", "threshold", "evaluation")
+    raw_id_fields = ("review", "drill", "risk", "threshold")
+    readonly_fields = ("status", "evaluation", "closed_at", "closed_by", "outcome")
+
+    def scope_queryset(self, request, queryset):
+        return ActionItemScopeFilter().filter_queryset(request, queryset, self)
+
+    def scope_object(self, obj):
+        return action_item_scope(obj)
+
+    def parents(self, request):
+        """Reviews and drills the user may add items under."""
+        registry = self.admin_site._registry
+        return (
+            registry[PostIncidentReview].changeable(request),
+            registry[Drill].changeable(request),
+        )
+
+    def may_write(self, request, action, obj=None):
+        if obj is None:
+            user = request.user
+            return admin_may_write(user) and (
+                may_any(user, "change", MLModel) or may_any(user, "change", Playbook)
+            )
+        if obj.status not in OPEN_ITEM_STATUSES:
+            return False
+        return super().may_write(request, action, obj)
+
+    def has_add_permission(self, request):
+        return self.may_write(request, "change")
+
+    def choices_for(self, db_field, request):
+        reviews, drills = self.parents(request)
+        if db_field.name == "review":
+            return reviews
+        if db_field.name == "drill":
+            return drills
+        return super().choices_for(db_field, request)
+
+    def save_model(self, request, obj, form, change):
+        review_service.save_action_item(obj)

@@ -3,12 +3,19 @@ from datetime import timedelta
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from guardian.admin import GuardedModelAdmin
 
-from accounts.permissions import grant_team_access
-from audit.admin import AuditHistoryMixin
+from accounts.admin_base import (
+    GovernedAdmin,
+    GovernedGuardedAdmin,
+    GovernedTabularInline,
+    Who,
+    adopt,
+    model_fields,
+)
+from registry.models import MLModel
 from risk import services
 from risk.choices import AcceptanceStatus, ReviewState
 from risk.models import (
@@ -26,7 +33,11 @@ from risk.models import (
 
 
 @admin.register(RiskMatrix)
-class RiskMatrixAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class RiskMatrixAdmin(GovernedAdmin):
+    """Everyone signed in reads the matrices; only admins redraw them (as in the API)."""
+
+    readers = Who.SIGNED_IN
+    writers = Who.ADMINS
     list_display = ("name", "likelihood_size", "impact_size", "is_default", "updated_at")
     list_filter = ("is_default",)
 
@@ -69,14 +80,14 @@ class AboveAppetiteFilter(admin.SimpleListFilter):
         return queryset
 
 
-class ControlInline(admin.TabularInline):
+class ControlInline(GovernedTabularInline):
     model = Control
     extra = 0
     fields = ("title", "owner", "status", "evidence_url")
     autocomplete_fields = ()
 
 
-class ThresholdInline(admin.TabularInline):
+class ThresholdInline(GovernedTabularInline):
     model = Threshold
     extra = 0
     fields = ("metric", "comparator", "warning_value", "critical_value", "model_version")
@@ -89,7 +100,10 @@ class ThresholdInline(admin.TabularInline):
 
 
 @admin.register(Risk)
-class RiskAdmin(AuditHistoryMixin, GuardedModelAdmin):
+class RiskAdmin(GovernedGuardedAdmin):
+    """The owning team's risks (board, auditors and admins see all); a new risk is
+    created by the service, which gives its team its rights."""
+
     list_display = (
         "title",
         "team",
@@ -123,21 +137,31 @@ class RiskAdmin(AuditHistoryMixin, GuardedModelAdmin):
     list_select_related = ("team", "owner")
     inlines = [ControlInline, ThresholdInline]
     actions = ["mark_reviewed"]
+    delete_allowed = True
 
     def save_model(self, request, obj, form, change):
-        with transaction.atomic():
+        if change:
             super().save_model(request, obj, form, change)
-            if not change:
-                grant_team_access(obj, obj.team)
+        else:
+            adopt(obj, services.create_risk(**model_fields(form)))
 
-    @admin.action(description="Mark selected risks as reviewed today")
+    @admin.action(description="Mark selected risks as reviewed today", permissions=["change"])
     def mark_reviewed(self, request, queryset):
+        reviewed = 0
         for risk in queryset:
-            services.record_review(risk, request.user, notes="Reviewed in the admin.")
-        self.message_user(request, f"{queryset.count()} risk(s) marked reviewed.")
+            if not self.has_change_permission(request, risk):
+                self.message_user(request, f"{risk}: you may not change it.", messages.ERROR)
+                continue
+            try:
+                services.record_review(risk, request.user, notes="Reviewed in the admin.")
+            except ValidationError as exc:
+                self.message_user(request, f"{risk}: {' '.join(exc.messages)}", messages.ERROR)
+                continue
+            reviewed += 1
+        self.message_user(request, f"{reviewed} risk(s) marked reviewed.")
 
 
-class RiskAcceptanceApprovalInline(admin.TabularInline):
+class RiskAcceptanceApprovalInline(GovernedTabularInline):
     model = RiskAcceptanceApproval
     extra = 0
     can_delete = False
@@ -168,19 +192,17 @@ class ExpiringFilter(admin.SimpleListFilter):
 
 
 @admin.register(RiskAcceptance)
-class RiskAcceptanceAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class RiskAcceptanceAdmin(GovernedAdmin):
     """Read-only: acceptances are decided through the API (decision rights apply)."""
+
+    writers = None
+    scope_path = "risk"
+    scope_model = Risk
 
     list_display = ("risk", "status", "expires_at", "requested_by", "decided_by", "decided_at")
     list_filter = (ExpiringFilter, "status")
     list_select_related = ("risk", "requested_by", "decided_by")
     inlines = [RiskAcceptanceApprovalInline]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class ThresholdForm(forms.ModelForm):
@@ -213,7 +235,7 @@ class ThresholdForm(forms.ModelForm):
         return cleaned
 
 
-class ThresholdRecalibrationInline(admin.TabularInline):
+class ThresholdRecalibrationInline(GovernedTabularInline):
     model = ThresholdRecalibration
     extra = 0
     can_delete = False
@@ -234,8 +256,13 @@ class ThresholdRecalibrationInline(admin.TabularInline):
 
 
 @admin.register(Threshold)
-class ThresholdAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class ThresholdAdmin(GovernedAdmin):
+    """Thresholds of the team's risks; new values are a recalibration (kept, audited)."""
+
     form = ThresholdForm
+    scope_path = "risk"
+    scope_model = Risk
+    delete_allowed = True
     list_display = ("metric", "comparator", "warning_value", "critical_value", "risk")
     list_filter = ("comparator",)
     search_fields = ("metric", "hypothesis")
@@ -263,7 +290,13 @@ class ThresholdAdmin(AuditHistoryMixin, admin.ModelAdmin):
 
 
 @admin.register(Evaluation)
-class EvaluationAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class EvaluationAdmin(GovernedAdmin):
+    """Read-only: results come from CI through the API, and the gate trusts them, so no
+    form may write or rewrite one."""
+
+    writers = None
+    scope_path = "model_version__model"
+    scope_model = MLModel
     list_display = ("name", "kind", "model_version", "outcome", "reviewer", "created_at")
     list_filter = ("kind", "outcome")
     search_fields = ("name", "suite", "hypothesis", "run_reference")
@@ -272,26 +305,31 @@ class EvaluationAdmin(AuditHistoryMixin, admin.ModelAdmin):
 
 
 @admin.register(RequiredEvaluation)
-class RequiredEvaluationAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class RequiredEvaluationAdmin(GovernedAdmin):
+    """Everyone signed in reads what each tier requires; only admins change it."""
+
+    readers = Who.SIGNED_IN
+    writers = Who.ADMINS
+    delete_allowed = True
     list_display = ("risk_tier", "kind")
     list_filter = ("risk_tier",)
 
 
 @admin.register(Reminder)
-class ReminderAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class ReminderAdmin(GovernedAdmin):
     list_display = ("risk", "kind", "due_date", "recipient_email", "sent_at")
     list_filter = ("kind",)
     list_select_related = ("risk",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+    writers = None
+    scope_path = "risk"
+    scope_model = Risk
 
 
 @admin.register(Control)
-class ControlAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class ControlAdmin(GovernedAdmin):
+    scope_path = "risk"
+    scope_model = Risk
+    delete_allowed = True
     list_display = ("title", "risk", "owner", "status")
     list_filter = ("status",)
     list_select_related = ("risk", "owner")

@@ -104,14 +104,18 @@ class ActionItemScopeFilter(BaseFilterBackend):
         )
 
 
+def action_item_scope(item: ActionItem):
+    """The record whose team decides on ``item``: its review's model or its drill's playbook."""
+    return item.review.incident.model if item.review_id else item.drill.playbook
+
+
 class ActionItemPermission(BasePermission):
     message = "You may see this action item but not change it."
 
     def has_object_permission(self, request, view, obj):
         if request.method in ("GET", "HEAD", "OPTIONS"):
             return True
-        scope = obj.review.incident.model if obj.review_id else obj.drill.playbook
-        return may(request.user, "change", scope)
+        return may(request.user, "change", action_item_scope(obj))
 
 
 class ActionItemViewSet(ConflictAs409, viewsets.ModelViewSet):

@@ -3,12 +3,19 @@ deployment requests and approvals are read-only records of decisions."""
 
 from django.contrib import admin
 
-from audit.admin import AuditHistoryMixin
+from accounts.admin_base import GovernedAdmin, GovernedTabularInline, Who
+from registry.gate.api import visible_requests
 from registry.models import Approval, DecisionRight, DeploymentRequest
 
 
 @admin.register(DecisionRight)
-class DecisionRightAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class DecisionRightAdmin(GovernedAdmin):
+    """Policy: read by holders of the view permission (board, auditors, admins),
+    changed by holders of the model permissions (admins)."""
+
+    readers = Who.MODEL_PERM
+    writers = Who.MODEL_PERM
+    delete_allowed = True
     list_display = (
         "__str__",
         "action",
@@ -26,7 +33,7 @@ class DecisionRightAdmin(AuditHistoryMixin, admin.ModelAdmin):
     autocomplete_fields = ("model",)
 
 
-class ApprovalInline(admin.TabularInline):
+class ApprovalInline(GovernedTabularInline):
     model = Approval
     extra = 0
     can_delete = False
@@ -38,7 +45,12 @@ class ApprovalInline(admin.TabularInline):
 
 
 @admin.register(DeploymentRequest)
-class DeploymentRequestAdmin(AuditHistoryMixin, admin.ModelAdmin):
+class DeploymentRequestAdmin(GovernedAdmin):
+    """Read-only: requests are asked, approved and reported through the gate's API and
+    pages. Listed as the API lists them: requests of models the user may view or
+    approve."""
+
+    writers = None
     list_display = (
         "pk",
         "model_version",
@@ -54,11 +66,5 @@ class DeploymentRequestAdmin(AuditHistoryMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     inlines = [ApprovalInline]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def scope_queryset(self, request, queryset):
+        return queryset.filter(pk__in=visible_requests(request.user).values("pk"))
