@@ -111,7 +111,7 @@ def test_containment_can_request_a_rollback_through_the_gate(
     assert answer.status_code == 200, answer.json()
     from registry.models import DeploymentRequest
 
-    request = DeploymentRequest.objects.get()
+    request = DeploymentRequest.objects.get(kind="rollback")
     assert request.model_version == v1  # the version live before the incident's one
     assert request.environment == production
     assert _our_check(request)["passed"] is True
