@@ -192,6 +192,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RiskCategoryEnum": "risk.choices.RiskCategory",
         "SeriousCategoryEnum": "playbooks.choices.SeriousCategory",
+        "RequestKindEnum": "registry.choices.RequestKind",
     },
 }
 
