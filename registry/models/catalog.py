@@ -193,6 +193,20 @@ class Environment(models.Model):
     def __str__(self):
         return self.name
 
+    def clean(self):
+        # Unprotecting production to deploy past the gate (and protecting it again)
+        # would be a way around the gate from the admin or the API: once versions
+        # have served in a protected environment, it stays protected.
+        if self.pk and not self.protected:
+            was = Environment.objects.filter(pk=self.pk).values_list("protected", flat=True)
+            if was.first() and self.deployments.exists():
+                raise ValidationError(
+                    {
+                        "protected": f"{self.name} is protected and versions have served "
+                        "there through the gate; it stays protected."
+                    }
+                )
+
 
 class Deployment(models.Model):
     """A model version serving in an environment, and what it replaced.

@@ -195,3 +195,22 @@ def test_containment_asks_for_a_rollback_request(owner, version, history, produc
         services.request_rollback(
             model_version=history["8"].model_version, environment=production, user=owner
         )
+
+
+def test_production_stays_protected_once_versions_served_there(
+    admin_client, api, production, history
+):
+    """Unprotecting production, deploying and protecting it again would go around the
+    gate: neither the admin nor the API may unprotect it."""
+    from tests.factories import UserFactory
+
+    root = api(UserFactory(username="root", groups=["admin"]))
+    answer = root.patch(f"/api/environments/{production.pk}/", {"protected": False}, format="json")
+    assert answer.status_code == 400 and "protected" in answer.json()["fields"]
+    page = admin_client.post(
+        f"/admin/registry/environment/{production.pk}/change/",
+        {"name": "production", "order": 30, "protected": "", "description": ""},
+    )
+    assert page.status_code == 200 and b"it stays protected" in page.content
+    production.refresh_from_db()
+    assert production.protected
