@@ -13,8 +13,11 @@ and the incident the revoked bureau extract opened.
   PSI threshold and re-rate the drift risk (above appetite: the risk register
   then asks for, and gets, an acceptance).
 - day 11: the bureau's consent withdrawal leaves credit-limit@1 serving on revoked
-  data: engineer opens an incident; day 10 credit-limit@2 replaces it through the
-  gate, and the incident is contained and resolved.
+  data: engineer opens an incident and marks it serious (its reporting clock runs
+  until an approver decides whether to report it); day 10 credit-limit@2 replaces
+  @1 through the gate, and the incident is contained and resolved.
+- day 3: a new alert rule misspells its model ("creditlimit"): the signal waits,
+  unlinked, for an admin to map it.
 """
 
 from datetime import timedelta
@@ -43,6 +46,7 @@ DRIFT_LABELS = {
     "severity": "critical",
 }
 REVOKED_DATA_INCIDENT = "credit-limit@1 serves on a revoked bureau extract"
+MISROUTED_FINGERPRINT = "9a4f2c7e1b0d3856"  # an alert whose rule misspells its model
 
 
 def drift_incident() -> Incident | None:
@@ -245,6 +249,39 @@ def drift_review(context):
             reviews.complete_action_item(item, engineer, note="Applied.")
 
 
+@chapter(days_ago=3)
+def misrouted_alert(context):
+    """a new alert rule names its model "creditlimit": the signal is kept unlinked for an
+    admin to map"""
+    if Signal.objects.filter(fingerprint=MISROUTED_FINGERPRINT).exists():
+        return
+    labels = {
+        "alertname": "InputNullRateHigh",
+        "model": "creditlimit",
+        "environment": "production",
+        "metric": "income_null_rate",
+        "severity": "warning",
+    }
+    with as_user(context, "pipeline"):
+        triage.ingest(
+            triage.SignalInput(
+                source=SignalSource.ALERTMANAGER,
+                sender="govreg",
+                metric=labels["metric"],
+                value=0.04,
+                labels=labels,
+                annotations={"value": "0.04", "summary": "4% of applications lack income."},
+                fingerprint=MISROUTED_FINGERPRINT,
+                alert_status="firing",
+                starts_at=timezone.now() - timedelta(minutes=1),
+                receiver="govreg",
+                model_name=labels["model"],
+                environment_name=labels["environment"],
+            ),
+            context["users"]["pipeline"],
+        )
+
+
 @chapter(days_ago=11)
 def revoked_data_incident(context):
     """engineer opens an incident: credit-limit@1 serves on the revoked extract"""
@@ -273,6 +310,9 @@ def revoked_data_incident(context):
         )
         later(context, minutes=20)
         incidents.acknowledge(incident, engineer)
+        # Scoring applicants with data whose consent was withdrawn may infringe their
+        # rights: the reporting clock starts until an approver decides (Art. 73).
+        incidents.mark_serious(incident, engineer, category="serious", aware_at=timezone.now())
         incidents.add_comment(
             incident,
             engineer,

@@ -5,7 +5,7 @@ the pipeline reports deployed. The last chapters leave three requests for the
 board to look at:
 
 - ``support-triage@2`` to staging: approved at once (no approval needed there),
-  reported deployed by the pipeline;
+  half an hour ago; the pipeline has not reported its rollout yet;
 - ``account-takeover@1`` to production: denied by its checks (incomplete card,
   an input without a content hash);
 - ``loan-default@3`` to production: approved by ``approver``, pending: it needs
@@ -78,11 +78,11 @@ def release(context, version, *, environment="production", approvers=(), comment
     return deployed(context, request)
 
 
-@chapter(days_ago=3)
-def support_triage_2_staging(context):
-    """support-triage@2 to staging: the gate approves at once, the pipeline deploys"""
-    version = ModelVersion.objects.get(model__name="support-triage", version="2")
-    deployed(context, ask(context, version, "staging"))
+@chapter(days_ago=0.02)
+def support_triage_2_staging_request(context):
+    """the pipeline asks for support-triage@2 in staging: approved at once (staging needs
+    no approval); its rollout is under way"""
+    ask(context, ModelVersion.objects.get(model__name="support-triage", version="2"), "staging")
 
 
 @chapter(days_ago=2)

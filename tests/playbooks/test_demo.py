@@ -1,6 +1,7 @@
 """The playbooks' part of the demo story: what the team did when signals fired."""
 
 import pytest
+from django.utils import timezone
 
 from accounts import demo as accounts_demo
 from playbooks.choices import TimelineKind
@@ -42,6 +43,9 @@ def test_the_drift_alert_ran_its_playbook_and_the_rollback_went_through_the_gate
     revoked = Incident.objects.get(title=REVOKED_DATA_INCIDENT)
     assert revoked.status == "resolved"
     assert revoked.dataset_versions.get().status == "revoked"
+    # marked serious: its reporting clock runs until an approver decides
+    assert revoked.serious_category == "serious" and revoked.report_deadline > timezone.now()
+    assert revoked.reported_at is None and revoked.not_reportable_at is None
     replacement = Deployment.objects.get(
         model__name="credit-limit", environment__name="production", state=DeploymentState.LIVE
     )

@@ -71,7 +71,7 @@ def test_five_models_of_three_teams(story):
         ("card-fraud", "staging"): "2",
         ("account-takeover", "staging"): "1",
         ("support-triage", "production"): "1",
-        ("support-triage", "staging"): "2",
+        ("support-triage", "staging"): "1",
     }
 
 
@@ -145,7 +145,8 @@ def test_the_gate_verdicts_the_story_promises(story):
             created_at__gte=timezone.now() - timedelta(days=4)
         )
     }
-    assert requests[("support-triage", "staging")].outcome == RequestOutcome.DEPLOYED
+    staging = requests[("support-triage", "staging")]
+    assert staging.status == RequestStatus.APPROVED and staging.outcome == ""
     assert requests[("account-takeover", "production")].status == RequestStatus.DENIED
     pending = requests[("loan-default", "production")]
     assert pending.status == RequestStatus.PENDING

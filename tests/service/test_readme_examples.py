@@ -175,14 +175,14 @@ def make_run(tmp_path_factory):
     try:
         _wait_until_serving(server, port, log)
         url = f"http://127.0.0.1:{port}"
-        # $TOKEN_KEY: the key of one of admin's own tokens, as GET /api/tokens/ lists it.
+        # $TOKEN_ID: the id of one of admin's own tokens, as GET /api/tokens/ lists it.
         listing = urllib.request.Request(
             f"{url}/api/tokens/", headers={"Authorization": f"Bearer {variables['TOKEN']}"}
         )
         with urllib.request.urlopen(listing, timeout=30) as answer:  # noqa: S310 - local server
             tokens = json.load(answer)
         tokens = tokens.get("results", tokens) if isinstance(tokens, dict) else tokens
-        variables["TOKEN_KEY"] = next(t["token_key"] for t in tokens if t["name"] == "laptop-old")
+        variables["TOKEN_ID"] = next(t["id"] for t in tokens if t["name"] == "laptop-old")
         yield {"url": url, "variables": variables, "directory": directory, "log": log}
     finally:
         server.terminate()
@@ -202,6 +202,7 @@ def test_readme_example(example, make_run):
         if text in example.command:
             pytest.skip(reason)
     body = make_run["directory"] / "answer"
+    body.unlink(missing_ok=True)
     command = example.command.replace(BASE, make_run["url"]).replace(
         "curl ", f"curl -sS -o {shlex.quote(str(body))} -w '%{{http_code}}' ", 1
     )
