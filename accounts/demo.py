@@ -42,6 +42,10 @@ DEMO_USERS = {
 }
 
 
+class StoryConflict(Exception):
+    """The database holds records the story would contradict (another demo, real data)."""
+
+
 @dataclass(frozen=True)
 class Chapter:
     """One moment of the demo story: ``days_ago`` days before the seeding."""

@@ -32,7 +32,7 @@ from datetime import timedelta
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from accounts.demo import as_user, chapter
+from accounts.demo import StoryConflict, as_user, chapter
 from lineage.models import DatasetVersion, Run
 from lineage.services import change_dataset_version, ingest_event
 from registry import services
@@ -124,6 +124,11 @@ def register(context, ml_model: MLModel, label: str, training_run: Run) -> Model
     """The training pipeline registers the artifact it produced, naming its lineage run."""
     existing = ml_model.versions.filter(version=label).first()
     if existing is not None:
+        if existing.training_run_id != training_run.pk:
+            raise StoryConflict(
+                f"{existing} exists and was trained by another run than the demo's: this "
+                "database holds other data (an earlier demo?). Seed an empty one (make clean)."
+            )
         return existing
     digest = hashlib.sha256(f"{ml_model.name}/{label}".encode()).hexdigest()
     with as_user(context, "pipeline"):

@@ -161,3 +161,28 @@ def test_the_story_is_told_once_and_the_audit_chain_holds(story):
     assert counts() == first
     assert len([m for m in mail.outbox if "revoked" in m.body]) == 1
     call_command("verify_audit")
+
+
+def test_a_database_holding_other_data_is_refused_with_a_message():
+    from django.contrib.auth.models import Group
+    from django.core.management.base import CommandError
+
+    from registry.demo import run
+
+    accounts_demo.seed_users()
+    other = run("credit.train_loan_default", "an-earlier-demo", 1)
+    loan = services.register_model(
+        name="loan-default",
+        team=Group.objects.get(name="credit-risk"),
+        risk_tier="high",
+        description="Someone else's model of the same name.",
+    )
+    services.register_version(
+        model=loan,
+        version="1",
+        artifact_uri="s3://elsewhere/model.tar.gz",
+        artifact_digest="sha256:" + "0" * 64,
+        training_run=other,
+    )
+    with pytest.raises(CommandError, match="make clean"):
+        call_command("seed_demo", "--quiet-story")

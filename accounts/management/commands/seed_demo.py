@@ -1,4 +1,4 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from accounts import demo
 from audit.context import acting_as
@@ -22,8 +22,11 @@ class Command(BaseCommand):
 
         if not options["quiet_story"]:
             self.stdout.write("Demo story:")
-        with acting_as(name="manage.py seed_demo"):
-            context = demo.run_all(on_chapter=told)
+        try:
+            with acting_as(name="manage.py seed_demo"):
+                context = demo.run_all(on_chapter=told)
+        except demo.StoryConflict as exc:
+            raise CommandError(str(exc)) from None
         self.stdout.write(f"Demo users (password for all: {demo.DEMO_PASSWORD}):")
         for username, (roles, teams, _) in demo.DEMO_USERS.items():
             if username in context["users"]:
