@@ -3,26 +3,16 @@ version: one insert and one audit event for the whole report, written last, so t
 audit chain's lock is held for one short append however many test cases the report
 holds (a per-row event would hold it across thousands of appends)."""
 
-import hashlib
-import json
 from collections import Counter
 
 from django.db import transaction
 
 from audit.services import record
-from audit.tracking import snapshot
+from audit.tracking import rows_digest
 from risk.choices import EvaluationOutcome
 from risk.models import Evaluation
 
 BATCH_SIZE = 500  # rows per INSERT statement
-
-
-def rows_digest(evaluations) -> str:
-    """SHA-256 of the stored rows' snapshots (as ``audit.tracking`` takes them), in id
-    order: the audit event pins every row of the report without repeating it."""
-    rows = sorted((snapshot(e) for e in evaluations), key=lambda row: row["id"])
-    blob = json.dumps(rows, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(blob.encode()).hexdigest()
 
 
 def store_report(version, evaluations: list[Evaluation], *, source: str) -> list[Evaluation]:

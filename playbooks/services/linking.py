@@ -78,15 +78,18 @@ def incident_key(signal: Signal) -> str:
     return f"sig:{signal.model_id}:{signal.environment_name}:{signal.metric}"[:255]
 
 
-def incident_to_join(signal: Signal) -> Incident | None:
+def incident_to_join(signal: Signal, *, by_key: bool = True) -> Incident | None:
     """The active incident this linked reading joins: the one of its model, environment
     and metric; else the active one an earlier notification of the same alert episode
-    (fingerprint and startsAt) joined. None when there is none."""
-    incident = (
-        Incident.objects.filter(dedup_key=incident_key(signal), status__in=ACTIVE_STATUSES)
-        .order_by("-opened_at", "-pk")
-        .first()
-    )
+    (fingerprint and startsAt) joined. None when there is none. ``by_key=False``: the
+    second rule only (the caller knows the first found nothing)."""
+    incident = None
+    if by_key:
+        incident = (
+            Incident.objects.filter(dedup_key=incident_key(signal), status__in=ACTIVE_STATUSES)
+            .order_by("-opened_at", "-pk")
+            .first()
+        )
     if incident is not None or not signal.fingerprint:
         return incident
     earlier = (

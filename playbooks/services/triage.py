@@ -10,20 +10,24 @@ the stored signals in transactions of at most ``GOVREG_SIGNALS_TRIAGE_BATCH``
 signals each. A signal is triaged once: only while it is still ``received``, under
 its row lock."""
 
+import json
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from audit.services import record, record_decision
+from audit.tracking import rows_digest
 from lineage.services import insert_returning
-from playbooks.choices import AlertStatus, Severity, TaskStatus, Triage
+from playbooks.choices import AlertStatus, Severity, TaskStatus, TimelineKind, Triage
 from playbooks.models import Incident, InvestigationTask, Playbook, Signal
 from playbooks.services import linking
-from playbooks.services.common import IncidentConflict
+from playbooks.services.common import IncidentConflict, add_entry
 from playbooks.services.incidents import open_incident, signal_entry
 from playbooks.services.linking import SignalInput
 from playbooks.services.notify import group_emails, send
@@ -58,6 +62,11 @@ TRIAGE_FIELDS = [
     "mapped_at",
     "mapped_by",
 ]
+
+
+# The receipt's digest covers what was received, so it can be checked against the
+# stored rows at any time after triage filled these in.
+RECEIPT_EXCLUDES = frozenset(TRIAGE_FIELDS)
 
 
 @dataclass
@@ -198,6 +207,43 @@ def _stored_by_key(keys) -> dict[str, Signal]:
     return found
 
 
+_INSERT_CHUNK = 5000  # rows per INSERT ... SELECT FROM jsonb_populate_recordset
+
+
+def _insert_new(rows: list[Signal]) -> set[tuple[str]]:
+    """Insert the keyed rows whose intake key is not stored yet (``ON CONFLICT DO
+    NOTHING``: the unique constraint decides, so concurrent deliveries of the same
+    reading never fail each other); sets their ids; returns the inserted keys.
+
+    On PostgreSQL the rows travel as one JSON document per statement and the server
+    unpacks them (``jsonb_populate_recordset``): a payload of thousands of alerts
+    binds one parameter instead of tens of thousands."""
+    if connection.vendor != "postgresql":
+        return set(insert_returning(rows, ("intake_key",)))
+    fields = [f for f in Signal._meta.concrete_fields if not f.primary_key]
+    table = connection.ops.quote_name(Signal._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    sql = (
+        f"INSERT INTO {table} ({columns}) SELECT {columns} "  # noqa: S608 (names, not data)
+        f"FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) "
+        "ON CONFLICT DO NOTHING RETURNING id, intake_key"
+    )
+    by_key = {row.intake_key: row for row in rows}
+    inserted = set()
+    for start in range(0, len(rows), _INSERT_CHUNK):
+        records = [
+            {f.column: f.pre_save(row, True) for f in fields}
+            for row in rows[start : start + _INSERT_CHUNK]
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [json.dumps(records, cls=DjangoJSONEncoder)])
+            for pk, key in cursor.fetchall():
+                by_key[key].pk = pk
+                by_key[key]._state.adding = False
+                inserted.add((key,))
+    return inserted
+
+
 def receive(inputs: list[SignalInput], user, *, now=None) -> Receipt:
     """Store a delivery: every reading not stored before, in one insert, waiting for
     triage; one ``signal.receive`` audit event names what was stored. A delivery that
@@ -210,7 +256,7 @@ def receive(inputs: list[SignalInput], user, *, now=None) -> Receipt:
         for row in rows:
             if row.intake_key:
                 first_of_key.setdefault(row.intake_key, row)
-        inserted = insert_returning(first_of_key.values(), ("intake_key",))
+        inserted = _insert_new(list(first_of_key.values()))
         unkeyed = [row for row in rows if not row.intake_key]
         if unkeyed:
             Signal.objects.bulk_create(unkeyed)
@@ -246,12 +292,109 @@ def receive(inputs: list[SignalInput], user, *, now=None) -> Receipt:
                     "stored": receipt.stored,
                     "duplicates": receipt.duplicates,
                     "ids": ids,
+                    "rows_sha256": rows_digest(
+                        [
+                            sig
+                            for sig, dup in zip(receipt.signals, receipt.duplicate, strict=True)
+                            if not dup
+                        ],
+                        RECEIPT_EXCLUDES,
+                    ),
                 },
             )
     return receipt
 
 
 # --- triage -----------------------------------------------------------------------------
+
+
+class _Batch:
+    """The signals triaged in one transaction: decisions are taken one by one (a signal
+    may open the incident the next ones join), then written together: one UPDATE of
+    the signals, one audit decision per signal, one timeline entry per incident."""
+
+    def __init__(self, now):
+        self.now = now
+        self.cache = linking.LinkCache()
+        self.incidents: dict[str, Incident | None] = {}  # incident key -> active incident
+        self.signals: list[Signal] = []
+        self.versions: dict[int, int | None] = {}  # signal -> playbook version id
+        self.joined: dict[int, list[Signal]] = {}  # incident id -> signals that joined
+        self.incident_of: dict[int, Incident] = {}
+
+    def incident_to_join(self, signal: Signal) -> Incident | None:
+        key = linking.incident_key(signal)
+        if key not in self.incidents:
+            self.incidents[key] = linking.incident_to_join(signal)
+        return self.incidents[key] or linking.incident_to_join(signal, by_key=False)
+
+    def join(self, signal: Signal, incident: Incident) -> None:
+        signal.incident = incident
+        self.incident_of[incident.pk] = incident
+        self.joined.setdefault(incident.pk, []).append(signal)
+
+    def write(self) -> None:
+        if not self.signals:
+            return
+        # Signals with the same outcome (a storm's readings) share one UPDATE.
+        columns = [Signal._meta.get_field(name).attname for name in TRIAGE_FIELDS]
+        same: dict[tuple, list[int]] = {}
+        for signal in self.signals:
+            values = tuple(getattr(signal, column) for column in columns)
+            same.setdefault(values, []).append(signal.pk)
+        for values, ids in same.items():
+            Signal.objects.filter(pk__in=ids).update(**dict(zip(columns, values, strict=True)))
+        # The audit appends come last, so the chain's lock is held from here to commit.
+        for signal in self.signals:
+            if signal.triage == Triage.UNLINKED:
+                record_decision("signal.triage", signal, outcome=signal.triage,
+                                reason=signal.triage_reason)  # fmt: skip
+                continue
+            record_decision(
+                "signal.triage",
+                signal,
+                outcome=signal.triage,
+                reason=signal.triage_reason,
+                model=signal.model_id,
+                model_version=signal.model_version_id,
+                deployment=signal.deployment_id,
+                environment=signal.environment_name,
+                threshold=signal.threshold_id,
+                threshold_values=[
+                    signal.threshold_comparator,
+                    signal.threshold_warning,
+                    signal.threshold_critical,
+                ]
+                if signal.threshold_id
+                else None,
+                hypothesis=signal.hypothesis,
+                playbook_version=self.versions.get(signal.pk),
+                incident=signal.incident_id,
+                investigation_task=signal.investigation_task_id,
+                mapped_by=signal.mapped_by_id,
+            )
+        for incident_id, signals in self.joined.items():
+            _timeline(self.incident_of[incident_id], signals, at=self.now)
+
+
+def _timeline(incident: Incident, signals: list[Signal], *, at) -> None:
+    """One timeline line for the signals that joined the incident in one transaction."""
+    if len(signals) == 1:
+        signal_entry(incident, signals[0], at=at)
+        return
+    outcomes = Counter(signal.triage for signal in signals)
+    values = [signal.value for signal in signals if signal.value is not None]
+    metrics = sorted({signal.metric for signal in signals if signal.metric})
+    spread = f" ({min(values):g} to {max(values):g})" if values else ""
+    add_entry(
+        incident,
+        TimelineKind.SIGNAL,
+        f"{len(signals)} signals {', '.join(metrics) or ''}{spread}: "
+        + ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items())),
+        signal=signals[0],
+        at=at,
+        data={"signals": [signal.pk for signal in signals], "triage": dict(outcomes)},
+    )
 
 
 def triage_received(signal_ids, *, now=None) -> list[Signal]:
@@ -285,7 +428,7 @@ def _triage_batch(ids: list[int], now) -> list[Signal]:
             .filter(pk__in=ids, triage=Triage.RECEIVED)
             .order_by("pk")
         )
-        cache = linking.LinkCache()
+        batch = _Batch(now or timezone.now())
         for signal in signals:
             links = linking.resolve(
                 signal.submitted_by,
@@ -293,9 +436,10 @@ def _triage_batch(ids: list[int], now) -> list[Signal]:
                 version_name=signal.version_name,
                 environment_name=signal.environment_name,
                 deployment_id=signal.deployment_ref,
-                cache=cache,
+                cache=batch.cache,
             )
-            _triage_and_act(signal, links, now=now or timezone.now(), cache=cache)
+            _triage_and_act(signal, links, batch)
+        batch.write()
         return signals
 
 
@@ -319,14 +463,14 @@ def ingest(data: SignalInput, user, *, now=None) -> tuple[Signal, bool]:
     return signal, receipt.duplicate[0]
 
 
-def _triage_and_act(signal: Signal, links: linking.Links, *, now, cache=None) -> Signal:
-    """Decide, act, and write the outcome on the signal in one UPDATE (the caller's
-    transaction): incident joined or opened, investigation task, audit decision."""
+def _triage_and_act(signal: Signal, links: linking.Links, batch: _Batch) -> None:
+    """Decide and act on one signal (open an incident, an investigation task), in
+    memory for the signal itself: ``batch.write()`` stores the outcome."""
+    batch.signals.append(signal)
     if not links.linked:
         signal.triage = Triage.UNLINKED
         signal.triage_reason = "labels name no model known to the sender"
-        signal.save(update_fields=TRIAGE_FIELDS)
-        return signal
+        return
     signal.model = links.model
     signal.model_version = links.model_version
     signal.deployment = links.deployment
@@ -335,21 +479,17 @@ def _triage_and_act(signal: Signal, links: linking.Links, *, now, cache=None) ->
     if signal.alert_status == AlertStatus.RESOLVED:
         signal.triage = Triage.RESOLVED
         signal.triage_reason = "the alert stopped firing"
-        signal.incident = linking.incident_to_join(signal)
-        signal.save(update_fields=TRIAGE_FIELDS)
-        if signal.incident is not None:
-            signal_entry(signal.incident, signal, at=now)
-        return signal
+        incident = batch.incident_to_join(signal)
+        if incident is not None:
+            batch.join(signal, incident)
+        return
 
-    decision = decide(signal, links, cache)
+    decision = decide(signal, links, batch.cache)
     version = None
     if decision.playbook is not None:
         playbook = decision.playbook
-        version = (
-            cache.remember(("version", playbook.pk), lambda: latest_version(playbook))
-            if cache
-            else latest_version(playbook)
-        )
+        version = batch.cache.remember(("version", playbook.pk), lambda: latest_version(playbook))
+    batch.versions[signal.pk] = version.pk if version else None
     signal.triage = decision.outcome
     signal.triage_reason = decision.reason
     signal.playbook_version = version
@@ -360,27 +500,18 @@ def _triage_and_act(signal: Signal, links: linking.Links, *, now, cache=None) ->
         signal.threshold_critical = t.critical_value
         signal.threshold_comparator = t.comparator
         signal.hypothesis = t.hypothesis
-    incident = linking.incident_to_join(signal)
-    joined = incident is not None
-    if incident is None and signal.triage == Triage.CRITICAL:
-        incident, joined = _open(signal, links, decision, version, now=now)
-    elif incident is None and signal.triage == Triage.QUESTIONABLE:
+    incident = batch.incident_to_join(signal)
+    if incident is not None:
+        batch.join(signal, incident)
+    elif signal.triage == Triage.CRITICAL:
+        incident, joined = _open(signal, links, decision, version, now=batch.now)
+        batch.incidents[linking.incident_key(signal)] = incident
+        if joined:
+            batch.join(signal, incident)
+        else:
+            signal.incident = incident
+    elif signal.triage == Triage.QUESTIONABLE:
         signal.investigation_task = _investigate(signal)
-    signal.incident = incident
-    signal.save(update_fields=TRIAGE_FIELDS)
-    record_decision(
-        "signal.triage",
-        signal,
-        outcome=signal.triage,
-        reason=signal.triage_reason,
-        threshold=signal.threshold_id,
-        hypothesis=signal.hypothesis,
-        playbook_version=version.pk if version else None,
-        incident=incident.pk if incident else None,
-    )
-    if joined:
-        signal_entry(incident, signal, at=now)
-    return signal
 
 
 def _open(signal, links, decision, version, *, now) -> tuple[Incident, bool]:
@@ -457,7 +588,10 @@ def map_signal(signal: Signal, user, *, model, version_name="", environment_name
         locked.mapped_by = user
         locked.version_name = version_name or locked.version_name
         locked.environment_name = environment_name or locked.environment_name
-        return _triage_and_act(locked, links, now=now)
+        batch = _Batch(now)
+        _triage_and_act(locked, links, batch)
+        batch.write()
+        return locked
 
 
 def close_task(task: InvestigationTask, user, *, resolution: str = "", now=None):

@@ -1,0 +1,76 @@
+"""The batch endpoint is not one transaction: while a large batch is ingested, another
+client's audited write waits for at most one event of it, never for the whole batch
+(PostgreSQL, govreg behind gunicorn)."""
+
+import json
+import threading
+import time
+
+import pytest
+import requests
+from django.core.management import call_command
+
+from accounts.services import issue_token
+from lineage.models import LineageEvent
+from tests.gunicorn import serve
+from tests.lineage.factories import dataset, run_event, schema_facet
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def server(transactional_db, tmp_path):
+    with serve(tmp_path / "gunicorn.log") as url:
+        yield url
+
+
+def _headers(user) -> dict:
+    return {"Authorization": f"Bearer {issue_token(user, name='batch')[1]}"}
+
+
+def test_a_large_batch_never_holds_another_clients_write(server, pipeline_user, owner):
+    count = 600
+    batch = [
+        run_event(
+            job=f"etl_{n % 50}",
+            inputs=[dataset(f"raw_{n % 200}", **{"schema": schema_facet("id", "amount")})],
+            outputs=[dataset(f"clean_{n}", version=f"md5:{n:032x}")],
+            minutes=n,
+        )
+        for n in range(count)
+    ]
+    body = json.dumps(batch).encode()
+    pipeline = {**_headers(pipeline_user), "Content-Type": "application/json"}
+    engineer = _headers(owner)
+    answer = {}
+
+    def send():
+        answer["response"] = requests.post(
+            f"{server}/api/v1/lineage/batch", data=body, headers=pipeline, timeout=1800
+        )
+
+    for _ in range(2):  # warm both workers
+        warm = requests.post(f"{server}/api/v1/lineage", json=run_event(), headers=engineer)
+        assert warm.status_code == 201, warm.text[:300]
+    sender = threading.Thread(target=send)
+    writes = []  # (seconds, batch events stored when it finished)
+    sender.start()
+    try:
+        while sender.is_alive() and len(writes) < 3000:
+            start = time.perf_counter()
+            single = requests.post(
+                f"{server}/api/v1/lineage", json=run_event(job="other"), headers=engineer
+            )
+            elapsed = time.perf_counter() - start
+            assert single.status_code == 201, single.text[:300]
+            writes.append((elapsed, LineageEvent.objects.exclude(job_name="other").count()))
+    finally:
+        sender.join()
+
+    response = answer["response"]
+    assert response.status_code == 200, response.text[:300]
+    assert response.json()["summary"]["stored"] == count
+    during = [w for w in writes if 2 < w[1] < count + 2]
+    assert len(during) >= 10, writes[:20]
+    assert max(seconds for seconds, _ in writes) < 1.0, sorted(writes)[-5:]
+    call_command("verify_audit")
