@@ -263,7 +263,7 @@ def credit_extract_1(context):
 
 @chapter(days_ago=147)
 def loan_default_1_staging(context):
-    """loan-default@1 passes its evaluations and goes to staging"""
+    """loan-default@1 is validated and goes to staging"""
     target = version("loan-default", "1")
     set_status(context, target, ModelVersionStatus.VALIDATED, "evaluations passed")
     to_staging(context, target)
@@ -296,7 +296,7 @@ def credit_extract_2(context):
 
 @chapter(days_ago=98)
 def credit_extract_2_staging(context):
-    """loan-default@2 and credit-limit@1 pass their evaluations and go to staging"""
+    """loan-default@2 and credit-limit@1 are validated and go to staging"""
     for target in (version("loan-default", "2"), version("credit-limit", "1")):
         set_status(context, target, ModelVersionStatus.VALIDATED, "evaluations passed")
         to_staging(context, target)
@@ -333,8 +333,8 @@ def credit_extract_3_staging(context):
 
 @chapter(days_ago=12)
 def bureau_consent_withdrawn(context):
-    """the bureau withdraws consent for its second extract: the engineer revokes it, the
-    team is told, and the versions trained on it are retired where they no longer serve"""
+    """the bureau withdraws consent for its second extract: engineer revokes it, the team
+    is told, and the versions trained on it are retired where they no longer serve"""
     revoked = dataset_version(BUREAU, REVOKED_EXTRACT)
     if revoked.status != "revoked":
         engineer = context["users"]["engineer"]
@@ -437,7 +437,7 @@ def card_fraud_batch_1(context):
 
 @chapter(days_ago=118)
 def card_fraud_1_staging(context):
-    """card-fraud@1 passes its evaluations and goes to staging"""
+    """card-fraud@1 is validated and goes to staging"""
     target = version("card-fraud", "1")
     set_status(context, target, ModelVersionStatus.VALIDATED, "evaluations passed")
     to_staging(context, target)
@@ -457,7 +457,7 @@ def card_fraud_batch_2(context):
 
 @chapter(days_ago=58)
 def card_fraud_2_staging(context):
-    """card-fraud@2 passes its evaluations and goes to staging"""
+    """card-fraud@2 is validated and goes to staging"""
     target = version("card-fraud", "2")
     set_status(context, target, ModelVersionStatus.VALIDATED, "evaluations passed")
     to_staging(context, target)
