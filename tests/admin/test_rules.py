@@ -260,3 +260,62 @@ def test_every_admin_action_names_the_permission_it_needs():
         for entry in model_admin.actions or ():
             func = getattr(model_admin, entry) if isinstance(entry, str) else entry
             assert getattr(func, "allowed_permissions", None), (model._meta.label, entry)
+
+
+def child_forms(world):
+    today = date.today().isoformat()
+    engineer = str(world.users["engineer"].pk)
+    return {
+        "registry.featureversion": {
+            "feature": str(world.records["registry.feature"].pk),
+            "version": "2",
+            "definition_kind": "expression",
+            "definition": "income / 6",
+        },
+        "risk.control": {
+            "risk": str(world.records["risk.risk"].pk),
+            "title": "second opinion",
+            "owner": engineer,
+            "status": "planned",
+        },
+        "playbooks.drill": {
+            "playbook": str(world.records["playbooks.playbook"].pk),
+            "title": "paging drill",
+            "scheduled_for_0": today,
+            "scheduled_for_1": "10:00:00",
+            "status": "scheduled",
+        },
+        "playbooks.actionitem": {
+            "review": str(world.records["playbooks.postincidentreview"].pk),
+            "title": "alert on segment drift",
+            "owner": engineer,
+            "due_date": today,
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    "label", ["registry.featureversion", "risk.control", "playbooks.drill", "playbooks.actionitem"]
+)
+def test_the_team_adds_records_under_its_own_parents_only(world, login, label):
+    model = type(world.records[label])
+    values = child_forms(world)[label]
+    existing = set(model._default_manager.values_list("pk", flat=True))
+
+    outsider = login(world.users["outsider"])
+    page = outsider.get(add_url(model))
+    if page.status_code == 200:
+        data = {**form_data(page.content.decode(), f"{model._meta.model_name}_form"), **values}
+        outsider.post(add_url(model), data)
+    assert set(model._default_manager.values_list("pk", flat=True)) == existing
+
+    engineer = login(world.users["engineer"])
+    page = engineer.get(add_url(model))
+    data = {**form_data(page.content.decode(), f"{model._meta.model_name}_form"), **values}
+    answer = engineer.post(add_url(model), data)
+    assert answer.status_code == 302, answer.context and answer.context["adminform"].form.errors
+    (created,) = set(model._default_manager.values_list("pk", flat=True)) - existing
+    event = AuditEvent.objects.get(
+        action="create", object_type=model._meta.label_lower, object_id=str(created)
+    )
+    assert event.actor_username == "engineer-user"
