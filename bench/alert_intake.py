@@ -1,42 +1,47 @@
-"""Alertmanager intake and the escalation sweep, against baselines measured in the same run.
+"""Alertmanager intake under an alert storm, and the escalation sweep, against baselines
+measured in the same run.
 
 How to run (PostgreSQL on 127.0.0.1:5432, trust auth; gunicorn from the venv):
-    .venv/bin/python bench/alert_intake.py [--seconds 3] [--clients 1,4] [--workers 2]
-        [--rounds 2] [--sweep 300]
+    .venv/bin/python bench/alert_intake.py [--storm 1000] [--rounds 2] [--workers 3]
+        [--senders 2] [--seconds 3] [--sweep 300]
 
 It creates a scratch database `bench_playbooks`, migrates it, and builds one
 team's model with two versions (v2 live in production after v1), a risk, a
 threshold on the production deployment (metric `psi`, gt, warning 0.1, critical
 0.25) and the team's playbook with a two-level escalation chain, plus a pipeline
-token. It serves govreg with gunicorn (sync workers, DEBUG off, eager Celery,
-dummy mail backend, no webhook URL) on 127.0.0.1 and measures, for each client
-level, interleaved rounds A B C D of `--seconds` each after a warm-up:
+token and the model owner's token. It serves govreg with gunicorn (`--workers`
+sync workers, DEBUG off, eager Celery as in the embedded default, so a deferred
+triage still runs inside the request's worker; dummy mail backend) on 127.0.0.1.
 
-  A. baseline: GET /api/me/ (token authentication, one small query);
-  B. repeat:   POST /api/signals/alertmanager, the same firing alert again (stored,
-               triaged critical, joins its incident's timeline);
-  C. critical: POST /api/signals/alertmanager, a new fingerprint each time with
-               value 0.31 (stored, triaged, opens an incident, starts its
-               playbook, notifies escalation level 1, audit events);
-  D. benign:   POST /api/signals/alertmanager, a new fingerprint, value 0.05
-               (stored and triaged only).
+The concurrent writer is another client: the model's owner editing the model's
+description (PATCH /api/models/{id}/, an audited write that needs the audit
+chain's lock), one request after the other for as long as the scenario lasts.
+Interleaved rounds, after a warm-up, each:
 
-Payload: one Alertmanager v4 notification with one alert (about 1.4 kB of
-JSON), as Alertmanager sends it per group. Every HTTP call uses a new
-connection (no keep-alive, so no delayed-ACK artefacts). Prints p50/p95/p99 per
-kind, notifications per second, the p50 ratio against the baseline and the
-min-max spread of per-round medians.
+  0. baseline: the writer alone for `--seconds`;
+  1. one payload: POST /api/signals/alertmanager with `--storm` alerts of the
+     model's metric (new fingerprints every round; values cycling critical, benign,
+     questionable: stored in one insert, answered 202, triaged in short
+     transactions; every alert joins the round's incident);
+  2. many payloads: `--storm` payloads of one alert each from `--senders` client
+     threads (each stored, triaged in the request, answered 200).
+
+Reported: the writer's worst and p95 latency during each scenario against its
+worst and p95 alone (ratio of worst to worst), the storm's duration and alerts
+per second. Payloads: Alertmanager v4 as Alertmanager sends it (about 600 bytes
+per alert). Every HTTP call opens a new connection (no keep-alive, so no
+delayed-ACK artefacts).
 
 Then the escalation sweep (the beat task, in this process): `--sweep` open
-incidents whose level 1 ran out, escalated by `playbooks.escalate_incidents`
-(conditional UPDATE, escalation row, timeline, audit event each), against a
-baseline bulk `UPDATE ... SET escalation_level = 2` of as many rows, A B A B.
-Prints a one-line summary last and drops the database.
+incidents whose level 1 ran out, escalated by `playbooks.escalate_incidents`,
+against a baseline bulk `UPDATE ... SET escalation_level = 2` of as many rows,
+A B A B. Prints a one-line summary last and drops the database.
 """
 
 import argparse
-import copy
+import json
 import statistics
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -49,8 +54,9 @@ T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
 SERVER_ENV = {"EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend"}
 
 
-def setup() -> str:
-    """Migrate the scratch database and build the monitored model; return the token."""
+def setup() -> dict:
+    """Migrate the scratch database and build the monitored model; return the pipeline's
+    and the owner's tokens and the model's id."""
     harness.recreate_database(DB)
     harness.setup_django(DB, **SERVER_ENV)
     from django.contrib.auth import get_user_model
@@ -59,7 +65,8 @@ def setup() -> str:
     from accounts.services import issue_token
     from playbooks.models import Playbook
     from playbooks.services.playbooks import save_playbook
-    from registry.models import Environment, ModelVersion
+    from registry.choices import RequestOutcome, RequestStatus
+    from registry.models import DeploymentRequest, Environment, ModelVersion
     from registry.services import deploy, register_model
     from risk.models import Threshold
     from risk.services import create_risk
@@ -85,8 +92,25 @@ def setup() -> str:
         for label in ("1", "2")
     ]
     production = Environment.objects.get(name="production")
-    deploy(versions[0], production, owner, now=T0 - timedelta(days=20))
-    live = deploy(versions[1], production, owner, now=T0 - timedelta(days=2))
+
+    def ship(version, now):
+        """Production takes a version through an approved request (the gate's record)."""
+        request = DeploymentRequest.objects.create(
+            model_version=version,
+            environment=production,
+            requested_by=owner,
+            status=RequestStatus.APPROVED,
+            decided_at=now,
+            fingerprint="0" * 64,
+        )
+        done = deploy(version, production, owner, deployment_request=request, now=now)
+        DeploymentRequest.objects.filter(pk=request.pk).update(
+            outcome=RequestOutcome.DEPLOYED, deployment=done, reported_at=done.deployed_at
+        )
+        return done
+
+    ship(versions[0], T0 - timedelta(days=20))
+    live = ship(versions[1], T0 - timedelta(days=2))
     risk = create_risk(
         team=team,
         owner=owner,
@@ -124,17 +148,40 @@ def setup() -> str:
         ),
         thresholds=[threshold],
     )
-    return issue_token(pipeline, name="bench")[1]
+    return {
+        "pipeline": issue_token(pipeline, name="bench")[1],
+        "owner": issue_token(owner, name="bench-writer")[1],
+        "model": model.pk,
+    }
 
 
-def payload(fingerprint: str, value: str) -> dict:
+VALUES = ("0.31", "0.05", "0.18")  # critical, benign, questionable against the threshold
+
+
+def alert(fingerprint: str, value: str, labels: dict) -> dict:
+    return {
+        "status": "firing",
+        "labels": {**labels, "instance": f"scorer-{fingerprint[:6]}:9100"},
+        "annotations": {
+            "summary": "Prediction drift (PSI) high on loan-default",
+            "description": f"PSI of the score distribution is {value} over 1h.",
+            "value": value,
+        },
+        "startsAt": "2026-05-04T08:58:30.123Z",
+        "endsAt": "0001-01-01T00:00:00Z",
+        "generatorURL": "http://prometheus.monitoring:9090/graph?g0.expr=psi%3E0.25",
+        "fingerprint": fingerprint,
+    }
+
+
+def payload(alerts: list[tuple[str, str]]) -> dict:
+    """One Alertmanager v4 notification carrying ``alerts`` (fingerprint, value)."""
     labels = {
         "alertname": "PredictionDriftHigh",
         "model": "loan-default",
         "environment": "production",
         "metric": "psi",
         "severity": "critical",
-        "instance": "scorer-0:9100",
         "job": "model-monitor",
     }
     return {
@@ -145,30 +192,14 @@ def payload(fingerprint: str, value: str) -> dict:
         "receiver": "govreg",
         "groupLabels": {"alertname": "PredictionDriftHigh"},
         "commonLabels": dict(labels),
-        "commonAnnotations": {"summary": "Prediction drift (PSI) high", "value": value},
+        "commonAnnotations": {"summary": "Prediction drift (PSI) high"},
         "externalURL": "http://alertmanager.monitoring:9093",
-        "alerts": [
-            {
-                "status": "firing",
-                "labels": dict(labels),
-                "annotations": {
-                    "summary": "Prediction drift (PSI) high on loan-default",
-                    "description": f"PSI of the score distribution is {value} over 1h.",
-                    "value": value,
-                },
-                "startsAt": "2026-05-04T08:58:30.123Z",
-                "endsAt": "0001-01-01T00:00:00Z",
-                "generatorURL": "http://prometheus.monitoring:9090/graph?g0.expr=psi%3E0.25",
-                "fingerprint": fingerprint,
-            }
-        ],
+        "alerts": [alert(fp, value, labels) for fp, value in alerts],
     }
 
 
-def run_load(call, clients: int, seconds: float) -> tuple[list[float], int, float]:
-    """``call`` from ``clients`` threads for ``seconds``: (latencies ms, errors, elapsed)."""
-    load = harness.Load(lambda: {"ms": call()}, clients, seconds).run()
-    return load.samples.get("ms", []), load.errors, load.elapsed
+def fresh_alerts(count: int) -> list[tuple[str, str]]:
+    return [(uuid.uuid4().hex[:16], VALUES[n % 3]) for n in range(count)]
 
 
 def sweep(count: int, rounds: int) -> dict:
@@ -211,92 +242,150 @@ def sweep(count: int, rounds: int) -> dict:
     return {"task": task_ms, "bulk": bulk_ms}
 
 
+class Writer:
+    """The other client: PATCHes the model's description, one request after the other,
+    until ``stop`` is set; keeps each latency (ms)."""
+
+    def __init__(self, url: str, token: str, model_id: int):
+        self.url = f"{url}/api/models/{model_id}/"
+        self.headers = {"Authorization": f"Bearer {token}", "Connection": "close"}
+        self.stop = threading.Event()
+        self.latencies: list[float] = []
+        self.errors = 0
+        self.n = 0
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            self.n += 1
+            start = time.perf_counter()
+            try:
+                response = requests.patch(
+                    self.url,
+                    json={"description": f"edit {self.n}"},
+                    headers=self.headers,
+                    timeout=600,
+                )
+            except requests.RequestException:
+                self.errors += 1
+                continue
+            ms = (time.perf_counter() - start) * 1000
+            if response.status_code == 200:
+                self.latencies.append(ms)
+            else:
+                self.errors += 1
+
+    def during(self, scenario) -> tuple[list[float], float, object]:
+        """Run ``scenario()`` while writing; (writer latencies, scenario seconds, result)."""
+        self.stop.clear()
+        self.latencies = []
+        thread = threading.Thread(target=self.run)
+        thread.start()
+        start = time.perf_counter()
+        try:
+            result = scenario()
+        finally:
+            seconds = time.perf_counter() - start
+            self.stop.set()
+            thread.join()
+        return list(self.latencies), seconds, result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--clients", default="1,4")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--storm", type=int, default=1000, help="alerts per storm")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--senders", type=int, default=2, help="threads sending 1-alert payloads")
+    parser.add_argument("--seconds", type=float, default=3.0, help="writer-alone baseline")
     parser.add_argument("--sweep", type=int, default=300)
     args = parser.parse_args()
-    levels = [int(x) for x in args.clients.split(",")]
 
-    token = setup()
+    tokens = setup()
     server, url = harness.start_govreg(harness.govreg_env(DB, **SERVER_ENV), args.workers)
-    headers = {"Authorization": f"Bearer {token}", "Connection": "close"}
-    repeat_body = payload("c6a2bd1f0e0a7d4b", "0.31")
-    size = len(requests.models.complexjson.dumps(repeat_body))
+    headers = {"Authorization": f"Bearer {tokens['pipeline']}", "Connection": "close"}
+    writer = Writer(url, tokens["owner"], tokens["model"])
+    size = len(json.dumps(payload(fresh_alerts(args.storm))))
 
-    def me():
-        start = time.perf_counter()
-        response = requests.get(f"{url}/api/me/", headers=headers, timeout=60)
-        assert response.status_code == 200, response.text[:200]
-        return (time.perf_counter() - start) * 1000
-
-    def post(body, expect):
+    def post(body: dict, expect: int) -> float:
         start = time.perf_counter()
         response = requests.post(
-            f"{url}/api/signals/alertmanager", headers=headers, json=body, timeout=60
+            f"{url}/api/signals/alertmanager", headers=headers, json=body, timeout=1800
         )
-        assert response.status_code == 200, response.text[:200]
-        assert response.json()["signals"][0]["triage"] == expect, response.text[:200]
+        assert response.status_code == expect, response.text[:300]
+        assert response.json()["stored"] == len(body["alerts"]), response.text[:300]
         return (time.perf_counter() - start) * 1000
 
-    def repeat():
-        return post(repeat_body, "critical")
+    def baseline():
+        time.sleep(args.seconds)  # the writer alone: nothing else happens meanwhile
 
-    def critical():
-        return post(payload(uuid.uuid4().hex[:16], "0.31"), "critical")
+    def one_payload():
+        return [post(payload(fresh_alerts(args.storm)), 202)]
 
-    def benign():
-        body = copy.deepcopy(payload(uuid.uuid4().hex[:16], "0.05"))
-        return post(body, "benign")
+    def many_payloads():
+        singles = [payload([item]) for item in fresh_alerts(args.storm)]
+        chunks = [singles[i :: args.senders] for i in range(args.senders)]
+        results: list[list[float]] = [[] for _ in chunks]
 
-    kinds = {"baseline /api/me/": me, "repeat": repeat, "critical": critical, "benign": benign}
-    summary = {}
+        def send(index):
+            results[index] = [post(body, 200) for body in chunks[index]]
+
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(len(chunks))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return [ms for part in results for ms in part]
+
+    scenarios = {
+        "writer alone": baseline,
+        f"1 payload x {args.storm} alerts": one_payload,
+        f"{args.storm} payloads x 1 alert": many_payloads,
+    }
+    seen = {name: {"writer": [], "worst": [], "seconds": [], "post": []} for name in scenarios}
     try:
-        for call in kinds.values():  # warm-up: imports, connections, caches
-            run_load(call, 2, 1)
-        print(
-            f"alert_intake: gunicorn {args.workers} sync workers, PostgreSQL, eager Celery, "
-            f"new connection per request, {args.rounds}x A/B/C/D rounds of {args.seconds:g}s; "
-            f"payload: Alertmanager v4, 1 alert, {size} bytes"
-        )
-        for clients in levels:
-            samples = {name: [] for name in kinds}
-            medians = {name: [] for name in kinds}
-            counts = {name: 0 for name in kinds}
-            elapsed = {name: 0.0 for name in kinds}
-            errors = 0
-            for _ in range(args.rounds):
-                for name, call in kinds.items():
-                    values, failed, seconds = run_load(call, clients, args.seconds)
-                    errors += failed
-                    samples[name].extend(values)
-                    medians[name].append(statistics.median(values))
-                    counts[name] += len(values)
-                    elapsed[name] += seconds
-            base = statistics.median(samples["baseline /api/me/"])
-            print(f"\n{clients} client(s), errors: {errors}")
-            print(f"  {'kind':<18} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>8}"
-                  f" {'p50 ratio':>9}  round medians min-max")  # fmt: skip
-            for name in kinds:
-                values = samples[name]
-                p50 = statistics.median(values)
-                print(
-                    f"  {name:<18} {p50:8.1f} {harness.percentile(values, 95):8.1f} "
-                    f"{harness.percentile(values, 99):8.1f} {counts[name] / elapsed[name]:8.1f} "
-                    f"{p50 / base:8.1f}x  {min(medians[name]):.1f}-{max(medians[name]):.1f}"
-                )
-            summary[clients] = (
-                statistics.median(samples["critical"]),
-                harness.percentile(samples["critical"], 95),
-                counts["critical"] / elapsed["critical"],
-                statistics.median(samples["critical"]) / base,
-                base,
-            )
+        # warm-up: imports, connections, caches, the round's incident
+        writer.during(lambda: [post(payload(fresh_alerts(30)), 202) for _ in range(2)])
+        for _ in range(args.rounds):
+            for name, scenario in scenarios.items():
+                latencies, seconds, posts = writer.during(scenario)
+                seen[name]["writer"] += latencies
+                seen[name]["worst"].append(max(latencies))
+                seen[name]["seconds"].append(seconds)
+                seen[name]["post"] += posts or []
+        errors = writer.errors
     finally:
         harness.stop(server)
+
+    print(
+        f"alert_intake: gunicorn {args.workers} sync workers, PostgreSQL, eager Celery, "
+        f"new connection per request, {args.rounds} interleaved rounds; storm payload: "
+        f"Alertmanager v4, {args.storm} alerts, {size} bytes; {args.senders} sender threads "
+        f"for the 1-alert payloads; writer: PATCH /api/models/{{id}}/ back to back; "
+        f"writer errors: {errors}"
+    )
+    base = seen["writer alone"]
+    base_worst = max(base["worst"])
+    base_p95 = harness.percentile(base["writer"], 95)
+    print(f"  {'scenario':<28} {'writer p50':>10} {'p95':>8} {'worst':>8} {'worst ratio':>11}"
+          f"  {'storm s':>8} {'alerts/s':>9}  worst per round")  # fmt: skip
+    rows = {}
+    for name, data in seen.items():
+        writes = data["writer"]
+        worst = max(data["worst"])
+        seconds = statistics.median(data["seconds"])
+        rate = "" if name == "writer alone" else f"{args.storm / seconds:9.0f}"
+        print(
+            f"  {name:<28} {statistics.median(writes):8.1f}ms "
+            f"{harness.percentile(writes, 95):6.1f}ms"
+            f" {worst:6.0f}ms {worst / base_worst:10.1f}x  {seconds:8.1f} {rate:>9}  "
+            + ", ".join(f"{w:.0f}" for w in data["worst"])
+        )
+        rows[name] = (worst, harness.percentile(writes, 95), seconds)
+    singles = seen[f"{args.storm} payloads x 1 alert"]["post"]
+    print(
+        f"  1-alert payload answer: p50 {statistics.median(singles):.1f} ms, "
+        f"p95 {harness.percentile(singles, 95):.1f} ms (n={len(singles)})"
+    )
 
     result = sweep(args.sweep, args.rounds + 1)
     task = result["task"][1:]  # first round is the warm-up
@@ -312,11 +401,15 @@ def main() -> None:
 
     connections.close_all()
     harness.drop_database(DB)
-    one = summary[levels[0]]
+    one = rows[f"1 payload x {args.storm} alerts"]
+    many = rows[f"{args.storm} payloads x 1 alert"]
     print(
-        f"alert_intake: critical alert p50 {one[0]:.1f} ms, p95 {one[1]:.1f} ms, "
-        f"{one[2]:.1f}/s at {levels[0]} client(s) (GET /api/me/ p50 {one[4]:.1f} ms, "
-        f"ratio {one[3]:.1f}x); escalation sweep {per_incident:.2f} ms per incident"
+        f"alert_intake: concurrent writer worst {one[0]:.0f} ms during 1 payload x "
+        f"{args.storm} alerts ({args.storm / one[2]:.0f} alerts/s), {many[0]:.0f} ms during "
+        f"{args.storm} payloads x 1 alert ({args.storm / many[2]:.0f} alerts/s); alone "
+        f"{base_worst:.0f} ms (ratios {one[0] / base_worst:.1f}x, {many[0] / base_worst:.1f}x;"
+        f" p95 {one[1]:.0f}/{many[1]:.0f} vs {base_p95:.0f} ms); escalation sweep "
+        f"{per_incident:.2f} ms per incident"
     )
 
 

@@ -157,12 +157,12 @@ class AlertmanagerWebhookView(OutsideRequestTransaction, ConflictAs409, APIView)
             except DatabaseError:
                 log.exception("triage in the request failed; handing it to the task")
             else:
-                now = {sig.pk: sig for sig in Signal.objects.filter(pk__in=waiting)}
+                current = {sig.pk: sig for sig in Signal.objects.filter(pk__in=waiting)}
                 outcomes = [
-                    Outcome(now.get(sig.pk, sig), dup)
+                    Outcome(current.get(sig.pk, sig), dup)
                     for sig, dup in zip(receipt.signals, receipt.duplicate, strict=True)
                 ]
-                waiting = [pk for pk, sig in now.items() if sig.triage == Triage.RECEIVED]
+                waiting = [pk for pk, sig in current.items() if sig.triage == Triage.RECEIVED]
         if waiting:
             _enqueue_triage(waiting, request.user)
         answer = IntakeAnswer(

@@ -14,6 +14,7 @@ import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -210,6 +211,13 @@ def _stored_by_key(keys) -> dict[str, Signal]:
 _INSERT_CHUNK = 5000  # rows per INSERT ... SELECT FROM jsonb_populate_recordset
 
 
+def _full_precision(value):
+    """Moments to the microsecond (DjangoJSONEncoder keeps milliseconds only)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return DjangoJSONEncoder().default(value)
+
+
 def _insert_new(rows: list[Signal]) -> set[tuple[str]]:
     """Insert the keyed rows whose intake key is not stored yet (``ON CONFLICT DO
     NOTHING``: the unique constraint decides, so concurrent deliveries of the same
@@ -236,7 +244,7 @@ def _insert_new(rows: list[Signal]) -> set[tuple[str]]:
             for row in rows[start : start + _INSERT_CHUNK]
         ]
         with connection.cursor() as cursor:
-            cursor.execute(sql, [json.dumps(records, cls=DjangoJSONEncoder)])
+            cursor.execute(sql, [json.dumps(records, default=_full_precision)])
             for pk, key in cursor.fetchall():
                 by_key[key].pk = pk
                 by_key[key]._state.adding = False

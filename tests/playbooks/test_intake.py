@@ -361,9 +361,10 @@ def test_a_plain_signal_with_its_observation_time_is_stored_once(pipeline, playb
         "value": 0.05,
         "model": "loan-default",
         "environment": "production",
-        "observed_at": "2026-05-04T09:00:00Z",
+        "observed_at": "2026-05-04T09:00:00.123456Z",
     }
     first = api.post("/api/signals/", body, format="json").json()
+    assert Signal.objects.get(pk=first["id"]).observed_at.microsecond == 123456
     again = api.post("/api/signals/", body, format="json").json()
     untimed = {k: v for k, v in body.items() if k != "observed_at"}
     one = api.post("/api/signals/", untimed, format="json").json()
