@@ -672,7 +672,8 @@ def _store_column_lineage(output_keys, versions, datasets) -> None:
 
 # --- dataset version governance --------------------------------------------------------
 
-GOVERNING_ROLES = (Role.ML_ENGINEER, Role.ADMIN, Role.BOARD)
+# The board and auditors read; they never write (the same everywhere, admin included).
+GOVERNING_ROLES = (Role.ML_ENGINEER, Role.ADMIN)
 NOTE_FIELDS = ("privacy_notes", "consent_notes", "licence_notes")
 
 

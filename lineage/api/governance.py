@@ -2,7 +2,7 @@
 
 ``/api/lineage/dataset-versions`` lists and shows versions to anyone signed
 in; PATCH goes through ``services.change_dataset_version`` (locked, audited,
-signalled) and needs the ml-engineer, admin or board role, or the model
+signalled) and needs the ml-engineer or admin role, or the model
 permission ``lineage.change_datasetversion``.
 """
 

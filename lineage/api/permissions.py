@@ -27,10 +27,10 @@ class LineagePermission(permissions.BasePermission):
 
 
 class DatasetVersionGovernancePermission(permissions.BasePermission):
-    """Changing a dataset version's status or notes: ml-engineer, admin, board, or the model
+    """Changing a dataset version's status or notes: ml-engineer, admin, or the model
     permission ``lineage.change_datasetversion``."""
 
-    message = "Changing a dataset version needs the ml-engineer, admin or board role."
+    message = "Changing a dataset version needs the ml-engineer or admin role."
 
     def has_permission(self, request, view):
         if request.method in permissions.SAFE_METHODS:

@@ -65,11 +65,13 @@ def test_notes_alone_are_audited_without_a_signal(member, version, received):
     assert received == []
 
 
-def test_board_may_quarantine(board_member, version):
-    response = token_client(board_member).patch(
-        url(version), {"status": "quarantined"}, format="json"
-    )
-    assert response.status_code == 200
+def test_the_board_reads_but_may_not_quarantine(board_member, version):
+    api = token_client(board_member)
+    assert api.get(url(version)).status_code == 200
+    response = api.patch(url(version), {"status": "quarantined"}, format="json")
+    assert response.status_code == 403
+    version.refresh_from_db()
+    assert version.status == VersionStatus.ACTIVE
 
 
 @pytest.mark.parametrize("who", ["auditor", "pipeline_user"])
