@@ -11,7 +11,7 @@ from lineage.validation import InvalidEvent, validate_event
 from tests.lineage import spec
 from tests.lineage.factories import dataset, run_event
 
-pytestmark = [pytest.mark.django_db, spec.needs_spec]
+pytestmark = pytest.mark.django_db
 URL = "/api/v1/lineage"
 
 
