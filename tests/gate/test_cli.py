@@ -1,8 +1,11 @@
 """The real ``govreg`` console script against a live server, as a CI step runs it."""
 
 import os
+import queue
+import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,13 +27,63 @@ def token_for(user) -> str:
     return issue_token(user, name="ci")[1]
 
 
+class Running:
+    """A ``govreg`` process whose output is read line by line as it comes (by a thread per
+    stream), so a test can wait for what the CLI printed instead of sleeping."""
+
+    def __init__(self, process: subprocess.Popen):
+        self.process = process
+        self.lines: queue.Queue = queue.Queue()
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self.readers = [
+            threading.Thread(target=self._read, args=(process.stdout, self.out, True)),
+            threading.Thread(target=self._read, args=(process.stderr, self.err, False)),
+        ]
+        for reader in self.readers:
+            reader.start()
+
+    def _read(self, stream, kept: list, announce: bool) -> None:
+        for line in stream:
+            kept.append(line)
+            if announce:
+                self.lines.put(line)
+        if announce:
+            self.lines.put(None)  # the CLI closed its output
+
+    def expect(self, pattern: str, timeout: float = 30) -> re.Match:
+        """The first new output line matching ``pattern``; fails if the CLI ends first."""
+        while True:
+            line = self.lines.get(timeout=timeout)
+            if line is None:
+                raise AssertionError(f"the CLI ended without printing {pattern!r}: {self.out}")
+            if found := re.search(pattern, line):
+                return found
+
+    def poll(self):
+        return self.process.poll()
+
+    def kill(self):
+        self.process.kill()
+
+    @property
+    def returncode(self):
+        return self.process.returncode
+
+    def communicate(self, timeout: float):
+        self.process.wait(timeout=timeout)
+        for reader in self.readers:
+            reader.join(timeout=timeout)
+        return "".join(self.out), "".join(self.err)
+
+
 def govreg(*args, token, url, wait=True, timeout=90):
     env = {**os.environ, "GOVREG_URL": url, "GOVREG_TOKEN": token}
     process = subprocess.Popen(
         [str(GOVREG), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     if not wait:
-        return process
+        return Running(process)
     out, err = process.communicate(timeout=timeout)
     return process.returncode, out, err
 
@@ -40,16 +93,6 @@ def http(live_server, user):
     session.headers["Authorization"] = f"Bearer {token_for(user)}"
     session.base = live_server.url
     return session
-
-
-def wait_for(predicate, seconds=20.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("condition not reached in time")
 
 
 def test_whole_path_with_the_waiting_cli(live_server, tmp_path, pipeline, version, alice, bob):
@@ -74,7 +117,9 @@ def test_whole_path_with_the_waiting_cli(live_server, tmp_path, pipeline, versio
         wait=False,
     )
     try:
-        request = wait_for(lambda: DeploymentRequest.objects.first())
+        # the CLI says which request it opened once the server has answered the POST
+        opened = cli.expect(r"^opened deployment request #(\d+)")
+        request = DeploymentRequest.objects.get(pk=int(opened.group(1)))
         base = f"{live_server.url}/api/deployment-requests/{request.pk}"
         as_ci = http(live_server, pipeline)
         body = as_ci.get(f"{base}/", timeout=10).json()
