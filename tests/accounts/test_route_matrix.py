@@ -1,0 +1,453 @@
+"""Every route of the URL conf, asked by every kind of user, answers what the table says.
+
+The walk resolves each route's ids from one small world (``tests.admin.conftest``:
+credit-risk owns one record of every kind, fraud-detection owns a model only the
+approver is granted) and asks it as nine users:
+
+    anon      nobody signed in
+    outsider  an ML engineer of fraud-detection
+    member    an ML engineer of credit-risk who created nothing
+    owner     the credit-risk ML engineer who owns the records (risk, controls, token)
+    approver  the credit-risk approver (also granted approve on fraud's model)
+    board     a board member (reads everything)
+    auditor   an auditor (reads everything)
+    pipeline  the CI service account of both teams
+    admin     an administrator
+
+Every GET is asked; writes are asked once per resource (a PATCH of nothing, or the
+resource's POST action), each inside a savepoint rolled back afterwards, so each
+request meets the same world. A route added to the URL conf without a row here
+fails the test, and so does any answer that differs from its cell.
+
+Reading the table: ``404`` for a record is "not visible to you" (never a 403, which
+would say it exists); ``403`` is "you see it but may not do this"; ``401`` asks to
+sign in; ``302`` is the board pages' redirect to the sign-in page.
+"""
+
+import base64
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.db import transaction
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from rest_framework.test import APIClient
+
+from accounts.roles import Role
+from tests.admin.conftest import build_world
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ("anon", "outsider", "member", "owner", "approver", "board", "auditor", "pipeline", "admin")
+WORLD_USER = {"owner": "engineer"}  # roles named differently in the admin's world
+
+SKIPPED_PREFIXES = ("admin/",)  # the admin is walked by tests/admin/test_walk.py
+
+
+def route_names() -> set[str]:
+    """Every named route of the URL conf outside the admin."""
+
+    def walk(patterns, prefix=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                inner = prefix + str(pattern.pattern)
+                if not inner.startswith(SKIPPED_PREFIXES):
+                    yield from walk(pattern.url_patterns, inner)
+            elif isinstance(pattern, URLPattern) and pattern.name:
+                yield pattern.name
+
+    return set(walk(get_resolver().url_patterns))
+
+
+def route_kwargs(world) -> dict[str, dict]:
+    """The URL arguments of every route that takes some, from the world's records."""
+    r = world.records
+    namespace = r["lineage.namespace"].name
+    pk = {
+        "datasetversion-detail": "lineage.datasetversion",
+        "mlmodel-detail": "registry.mlmodel",
+        "mlmodel-live": "registry.mlmodel",
+        "mlmodel-rollback": "registry.mlmodel",
+        "modelversion-detail": "registry.modelversion",
+        "modelversion-lineage": "registry.modelversion",
+        "modelversion-set-status": "registry.modelversion",
+        "modelversion-evaluations": "registry.modelversion",
+        "feature-detail": "registry.feature",
+        "featureversion-detail": "registry.featureversion",
+        "environment-detail": "registry.environment",
+        "deployment-detail": "registry.deployment",
+        "deployment-end": "registry.deployment",
+        "deploymentrequest-detail": "registry.deploymentrequest",
+        "deploymentrequest-approve": "registry.deploymentrequest",
+        "deploymentrequest-reject": "registry.deploymentrequest",
+        "deploymentrequest-deployed": "registry.deploymentrequest",
+        "deploymentrequest-failed": "registry.deploymentrequest",
+        "riskmatrix-detail": "risk.riskmatrix",
+        "risk-detail": "risk.risk",
+        "risk-acceptances": "risk.risk",
+        "risk-review": "risk.risk",
+        "riskacceptance-detail": "risk.riskacceptance",
+        "riskacceptance-approve": "risk.riskacceptance",
+        "riskacceptance-reject": "risk.riskacceptance",
+        "riskacceptance-revoke": "risk.riskacceptance",
+        "control-detail": "risk.control",
+        "threshold-detail": "risk.threshold",
+        "threshold-classify": "risk.threshold",
+        "threshold-recalibrate": "risk.threshold",
+        "evaluation-detail": "risk.evaluation",
+        "requiredevaluation-detail": "risk.requiredevaluation",
+        "riskreminder-detail": "risk.reminder",
+        "signal-detail": "playbooks.signal",
+        "signal-map": "playbooks.signal",
+        "playbook-detail": "playbooks.playbook",
+        "playbook-versions": "playbooks.playbook",
+        "incident-detail": "playbooks.incident",
+        "incident-acknowledge": "playbooks.incident",
+        "incident-close": "playbooks.incident",
+        "incident-comments": "playbooks.incident",
+        "incident-contain": "playbooks.incident",
+        "incident-not-reportable": "playbooks.incident",
+        "incident-report": "playbooks.incident",
+        "incident-resolve": "playbooks.incident",
+        "incident-serious": "playbooks.incident",
+        "investigationtask-detail": "playbooks.investigationtask",
+        "investigationtask-close": "playbooks.investigationtask",
+        "review-detail": "playbooks.postincidentreview",
+        "review-complete": "playbooks.postincidentreview",
+        "drill-detail": "playbooks.drill",
+        "drill-complete": "playbooks.drill",
+        "actionitem-detail": "playbooks.actionitem",
+        "actionitem-cancel": "playbooks.actionitem",
+        "actionitem-complete": "playbooks.actionitem",
+        "ui-request-detail": "registry.deploymentrequest",
+        "ui-request-approve": "registry.deploymentrequest",
+        "ui-request-reject": "registry.deploymentrequest",
+    }
+    kwargs = {name: {"pk": r[label].pk} for name, label in pk.items()}
+    kwargs["incident-complete-step"] = {"pk": r["playbooks.incident"].pk, "step": 0}
+    kwargs["auditevent-detail"] = {"seq": r["audit.auditevent"].seq}
+    kwargs["apitoken-detail"] = {"token_key": r["accounts.apitoken"].token_key}
+    kwargs["lineage-namespace"] = {"namespace": namespace}
+    kwargs["lineage-datasets"] = {"namespace": namespace}
+    kwargs["lineage-jobs"] = {"namespace": namespace}
+    dataset = r["lineage.dataset"]
+    for name in ("lineage-dataset", "lineage-dataset-versions"):
+        kwargs[name] = {"namespace": dataset.namespace.name, "name": dataset.name}
+    job = r["lineage.job"]
+    for name in ("lineage-job", "lineage-job-runs"):
+        kwargs[name] = {"namespace": job.namespace.name, "name": job.name}
+    return kwargs
+
+
+def route_query(world) -> dict[str, str]:
+    """Query strings a route needs to answer more than "bad parameter"."""
+    dataset = world.records["lineage.dataset"]
+    node = f"dataset:{dataset.namespace.name}:{dataset.name}"
+    return {
+        "lineage-upstream": f"?nodeId={node}",
+        "lineage-downstream": f"?nodeId={node}",
+        "lineage-search": "?q=credit",
+    }
+
+
+# Writes: (method, route, body); a body may need the world's records. Each runs in a
+# rolled-back savepoint. Every resource has at least one, on a record of credit-risk.
+def model_name(world):
+    return {"model": world.records["registry.mlmodel"].name}
+
+
+WRITES = (
+    ("post", "apitoken-list", {"name": "ci"}),
+    ("delete", "apitoken-detail", None),
+    ("post", "lineage-intake", {}),
+    ("post", "lineage-batch", []),
+    ("post", "lineage-dvc-import", {}),
+    ("patch", "datasetversion-detail", {}),
+    ("patch", "mlmodel-detail", {}),
+    ("post", "mlmodel-rollback", {}),
+    ("patch", "modelversion-detail", {}),
+    ("post", "modelversion-set-status", {}),
+    ("post", "modelversion-evaluations", {}),
+    ("patch", "feature-detail", {}),
+    ("patch", "featureversion-detail", {}),
+    ("delete", "featureversion-detail", None),
+    ("patch", "environment-detail", {}),
+    ("patch", "deployment-detail", {}),
+    ("post", "deployment-end", {}),
+    ("post", "deploymentrequest-list", {}),
+    ("post", "deploymentrequest-approve", {"comment": "looks fine"}),
+    ("post", "deploymentrequest-reject", {"comment": "not yet"}),
+    ("post", "deploymentrequest-deployed", {"note": "shipped"}),
+    ("post", "deploymentrequest-failed", {"note": "broke"}),
+    ("patch", "riskmatrix-detail", {}),
+    ("patch", "risk-detail", {}),
+    ("post", "risk-review", {}),
+    ("post", "risk-acceptances", {}),
+    ("post", "riskacceptance-approve", {"comment": "until retrained"}),
+    ("post", "riskacceptance-reject", {"comment": "no"}),
+    ("post", "riskacceptance-revoke", {"comment": "no"}),
+    ("patch", "control-detail", {}),
+    ("patch", "threshold-detail", {}),
+    ("post", "threshold-recalibrate", {}),
+    ("patch", "evaluation-detail", {}),
+    ("delete", "evaluation-detail", None),
+    ("patch", "requiredevaluation-detail", {}),
+    ("post", "signal-list", {}),
+    ("post", "signal-alertmanager", {}),
+    ("post", "signal-map", model_name),
+    ("patch", "playbook-detail", {}),
+    ("patch", "incident-detail", {}),
+    ("post", "incident-acknowledge", {}),
+    ("post", "incident-comments", {"text": "looking"}),
+    ("patch", "investigationtask-detail", {}),
+    ("post", "investigationtask-close", {}),
+    ("patch", "review-detail", {}),
+    ("post", "review-complete", {}),
+    ("patch", "drill-detail", {}),
+    ("patch", "actionitem-detail", {}),
+    ("post", "actionitem-complete", {}),
+    ("post", "auditevent-list", {}),
+    ("post", "ui-request-approve", {"comment": "looks fine"}),
+    ("post", "ui-request-reject", {"comment": "not yet"}),
+)
+
+# route (or "METHOD route" for a write) -> the answer for each of ROLES, in order:
+#                                   anon outsider member owner approver board auditor pipeline admin
+# Taken from what the code answered when the table was written. Cells worth a second look
+# (kept as they are, see the module's notes in README "Permissions"):
+# - the pipeline account is a member of both teams' groups, so the API lets it change
+#   their records (PATCH ... 200), where the admin treats pipelines as read-only;
+# - dataset versions are not team-scoped: any ML engineer (the outsider too) governs
+#   every team's versions (PATCH datasetversion-detail);
+# - the schema, the docs and /metrics (no metrics token configured) answer anyone.
+EXPECTED: dict[str, str] = {
+    "DELETE apitoken-detail": "401 404 404 204 404 404 404 404 404",
+    "DELETE evaluation-detail": "401 405 405 405 405 405 405 405 405",
+    "DELETE featureversion-detail": "401 405 405 405 405 405 405 405 405",
+    "PATCH actionitem-detail": "401 404 200 200 200 403 403 200 200",
+    "PATCH control-detail": "401 404 200 200 200 403 403 200 200",
+    "PATCH datasetversion-detail": "401 200 200 200 403 403 403 403 200",
+    "PATCH deployment-detail": "401 405 405 405 405 405 405 405 405",
+    "PATCH drill-detail": "401 404 200 200 200 403 403 200 200",
+    "PATCH environment-detail": "401 403 403 403 403 403 403 403 200",
+    "PATCH evaluation-detail": "401 405 405 405 405 405 405 405 405",
+    "PATCH feature-detail": "401 404 200 200 200 403 403 200 200",
+    "PATCH featureversion-detail": "401 405 405 405 405 405 405 405 405",
+    "PATCH incident-detail": "401 404 200 200 200 403 403 200 200",
+    "PATCH investigationtask-detail": "401 405 405 405 405 405 405 405 405",
+    "PATCH mlmodel-detail": "401 404 200 200 200 403 403 200 200",
+    "PATCH modelversion-detail": "401 404 200 200 200 403 403 200 200",
+    "PATCH playbook-detail": "401 404 200 200 200 403 403 200 200",
+    "PATCH requiredevaluation-detail": "401 403 403 403 403 403 403 403 200",
+    "PATCH review-detail": "401 404 200 200 200 403 403 200 200",
+    "PATCH risk-detail": "401 404 200 200 200 403 403 200 200",
+    "PATCH riskmatrix-detail": "401 403 403 403 403 403 403 403 200",
+    "PATCH threshold-detail": "401 404 200 200 200 403 403 200 200",
+    "POST actionitem-complete": "401 404 200 200 200 403 403 200 200",
+    "POST apitoken-list": "401 201 201 201 201 201 201 201 201",
+    "POST auditevent-list": "401 403 403 403 403 405 405 403 405",
+    "POST deployment-end": "401 404 400 400 400 403 403 400 400",
+    "POST deploymentrequest-approve": "401 404 403 403 409 403 403 403 403",
+    "POST deploymentrequest-deployed": "401 404 409 409 409 403 403 409 409",
+    "POST deploymentrequest-failed": "401 404 409 409 409 403 403 409 409",
+    "POST deploymentrequest-list": "401 400 400 400 400 400 400 400 400",
+    "POST deploymentrequest-reject": "401 404 403 403 409 403 403 403 403",
+    "POST incident-acknowledge": "401 404 200 200 200 403 403 200 200",
+    "POST incident-comments": "401 404 201 201 201 403 403 201 201",
+    "POST investigationtask-close": "401 404 200 200 200 403 403 200 200",
+    "POST lineage-batch": "401 200 200 200 403 403 403 200 200",
+    "POST lineage-dvc-import": "401 400 400 400 403 403 403 400 400",
+    "POST lineage-intake": "401 422 422 422 403 403 403 422 422",
+    "POST mlmodel-rollback": "401 404 400 400 400 403 403 400 400",
+    "POST modelversion-evaluations": "401 404 400 400 403 403 403 400 400",
+    "POST modelversion-set-status": "401 404 400 400 400 403 403 400 400",
+    "POST review-complete": "401 404 400 400 400 403 403 400 400",
+    "POST risk-acceptances": "401 404 400 400 400 403 403 400 400",
+    "POST risk-review": "401 404 200 200 200 403 403 200 200",
+    "POST riskacceptance-approve": "401 404 403 403 200 403 403 403 403",
+    "POST riskacceptance-reject": "401 404 403 403 200 403 403 403 403",
+    "POST riskacceptance-revoke": "401 404 400 400 400 403 403 400 400",
+    "POST signal-alertmanager": "401 403 403 403 403 403 403 400 400",
+    "POST signal-list": "401 403 403 403 403 403 403 400 400",
+    "POST signal-map": "401 404 409 409 409 403 403 409 409",
+    "POST threshold-recalibrate": "401 404 400 400 400 403 403 400 400",
+    "POST ui-request-approve": "302 404 302 302 302 302 302 302 302",
+    "POST ui-request-reject": "302 404 302 302 302 302 302 302 302",
+    "actionitem-cancel": "401 405 405 405 405 405 405 405 405",
+    "actionitem-complete": "401 405 405 405 405 405 405 405 405",
+    "actionitem-detail": "401 404 200 200 200 200 200 200 200",
+    "actionitem-list": "401 200 200 200 200 200 200 200 200",
+    "api-docs": "200 200 200 200 200 200 200 200 200",
+    "api-schema": "200 200 200 200 200 200 200 200 200",
+    "apitoken-detail": "401 405 405 405 405 405 405 405 405",
+    "apitoken-list": "401 200 200 200 200 200 200 200 200",
+    "auditevent-detail": "401 403 403 403 403 200 200 403 200",
+    "auditevent-list": "401 403 403 403 403 200 200 403 200",
+    "control-detail": "401 404 200 200 200 200 200 200 200",
+    "control-list": "401 200 200 200 200 200 200 200 200",
+    "datasetversion-detail": "401 200 200 200 200 200 200 200 200",
+    "datasetversion-list": "401 200 200 200 200 200 200 200 200",
+    "deployment-detail": "401 404 200 200 200 200 200 200 200",
+    "deployment-end": "401 405 405 405 405 405 405 405 405",
+    "deployment-list": "401 200 200 200 200 200 200 200 200",
+    "deploymentrequest-approve": "401 405 405 405 405 405 405 405 405",
+    "deploymentrequest-deployed": "401 405 405 405 405 405 405 405 405",
+    "deploymentrequest-detail": "401 404 200 200 200 200 200 200 200",
+    "deploymentrequest-failed": "401 405 405 405 405 405 405 405 405",
+    "deploymentrequest-list": "401 200 200 200 200 200 200 200 200",
+    "deploymentrequest-reject": "401 405 405 405 405 405 405 405 405",
+    "drill-complete": "401 405 405 405 405 405 405 405 405",
+    "drill-detail": "401 404 200 200 200 200 200 200 200",
+    "drill-list": "401 200 200 200 200 200 200 200 200",
+    "environment-detail": "401 200 200 200 200 200 200 200 200",
+    "environment-list": "401 200 200 200 200 200 200 200 200",
+    "evaluation-detail": "401 404 200 200 200 200 200 200 200",
+    "evaluation-list": "401 200 200 200 200 200 200 200 200",
+    "feature-detail": "401 404 200 200 200 200 200 200 200",
+    "feature-list": "401 200 200 200 200 200 200 200 200",
+    "featureversion-detail": "401 404 200 200 200 200 200 200 200",
+    "featureversion-list": "401 200 200 200 200 200 200 200 200",
+    "healthz": "200 200 200 200 200 200 200 200 200",
+    "home": "302 200 200 200 200 200 200 200 200",
+    "impact": "401 400 400 400 400 400 400 400 400",
+    "incident-acknowledge": "401 405 405 405 405 405 405 405 405",
+    "incident-close": "401 405 405 405 405 405 405 405 405",
+    "incident-comments": "401 404 200 200 200 200 200 200 200",
+    "incident-complete-step": "401 405 405 405 405 405 405 405 405",
+    "incident-contain": "401 405 405 405 405 405 405 405 405",
+    "incident-detail": "401 404 200 200 200 200 200 200 200",
+    "incident-list": "401 200 200 200 200 200 200 200 200",
+    "incident-not-reportable": "401 405 405 405 405 405 405 405 405",
+    "incident-report": "401 405 405 405 405 405 405 405 405",
+    "incident-resolve": "401 405 405 405 405 405 405 405 405",
+    "incident-serious": "401 405 405 405 405 405 405 405 405",
+    "investigationtask-close": "401 405 405 405 405 405 405 405 405",
+    "investigationtask-detail": "401 404 200 200 200 200 200 200 200",
+    "investigationtask-list": "401 200 200 200 200 200 200 200 200",
+    "lineage-batch": "401 405 405 405 405 405 405 405 405",
+    "lineage-dataset": "401 200 200 200 200 200 200 200 200",
+    "lineage-dataset-versions": "401 200 200 200 200 200 200 200 200",
+    "lineage-datasets": "401 200 200 200 200 200 200 200 200",
+    "lineage-downstream": "401 200 200 200 200 200 200 200 200",
+    "lineage-dvc-import": "401 405 405 405 405 405 405 405 405",
+    "lineage-events": "401 200 200 200 200 200 200 200 200",
+    "lineage-intake": "401 400 400 400 400 400 400 400 400",
+    "lineage-job": "401 200 200 200 200 200 200 200 200",
+    "lineage-job-runs": "401 200 200 200 200 200 200 200 200",
+    "lineage-jobs": "401 200 200 200 200 200 200 200 200",
+    "lineage-namespace": "401 200 200 200 200 200 200 200 200",
+    "lineage-namespaces": "401 200 200 200 200 200 200 200 200",
+    "lineage-search": "401 200 200 200 200 200 200 200 200",
+    "lineage-upstream": "401 200 200 200 200 200 200 200 200",
+    "me": "401 200 200 200 200 200 200 200 200",
+    "metrics": "200 200 200 200 200 200 200 200 200",
+    "mlmodel-detail": "401 404 200 200 200 200 200 200 200",
+    "mlmodel-list": "401 200 200 200 200 200 200 200 200",
+    "mlmodel-live": "401 404 200 200 200 200 200 200 200",
+    "mlmodel-rollback": "401 405 405 405 405 405 405 405 405",
+    "modelversion-detail": "401 404 200 200 200 200 200 200 200",
+    "modelversion-evaluations": "401 404 200 200 200 200 200 200 200",
+    "modelversion-lineage": "401 404 200 200 200 200 200 200 200",
+    "modelversion-list": "401 200 200 200 200 200 200 200 200",
+    "modelversion-set-status": "401 405 405 405 405 405 405 405 405",
+    "playbook-detail": "401 404 200 200 200 200 200 200 200",
+    "playbook-list": "401 200 200 200 200 200 200 200 200",
+    "playbook-versions": "401 404 200 200 200 200 200 200 200",
+    "requiredevaluation-detail": "401 200 200 200 200 200 200 200 200",
+    "requiredevaluation-list": "401 200 200 200 200 200 200 200 200",
+    "review-complete": "401 405 405 405 405 405 405 405 405",
+    "review-detail": "401 404 200 200 200 200 200 200 200",
+    "review-list": "401 200 200 200 200 200 200 200 200",
+    "risk-acceptances": "401 404 200 200 200 200 200 200 200",
+    "risk-detail": "401 404 200 200 200 200 200 200 200",
+    "risk-heatmap": "401 200 200 200 200 200 200 200 200",
+    "risk-list": "401 200 200 200 200 200 200 200 200",
+    "risk-review": "401 405 405 405 405 405 405 405 405",
+    "riskacceptance-approve": "401 405 405 405 405 405 405 405 405",
+    "riskacceptance-detail": "401 404 200 200 200 200 200 200 200",
+    "riskacceptance-list": "401 200 200 200 200 200 200 200 200",
+    "riskacceptance-reject": "401 405 405 405 405 405 405 405 405",
+    "riskacceptance-revoke": "401 405 405 405 405 405 405 405 405",
+    "riskmatrix-detail": "401 200 200 200 200 200 200 200 200",
+    "riskmatrix-list": "401 200 200 200 200 200 200 200 200",
+    "riskreminder-detail": "401 404 200 200 200 200 200 200 200",
+    "riskreminder-list": "401 200 200 200 200 200 200 200 200",
+    "signal-alertmanager": "401 403 403 403 403 403 403 405 405",
+    "signal-detail": "401 404 200 200 200 200 200 200 200",
+    "signal-list": "401 200 200 200 200 200 200 200 200",
+    "signal-map": "401 405 405 405 405 405 405 405 405",
+    "threshold-classify": "401 404 400 400 400 400 400 400 400",
+    "threshold-detail": "401 404 200 200 200 200 200 200 200",
+    "threshold-list": "401 200 200 200 200 200 200 200 200",
+    "threshold-recalibrate": "401 405 405 405 405 405 405 405 405",
+    "ui-request-approve": "405 405 405 405 405 405 405 405 405",
+    "ui-request-detail": "302 404 200 200 200 200 200 200 200",
+    "ui-request-list": "302 200 200 200 200 200 200 200 200",
+    "ui-request-reject": "405 405 405 405 405 405 405 405 405",
+}
+
+
+def users(world) -> dict:
+    people = dict(world.users)
+    people["owner"] = people.pop("engineer")
+    people["member"] = UserFactory(
+        username="member-user", is_staff=True, groups=[Role.ML_ENGINEER, world.credit]
+    )
+    people["anon"] = None
+    return people
+
+
+def ask(client, method, url, body):
+    """One request in a savepoint that is rolled back: every request meets the same world."""
+    with transaction.atomic():
+        if method in ("get", "delete"):
+            response = getattr(client, method)(url)
+        else:
+            response = getattr(client, method)(url, body, format="json")
+        transaction.set_rollback(True)
+    return response.status_code
+
+
+def observe(world, role: str) -> dict[str, int]:
+    """What ``role`` meets on every route (GET) and on every write of ``WRITES``."""
+    user = users(world)[role]
+    client = APIClient()
+    if user is not None:
+        client.force_login(user)
+    kwargs, query = route_kwargs(world), route_query(world)
+    answers = {}
+    for name in sorted(route_names() - {"api-not-found"}):
+        url = reverse(name, kwargs=kwargs.get(name)) + query.get(name, "")
+        answers[name] = ask(client, "get", url, None)
+    for method, name, body in WRITES:
+        url = reverse(name, kwargs=kwargs.get(name))
+        data = body(world) if callable(body) else body
+        answers[f"{method.upper()} {name}"] = ask(client, method, url, data)
+    return answers
+
+
+@pytest.fixture
+def world(db, settings):
+    key = Ed25519PrivateKey.generate().private_bytes_raw()
+    settings.GOVREG_AUDIT_SIGNING_KEY = base64.b64encode(key).decode()
+    settings.GOVREG_AUDIT_LOG_ORIGIN = "govreg.example.com/audit"
+    return build_world()
+
+
+def test_every_route_has_a_row():
+    gets = route_names() - {"api-not-found"}
+    writes = {f"{method.upper()} {name}" for method, name, _ in WRITES}
+    assert sorted(gets | writes) == sorted(EXPECTED), "add the new route to EXPECTED"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_route_answers(world, role):
+    column = ROLES.index(role)
+    seen = observe(world, role)
+    expected = {route: int(codes.split()[column]) for route, codes in EXPECTED.items()}
+    wrong = {
+        route: f"{seen.get(route)} (table says {expected.get(route)})"
+        for route in sorted(set(seen) | set(expected))
+        if seen.get(route) != expected.get(route)
+    }
+    assert not wrong, f"{role}: {wrong}"
