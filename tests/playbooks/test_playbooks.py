@@ -137,6 +137,8 @@ def test_the_demo_seeder_runs_twice(db):
     run_all()
     book = Playbook.objects.get(name="drift-response")
     assert len(book.escalation_chain) == 2
-    incident = Incident.objects.get(title__startswith="PredictionDriftHigh critical on loan-default")
+    incident = Incident.objects.get(
+        title__startswith="PredictionDriftHigh critical on loan-default"
+    )
     assert incident.status == "resolved"
     assert PostIncidentReview.objects.get(incident=incident).status == "completed"
