@@ -5,6 +5,8 @@ import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from django.db.models import Max
+
 from lineage.models import DatasetVersion, Run
 from lineage.services import ingest_event
 
@@ -30,14 +32,21 @@ def ds(name: str, version: str | None = None, namespace: str = "s3://lake") -> d
     return spec
 
 
-_clock = {"minutes": 0}
+RUN_EVERY = timedelta(minutes=10)
+
+
+def next_start() -> datetime:
+    """The story's clock is the lineage the test has written so far: each run starts ten
+    minutes after the latest run already recorded, the first at T0 + 10 minutes. It lives in
+    the test's own database, so no count carries over from one test to the next."""
+    latest = Run.objects.aggregate(latest=Max("started_at"))["latest"]
+    return max(latest or T0, T0) + RUN_EVERY
 
 
 def emit_run(job: str, inputs=(), outputs=(), *, namespace: str = "pipelines") -> Run:
     """One run of ``job`` reading ``inputs`` and writing ``outputs`` (START, then COMPLETE)."""
     run_id = str(uuid.uuid4())
-    _clock["minutes"] += 10
-    start = T0 + timedelta(minutes=_clock["minutes"])
+    start = next_start()
     for event_type, moment in (("START", start), ("COMPLETE", start + timedelta(minutes=5))):
         ingest_event(
             {
