@@ -278,6 +278,8 @@ GOVREG_LINEAGE_MAX_BODY_BYTES = env_int("GOVREG_LINEAGE_MAX_BODY_BYTES", 5 * 102
 GOVREG_LINEAGE_ALLOW_ANONYMOUS = env_bool("GOVREG_LINEAGE_ALLOW_ANONYMOUS", False)
 # Directories under which POST /api/lineage/dvc-imports may read DVC repositories (none: off).
 GOVREG_LINEAGE_DVC_ROOTS = env_list("GOVREG_LINEAGE_DVC_ROOTS", [])
+# Where the registry is reached by people: put in front of the links in mails (unset: paths).
+GOVREG_BASE_URL = env_url("GOVREG_BASE_URL", None, {"http", "https"})
 GOVREG_ESCALATION_WEBHOOK_URL = env_url("GOVREG_ESCALATION_WEBHOOK_URL", None, {"http", "https"})
 # Webhooks are always signed, with a key of their own (never SECRET_KEY, which
 # receivers would then hold): a webhook URL without it stops start-up.

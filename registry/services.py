@@ -11,12 +11,11 @@ model version built on it at once.
 import uuid
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts import notify
 from accounts.permissions import grant_team_access, visible
 from audit.services import record, record_decision
 from lineage import graph
@@ -530,8 +529,11 @@ def _dataset_label(dv: DatasetVersion) -> str:
 
 def notify_impact(dataset_version_id: int, status: str) -> dict:
     """Tell each team whose model versions were built on a dataset version that it is now
-    quarantined or revoked: one email per team, one ``ImpactNotification`` row per
-    (dataset version, status, team) so running it again sends nothing twice."""
+    quarantined or revoked: one mail per team. The ``ImpactNotification`` row per
+    (dataset version, status, team) is the notice (``accounts.notify``): it is created
+    in its own transaction before the mail goes out, so running this again sends
+    nothing twice; a mail server failure removes it again and raises, so the task's
+    retry sends it."""
     dv = (
         DatasetVersion.objects.select_related("dataset__namespace")
         .filter(pk=dataset_version_id)
@@ -546,73 +548,55 @@ def notify_impact(dataset_version_id: int, status: str) -> dict:
     notified = []
     for team, versions in sorted(by_team.items(), key=lambda item: item[0].name):
         version_ids = {v.pk for v in versions}
-        deployments = [d for d in found.deployments if d.model_version_id in version_ids]
-        with transaction.atomic():
-            notice, created = ImpactNotification.objects.get_or_create(
-                dataset_version=dv, status=status, team=team
-            )
-            if not created:
-                continue
-            recipients = sorted(
-                set(
-                    team.user_set.filter(is_active=True)
-                    .exclude(email="")
-                    .values_list("email", flat=True)
+        deployments = [
+            f"{d.model.name}@{d.model_version.version} in {d.environment.name}"
+            for d in found.deployments
+            if d.model_version_id in version_ids
+        ]
+        recipients = notify.group_emails(team)
+        try:
+            with transaction.atomic():
+                notice = ImpactNotification.objects.create(
+                    dataset_version=dv,
+                    status=status,
+                    team=team,
+                    model_versions=[str(v) for v in versions],
+                    deployments=deployments,
+                    recipients=recipients,
                 )
-            )
-            notice.model_versions = [str(v) for v in versions]
-            notice.deployments = [
-                f"{d.model.name}@{d.model_version.version} in {d.environment.name}"
-                for d in deployments
-            ]
-            notice.recipients = recipients
-            notice.save(update_fields=["model_versions", "deployments", "recipients"])
-            if recipients:
-                send_mail(
-                    subject=f"[govreg] {_dataset_label(dv)} is {status}: "
-                    f"{len(versions)} model version(s) of {team.name} affected",
-                    message=_impact_message(dv, status, team, versions, deployments),
-                    from_email=settings.DEFAULT_FROM_EMAIL,
-                    recipient_list=recipients,
-                )
-            record(
-                "registry.impact.notified",
-                obj=dv,
-                after={
-                    "status": status,
-                    "team": team.name,
-                    "model_versions": notice.model_versions,
-                    "deployments": notice.deployments,
-                    "recipients": recipients,
-                },
-            )
+        except IntegrityError:
+            continue  # told before (or by a worker racing this one)
+        mail = notify.compose(
+            "registry/mail/impact",
+            {
+                "dataset_version": dv,
+                "dataset_label": _dataset_label(dv),
+                "status": status,
+                "team": team,
+                "versions": versions,
+                "deployments": deployments,
+                "details_url": notify.link(
+                    "impact",
+                    query={
+                        "namespace": dv.dataset.namespace.name,
+                        "name": dv.dataset.name,
+                        "version": dv.version,
+                    },
+                ),
+            },
+            recipients,
+        )
+        notify.deliver(mail, release=notice.delete, raise_errors=True)
+        record(
+            "registry.impact.notified",
+            obj=dv,
+            after={
+                "status": status,
+                "team": team.name,
+                "model_versions": notice.model_versions,
+                "deployments": notice.deployments,
+                "recipients": recipients,
+            },
+        )
         notified.append(team.name)
     return {"notified": notified}
-
-
-def _impact_message(dv, status, team, versions, deployments) -> str:
-    lines = [
-        f"The dataset version {_dataset_label(dv)} is now {status}.",
-        f"Content hash: {dv.content_hash or 'none'}",
-        "",
-        f"Model versions of {team.name} built on it (directly or through other data):",
-        *[f"  - {v} ({v.status})" for v in versions],
-        "",
-    ]
-    if deployments:
-        lines.append("Serving now:")
-        lines += [
-            f"  - {d.model.name}@{d.model_version.version} in {d.environment.name}"
-            for d in deployments
-        ]
-    else:
-        lines.append("None of them is live in any environment.")
-    lines += [
-        "",
-        "Their training data is no longer complete: the deployment gate will refuse them.",
-        "Retrain on clean data and register a new version, or roll back.",
-        "",
-        f"Details: GET /api/impact?namespace={dv.dataset.namespace.name}"
-        f"&name={dv.dataset.name}&version={dv.version}",
-    ]
-    return "\n".join(lines)

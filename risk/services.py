@@ -3,17 +3,16 @@ in the same transaction (creates and edits through ``audit.tracking``; decisions
 through ``audit.services.record_decision``)."""
 
 import logging
-import smtplib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts import notify
 from accounts.permissions import grant_team_access, may
 from accounts.roles import Role, has_role
 from audit.services import record_decision
@@ -269,6 +268,7 @@ def expire_acceptances(now: datetime | None = None) -> list[int]:
     """
     now = now or timezone.now()
     expired = []
+    to_send = []  # claimed in each expiry's transaction, mailed after it commits
     candidates = RiskAcceptance.objects.filter(
         status=AcceptanceStatus.ACCEPTED, expires_at__lte=now
     ).values_list("pk", flat=True)
@@ -284,13 +284,17 @@ def expire_acceptances(now: datetime | None = None) -> list[int]:
             risk = Risk.objects.select_for_update().get(pk=acceptance.risk_id)
             _reopen(risk, f"acceptance #{pk} expired on {acceptance.expires_at:%Y-%m-%d}")
             expired.append(pk)
-            _notify(
+            reminder = _claim_reminder(
                 risk,
                 ReminderKind.ACCEPTANCE_EXPIRED,
                 timezone.localdate(acceptance.expires_at),
                 acceptance=acceptance,
                 now=now,
             )
+        if reminder is not None:
+            to_send.append((risk, reminder))
+    for risk, reminder in to_send:
+        _send_reminder(risk, reminder)
     return expired
 
 
@@ -352,21 +356,11 @@ def recalibrate_threshold(
 
 # --- reminders ---------------------------------------------------------------
 
-REMINDER_SUBJECTS = {
-    ReminderKind.REVIEW_DUE: "Review of risk {title!r} is due on {due}",
-    ReminderKind.REVIEW_OVERDUE: "Review of risk {title!r} is overdue (was due {due})",
-    ReminderKind.ACCEPTANCE_EXPIRING: "Acceptance of risk {title!r} expires on {due}",
-    ReminderKind.ACCEPTANCE_EXPIRED: "Acceptance of risk {title!r} expired on {due}; it is open",
-}
 
-
-def _notify(risk: Risk, kind: str, due: date, *, acceptance=None, now=None) -> bool:
-    """Send the owner one e-mail per (risk, kind, due date); True when this call sent it.
-
-    The unique reminder row is the idempotency key: a second run finds it and
-    sends nothing. The row is claimed with a conditional UPDATE before sending,
-    so two workers never both send; a failed send releases the claim.
-    """
+def _claim_reminder(risk: Risk, kind: str, due: date, *, acceptance=None, now=None):
+    """The reminder row for (risk, kind, due date), claimed for sending by this caller,
+    or None when it was sent already (or another worker has it). The unique row is the
+    idempotency key (``accounts.notify``): a second run finds it and sends nothing."""
     now = now or timezone.now()
     owner = risk.owner
     reminder, _ = Reminder.objects.get_or_create(
@@ -381,29 +375,41 @@ def _notify(risk: Risk, kind: str, due: date, *, acceptance=None, now=None) -> b
         },
     )
     if reminder.sent_at is not None:
-        return False
-    claimed = Reminder.objects.filter(pk=reminder.pk, sent_at__isnull=True).update(sent_at=now)
-    if claimed != 1:
-        return False
-    if not owner.email:
-        log.warning("risk %s: owner %s has no e-mail address", risk.pk, owner)
+        return None
+    if not notify.claim(Reminder.objects.filter(pk=reminder.pk, sent_at__isnull=True), sent_at=now):
+        return None
+    return reminder
+
+
+def _send_reminder(risk: Risk, reminder: Reminder) -> bool:
+    """Mail the owner a claimed reminder, after the claim committed; True when the
+    reminder counts as sent. A mail server failure releases the claim, so the next
+    run tries again."""
+    if not risk.owner.email:
+        log.warning("risk %s: owner %s has no e-mail address", risk.pk, risk.owner)
         return True
-    subject = "[govreg] " + REMINDER_SUBJECTS[kind].format(title=risk.title, due=due.isoformat())
-    body = (
-        f"{subject}.\n\n"
-        f"Risk #{risk.pk}: {risk.title}\n"
-        f"Team: {risk.team.name}\nResidual level: {risk.residual_level} "
-        f"(appetite {risk.appetite})\nTreatment: {risk.treatment}\n\n"
-        f"Open it at /admin/risk/risk/{risk.pk}/change/ or GET /api/risks/{risk.pk}/.\n"
+    mail = notify.compose(
+        "risk/mail/reminder",
+        {
+            "kind": reminder.kind,
+            "risk": risk,
+            "quoted_title": repr(risk.title),
+            "due": reminder.due_date.isoformat(),
+            "admin_url": notify.link("admin:risk_risk_change", args=[risk.pk]),
+            "api_url": notify.link("risk-detail", args=[risk.pk]),
+        },
+        [risk.owner.email],
     )
-    try:
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [owner.email])
-    except (OSError, smtplib.SMTPException):
-        # The mail server is away: release the claim so the next run tries again.
-        log.exception("risk %s: could not send the %s reminder", risk.pk, kind)
-        Reminder.objects.filter(pk=reminder.pk).update(sent_at=None)
-        return False
-    return True
+    return notify.deliver(
+        mail, release=lambda: Reminder.objects.filter(pk=reminder.pk).update(sent_at=None)
+    )
+
+
+def _remind(risk: Risk, kind: str, due: date, *, acceptance=None, now=None) -> bool:
+    """Claim the reminder in its own short transaction, then send it: True when sent."""
+    with transaction.atomic():
+        reminder = _claim_reminder(risk, kind, due, acceptance=acceptance, now=now)
+    return reminder is not None and _send_reminder(risk, reminder)
 
 
 def send_review_reminders(today: date | None = None) -> dict:
@@ -413,8 +419,7 @@ def send_review_reminders(today: date | None = None) -> dict:
     risks = Risk.objects.select_related("owner", "team")
     for state, kind in (("due", ReminderKind.REVIEW_DUE), ("overdue", ReminderKind.REVIEW_OVERDUE)):
         for risk in risks.review_state(state, today):
-            with transaction.atomic():
-                sent[kind] += _notify(risk, kind, risk.next_review_date)
+            sent[kind] += _remind(risk, kind, risk.next_review_date)
     return {str(kind): count for kind, count in sent.items()}
 
 
@@ -427,12 +432,11 @@ def send_acceptance_reminders(now: datetime | None = None) -> int:
     ).select_related("risk", "risk__owner", "risk__team")
     sent = 0
     for acceptance in expiring:
-        with transaction.atomic():
-            sent += _notify(
-                acceptance.risk,
-                ReminderKind.ACCEPTANCE_EXPIRING,
-                timezone.localdate(acceptance.expires_at),
-                acceptance=acceptance,
-                now=now,
-            )
+        sent += _remind(
+            acceptance.risk,
+            ReminderKind.ACCEPTANCE_EXPIRING,
+            timezone.localdate(acceptance.expires_at),
+            acceptance=acceptance,
+            now=now,
+        )
     return sent

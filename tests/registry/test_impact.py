@@ -183,3 +183,40 @@ def test_revoked_training_data_shows_in_the_version(client_for, owner, estate):
     body = client_for(owner).get(f"/api/model-versions/{estate['versions']['loan'].pk}/").json()
     assert body["training_data_complete"] is False
     assert "customers/raw/transactions" in body["training_data_problems"][0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_impact_mail_leaves_after_the_notice_committed(estate, settings):
+    from tests.accounts.test_notify import SENT_INSIDE
+
+    settings.EMAIL_BACKEND = "tests.accounts.test_notify.WatchingBackend"
+    settings.GOVREG_BASE_URL = "https://govreg.example.org"
+    SENT_INSIDE.clear()
+    steward = UserFactory(username="steward", groups=["ml-engineer"])
+    change_dataset_version(estate["raw"], actor=steward, status="revoked")
+
+    assert SENT_INSIDE == [False, False]  # one mail per team, none inside a transaction
+    assert ImpactNotification.objects.count() == 2
+    assert all(
+        "Details: GET https://govreg.example.org/api/impact?namespace=s3://lake" in m.body
+        for m in mail.outbox
+    )
+
+
+def test_a_mail_server_failure_gives_the_notice_back_for_the_retry(estate, settings):
+    from tests.risk.test_reminders import BrokenBackend  # noqa: F401 (named below)
+
+    steward = UserFactory(username="steward", groups=["ml-engineer"])
+    change_dataset_version(estate["raw"], actor=steward, status="revoked")
+    settings.EMAIL_BACKEND = "tests.risk.test_reminders.BrokenBackend"
+    with pytest.raises(ConnectionError):
+        notify_dataset_impact.delay(estate["raw"].pk, "revoked").get()
+    assert ImpactNotification.objects.count() == 0
+    assert not AuditEvent.objects.filter(action="registry.impact.notified").exists()
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert notify_dataset_impact.delay(estate["raw"].pk, "revoked").get()["notified"] == [
+        "credit-risk",
+        "fraud-detection",
+    ]
+    assert len(mail.outbox) == 2
