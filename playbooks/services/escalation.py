@@ -1,12 +1,13 @@
 """Escalation: while nobody acknowledges an open incident, each level of its
 playbook's chain gets its minutes, then the next level is notified (e-mail and
-a signed webhook). Exactly once per level, even when two workers race: the
-incident's level moves by a conditional UPDATE that must change one row, and
-the Escalation row's (incident, level) constraint backs it up."""
+a signed webhook, sent by ``notify`` after the commit). Exactly once per level,
+even when two workers race: the incident's level moves by a conditional UPDATE
+that must change one row, and the Escalation row's (incident, level) constraint backs it up."""
 
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -15,15 +16,9 @@ from audit.services import record_decision
 from playbooks.choices import EscalationReason, IncidentStatus, TimelineKind, WebhookState
 from playbooks.models import Escalation, Incident
 from playbooks.services.common import add_entry
-from playbooks.services.notify import group_emails
+from playbooks.services.notify import group_emails, tell_level
 
 log = logging.getLogger(__name__)
-
-
-def _enqueue_notifications(escalation_id: int) -> None:
-    from playbooks.tasks import notify_escalation
-
-    transaction.on_commit(lambda: notify_escalation.delay(escalation_id))
 
 
 def _create_level(
@@ -34,8 +29,6 @@ def _create_level(
     level: dict | None = None,
     reason: str = EscalationReason.UNACKNOWLEDGED,
 ) -> Escalation:
-    from django.conf import settings
-
     level = level or incident.playbook_version.level(number)
     group = Group.objects.filter(name=level["group"]).first()
     escalation = Escalation.objects.create(
@@ -70,7 +63,7 @@ def _create_level(
             "reason": reason,
         },
     )
-    _enqueue_notifications(escalation.pk)
+    tell_level(escalation)
     return escalation
 
 

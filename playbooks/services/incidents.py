@@ -16,6 +16,8 @@ from playbooks.choices import (
 )
 from playbooks.models import Incident, PostIncidentReview, StepCompletion
 from playbooks.services.common import IncidentConflict, NotAllowed, actor_name, add_entry
+from playbooks.services.escalation import start_escalation
+from playbooks.services.rollback import request_rollback
 from registry.choices import DecisionAction
 from registry.gate import decisions
 
@@ -35,8 +37,6 @@ def open_incident(
     now=None,
 ) -> Incident:
     """Open an incident, start its playbook and notify the first escalation level."""
-    from playbooks.services.escalation import start_escalation
-
     now = now or timezone.now()
     links = links or {}
     with transaction.atomic():
@@ -153,8 +153,6 @@ def contain(incident, user, *, note: str = "", rollback: bool = False, now=None)
     with transaction.atomic():
         locked = _move(incident, IncidentStatus.CONTAINED, user, now=now, note=note)
         if rollback:
-            from playbooks.services.rollback import request_rollback
-
             request_rollback(locked, user, now=now)
         record_decision(
             "incident.contain", locked, note=note, rollback=rollback, severity=locked.severity

@@ -10,13 +10,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import notify
 from audit.services import record_decision
 from playbooks.choices import TimelineKind
 from playbooks.models import Incident
 from playbooks.models.incident import report_overdue_q
 from playbooks.services.common import add_entry
 from playbooks.services.escalation import escalate_report_overdue
-from playbooks.services.notify import group_emails, send
 
 
 def warning_window() -> timedelta:
@@ -60,9 +60,17 @@ def warn_due(*, now=None) -> list[int]:
                 category=incident.serious_category,
                 overdue=False,
             )
-            recipients = group_emails(incident.model.team)
-            subject = f"[govreg] Regulatory report due: incident #{incident.pk} {incident.title}"
-            transaction.on_commit(lambda s=subject, m=message, r=recipients: send(s, m, r))
+            notify.deliver_on_commit(
+                notify.compose(
+                    "playbooks/mail/deadline_warning",
+                    {
+                        "incident": incident,
+                        "message": message,
+                        "incident_url": notify.link("incident-detail", args=[incident.pk]),
+                    },
+                    notify.group_emails(incident.model.team),
+                )
+            )
             warned.append(incident.pk)
     return warned
 

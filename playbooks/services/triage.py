@@ -22,6 +22,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from accounts import notify
 from audit.services import record, record_decision
 from audit.tracking import rows_digest
 from lineage.services import insert_returning
@@ -31,7 +32,6 @@ from playbooks.services import linking
 from playbooks.services.common import IncidentConflict, add_entry
 from playbooks.services.incidents import open_incident, signal_entry
 from playbooks.services.linking import SignalInput
-from playbooks.services.notify import group_emails, send
 from playbooks.services.playbooks import latest_version
 
 log = logging.getLogger(__name__)
@@ -566,14 +566,13 @@ def _investigate(signal: Signal) -> InvestigationTask:
             )
     except IntegrityError:
         return InvestigationTask.objects.get(dedup_key=key, status=TaskStatus.OPEN)
-    recipients = group_emails(signal.model.team)
-    subject = f"[govreg] Investigate: {task.title}"
-    body = (
-        f"A questionable signal on model {signal.model.name}: {signal.triage_reason}.\n"
-        f"Hypothesis: {signal.hypothesis or '(none recorded)'}\n"
-        f"Investigation task #{task.pk}."
+    notify.deliver_on_commit(
+        notify.compose(
+            "playbooks/mail/investigation",
+            {"signal": signal, "task": task},
+            notify.group_emails(signal.model.team),
+        )
     )
-    transaction.on_commit(lambda: send(subject, body, recipients))
     return task
 
 
