@@ -1,12 +1,36 @@
 """The one place that decides who may see and change what.
 
-Records owned by a team carry django-guardian object permissions granted to
-that team's group. Listing goes through ``ObjectPermissionFilter`` (an
-``id__in`` subquery over guardian's tables, so one query per page, not per
-row); a detail outside the user's scope is a 404, never a 403.
+Two questions, one function each, for every API view, board page and admin:
+
+- ``scope_queryset(queryset, user, path, scope_model, action)``: the rows ``user``
+  may ``action``. Records owned by a team carry django-guardian object permissions
+  granted to that team's group; a child record is scoped through the record that
+  carries them (``path``, e.g. ``"model"`` for a model version). Listing is an
+  ``id__in`` subquery over guardian's tables, so one query per page, not per row;
+  a detail outside the scope is a 404, never a 403.
+- ``may(user, action, obj)`` for one record and ``may_any(user, action, model)`` for
+  "some record of this kind" (whether to offer a form, or a role-wide right such as
+  writing lineage). Both answer from what the user holds, looked up once per request
+  (guardian's checker and Django's permission cache, kept on the user object).
+
+Actions are Django's (``view``, ``add``, ``change``, ``delete``) or a model's own
+(``approve``); a tuple of actions means "any of them". A few rights are not a
+Django permission but a rule over the record (who may ask the gate, who reports a
+deployment's outcome): they are in ``RULES`` below, keyed by model and action, and
+``may`` answers them like any other. Roles that grant an action on every record of
+a model are in ``ROLE_GRANTS``.
+
+Decision rights and separation of duties are domain rules and stay in their
+services (``registry.gate.decisions.can_approve``, ``risk.services.can_decide_acceptance``):
+they answer ``(allowed, reason)`` and ask ``may`` for the permission part. Naming:
+``may*`` is a permission (a bool, here); ``can_*`` is a decision right (in a service).
 """
 
+from collections.abc import Callable
+
 from django.contrib.auth.models import Group
+from django.db.models import Q
+from guardian.core import ObjectPermissionChecker
 from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import assign_perm, get_objects_for_user
 from rest_framework import permissions
@@ -17,8 +41,29 @@ from accounts.roles import Role, has_role, teams, teams_of
 
 TEAM_PERMS = ("view", "change", "delete")
 
+# Roles that hold an action on every record of a model, beside Django's permissions
+# (superusers count as admins). Everything else comes from model or object permissions.
+ROLE_GRANTS: dict[str, tuple[str, ...]] = {
+    # lineage writes (OpenLineage events, batches, DVC imports)
+    "lineage.add_lineageevent": (Role.PIPELINE, Role.ML_ENGINEER, Role.ADMIN),
+    # quarantine or revoke a dataset version, edit its notes; the board only reads
+    "lineage.change_datasetversion": (Role.ML_ENGINEER, Role.ADMIN),
+    # send signals (plain JSON or Alertmanager's webhook)
+    "playbooks.add_signal": (Role.PIPELINE, Role.ADMIN),
+    # the risk matrices and required evaluations are the admins' to change
+    **{
+        f"risk.{action}_{model}": (Role.ADMIN,)
+        for model in ("riskmatrix", "requiredevaluation")
+        for action in ("add", "change", "delete")
+    },
+}
+
 
 def perm_name(model, action: str) -> str:
+    """``app_label.action_modelname`` of a model class, an instance or a label."""
+    if isinstance(model, str):
+        app_label, model_name = model.lower().split(".", 1)
+        return f"{app_label}.{action}_{model_name}"
     return f"{model._meta.app_label}.{action}_{model._meta.model_name}"
 
 
@@ -28,19 +73,117 @@ def grant_team_access(obj, team: Group, actions=TEAM_PERMS) -> None:
         assign_perm(perm_name(type(obj), action), team, obj)
 
 
-def visible(queryset, user, action: str = "view"):
-    """``queryset`` narrowed to the rows ``user`` may ``action`` (global roles see all)."""
+def _actions(action) -> tuple[str, ...]:
+    return (action,) if isinstance(action, str) else tuple(action)
+
+
+# --- scoping --------------------------------------------------------------------------
+
+
+def visible(queryset, user, action="view"):
+    """``queryset`` narrowed to the rows ``user`` may ``action`` themselves (global
+    roles see all): ``scope_queryset`` with the record as its own scoping object."""
     if not getattr(user, "is_authenticated", False):
         return queryset.none()
+    actions = _actions(action)
+    if len(actions) > 1:
+        allowed = Q()
+        for name in actions:
+            allowed |= Q(pk__in=visible(queryset, user, name).values("pk"))
+        return queryset.filter(allowed)
     return get_objects_for_user(
-        user, perm_name(queryset.model, action), klass=queryset, accept_global_perms=True
+        user, perm_name(queryset.model, actions[0]), klass=queryset, accept_global_perms=True
     )
 
 
-def may(user, action: str, obj) -> bool:
-    """Global permission, or an object permission on ``obj`` (for itself or via its team)."""
+def scope_queryset(queryset, user, path="pk", scope_model=None, action="view"):
+    """``queryset`` narrowed to the rows whose scoping object ``user`` may ``action``.
+
+    ``path`` leads from the listed model to the scoping object (a ``scope_model``);
+    a dict ``{path: scope_model}`` names alternatives, a row being in scope through
+    any of them (an action item belongs to a review's model or a drill's playbook).
+    Whoever holds the action globally on the listed model (board, auditor, admin for
+    ``view``) sees every row, rows with no scoping object too. The API's filter, the
+    gate, the board's pages and the admin all ask this.
+    """
+    if not getattr(user, "is_authenticated", False):
+        return queryset.none()
+    paths = path if isinstance(path, dict) else {path: scope_model}
+    if list(paths) in (["pk"], [""]):
+        return visible(queryset, user, action)
+    if any(user.has_perm(perm_name(queryset.model, name)) for name in _actions(action)):
+        return queryset
+    allowed = Q()
+    for lookup, model in paths.items():
+        for name in _actions(action):
+            scope = visible(model._default_manager.all(), user, name)
+            allowed |= Q(**{f"{lookup}__in": scope.values("pk")})
+    return queryset.filter(allowed)
+
+
+def follow(obj, path):
+    """The scoping object of ``obj``: walk an ``a__b`` lookup path (``pk`` or empty is
+    the object itself); of a dict of alternatives, the first that leads somewhere."""
+    for lookup in path if isinstance(path, dict) else (path,):
+        target = obj
+        for part in lookup.split("__") if lookup not in ("", "pk") else ():
+            target = getattr(target, part)
+            if target is None:
+                break
+        if target is not None:
+            return target
+    return None
+
+
+# --- predicates -----------------------------------------------------------------------
+
+
+def _checker(user) -> ObjectPermissionChecker:
+    """Guardian's checker for ``user``, one per request: it caches each record's
+    permissions after their first lookup, so a record is looked up once per request."""
+    checker = user.__dict__.get("_govreg_checker")
+    if checker is None:
+        checker = user.__dict__["_govreg_checker"] = ObjectPermissionChecker(user)
+    return checker
+
+
+def _role_grants(user, name: str) -> bool:
+    roles = ROLE_GRANTS.get(name)
+    return bool(roles) and has_role(user, *roles)
+
+
+def _holds(user, action: str, obj) -> bool:
     name = perm_name(type(obj), action)
-    return user.has_perm(name) or user.has_perm(name, obj)
+    if _role_grants(user, name) or user.has_perm(name):
+        return True
+    return _checker(user).has_perm(name, obj)
+
+
+Rule = Callable[[object, object], bool]
+RULES: dict[tuple[str, str], Rule] = {}
+
+
+def rule(label: str, action: str):
+    """Register the rule ``may(user, action, obj)`` follows for records of ``label``."""
+
+    def register(function: Rule) -> Rule:
+        RULES[(label, action)] = function
+        return function
+
+    return register
+
+
+def may(user, action, obj) -> bool:
+    """Whether ``user`` may ``action`` (or any of a tuple of actions) on ``obj``: a rule
+    for this model and action, else a role grant, a global or an object permission
+    (for the user or through one of their groups)."""
+    if obj is None or not getattr(user, "is_authenticated", False):
+        return False
+    for name in _actions(action):
+        custom = RULES.get((obj._meta.label_lower, name))
+        if custom(user, obj) if custom is not None else _holds(user, name, obj):
+            return True
+    return False
 
 
 def held_object_perms(user) -> frozenset[tuple[str, str]]:
@@ -58,15 +201,24 @@ def held_object_perms(user) -> frozenset[tuple[str, str]]:
     return cached
 
 
-def may_any(user, action: str, model) -> bool:
-    """Whether ``user`` may ``action`` some ``model`` record: globally (a role) or by an
-    object permission. ``may`` answers for one record; this says whether to offer at all."""
-    if user.has_perm(perm_name(model, action)):
-        return True
-    return (model._meta.app_label, f"{action}_{model._meta.model_name}") in held_object_perms(user)
+def may_any(user, action, model) -> bool:
+    """Whether ``user`` may ``action`` some record of ``model`` (a class or an
+    ``"app_label.model"`` label): by a role grant, a global permission or an object
+    permission on at least one. ``may`` answers for one record; this says whether to
+    offer at all, or answers a role-wide right (writing lineage, sending signals)."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    for name in _actions(action):
+        full = perm_name(model, name)
+        if _role_grants(user, full) or user.has_perm(full):
+            return True
+        if tuple(full.split(".", 1)) in held_object_perms(user):
+            return True
+    return False
 
 
 def may_create_in_team(user, team: Group) -> bool:
+    """Whether ``user`` may create a team-owned record for ``team``: its members, and admins."""
     if user.is_superuser or has_role(user, Role.ADMIN):
         return True
     return teams_of(user).filter(pk=team.pk).exists()
@@ -79,13 +231,43 @@ def teams_to_create_in(user):
     return teams_of(user)
 
 
-def follow(obj, path: str):
-    """Walk a ``a__b`` lookup path from ``obj``; ``pk`` (or empty) is the object itself."""
-    if path in ("", "pk"):
-        return obj
-    for part in path.split("__"):
-        obj = getattr(obj, part)
-    return obj
+# --- rules: rights that are not one Django permission ----------------------------------
+
+
+@rule("registry.deploymentrequest", "view")
+def _see_deployment_request(user, deployment_request) -> bool:
+    """A request is seen by whoever sees its model (team, board, auditor, admin) or
+    holds the approve right on it."""
+    return may(user, ("view", "approve"), deployment_request.model_version.model)
+
+
+@rule("registry.mlmodel", "request")
+def _request_deployment(user, model) -> bool:
+    """Asking the gate needs the change right on the model (its team), or the pipeline
+    role with sight of it (a shared CI service account)."""
+    if _holds(user, "change", model):
+        return True
+    return has_role(user, Role.PIPELINE, Role.ADMIN) and may(user, ("view", "approve"), model)
+
+
+@rule("registry.deploymentrequest", "report")
+def _report_outcome(user, deployment_request) -> bool:
+    """The requester, the model's team, or a pipeline account reports what happened."""
+    return (
+        deployment_request.requested_by_id == user.pk
+        or has_role(user, Role.PIPELINE, Role.ADMIN)
+        or may(user, "change", deployment_request.model_version.model)
+    )
+
+
+@rule("registry.mlmodel", "evaluate")
+def _post_evaluations(user, model) -> bool:
+    """Posting evaluation results: the ml-engineer or pipeline role in the model's team."""
+    writer = has_role(user, Role.ML_ENGINEER, Role.PIPELINE, Role.ADMIN)
+    return writer and may(user, "change", model)
+
+
+# --- the API's side: DRF permissions and the filter backend ----------------------------
 
 
 class TokenScopePermission(permissions.BasePermission):
@@ -100,6 +282,27 @@ class TokenScopePermission(permissions.BasePermission):
         return True
 
 
+class ActionPermission(permissions.BasePermission):
+    """A view-wide right, asked of ``may_any``: reads need a signed-in user (and
+    ``view.read_permission``, if set), writes ``view.write_permission``; both are
+    ``(action, "app_label.model")``. An anonymous write passes only where the view says
+    ``anonymous_writes`` (lineage intake, when the setting allows it). The refusal
+    names ``view.permission_denied_message``."""
+
+    message = "You may not do this here."
+
+    def has_permission(self, request, view):
+        safe = request.method in permissions.SAFE_METHODS
+        user = request.user
+        if not (user and user.is_authenticated):
+            return not safe and bool(getattr(view, "anonymous_writes", False))
+        needed = getattr(view, "read_permission" if safe else "write_permission", None)
+        if needed is None or may_any(user, *needed):
+            return True
+        self.message = getattr(view, "permission_denied_message", self.message)
+        return False
+
+
 class ObjectActionPermission(permissions.BasePermission):
     """Changes need the change (or delete) permission on the scoping object."""
 
@@ -109,26 +312,19 @@ class ObjectActionPermission(permissions.BasePermission):
         if request.method in permissions.SAFE_METHODS:
             return True
         action = "delete" if request.method == "DELETE" else "change"
-        scope_obj = follow(obj, getattr(view, "scope_path", "pk"))
-        return may(request.user, action, scope_obj)
+        return may(request.user, action, follow(obj, view_scope_path(view)))
 
 
-def scope_queryset(queryset, user, path: str = "pk", scope_model=None, action: str = "view"):
-    """``queryset`` narrowed to the rows whose scoping object (reached by ``path``, a
-    ``scope_model``) ``user`` may ``action``. The API's filter and the admin both ask this."""
-    if path in ("", "pk"):
-        return visible(queryset, user, action)
-    allowed = visible(scope_model._default_manager.all(), user, action)
-    return queryset.filter(**{f"{path}__in": allowed.values("pk")})
+def view_scope_path(view):
+    """The view's scoping: ``scope_paths`` (alternatives) or ``scope_path`` (one)."""
+    paths = getattr(view, "scope_paths", None)
+    return paths if paths else getattr(view, "scope_path", "pk")
 
 
 class ObjectPermissionFilter(BaseFilterBackend):
     """Scope every list and detail to what the user may view."""
 
     def filter_queryset(self, request, queryset, view):
-        path = getattr(view, "scope_path", "pk")
-        return scope_queryset(queryset, request.user, path, getattr(view, "scope_model", None))
-
-
-def user_can_write_lineage(user) -> bool:
-    return user.is_superuser or has_role(user, Role.PIPELINE, Role.ML_ENGINEER, Role.ADMIN)
+        return scope_queryset(
+            queryset, request.user, view_scope_path(view), getattr(view, "scope_model", None)
+        )

@@ -4,8 +4,9 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from accounts.admin_base import GovernedAdmin, Who, admin_may_write
+from accounts.permissions import may_any
 from lineage.models import Dataset, DatasetVersion, Job, LineageEvent, Namespace, Run
-from lineage.services import NOTE_FIELDS, change_dataset_version, user_can_govern_dataset_versions
+from lineage.services import NOTE_FIELDS, change_dataset_version
 
 
 class ReadOnlyAdmin(GovernedAdmin):
@@ -70,7 +71,7 @@ class DatasetVersionAdmin(GovernedAdmin):
         user = request.user
         if action != "change" or not admin_may_write(user):
             return False
-        return user_can_govern_dataset_versions(user)
+        return may_any(user, "change", DatasetVersion)
 
     def save_model(self, request, obj, form, change):
         changes = {name: form.cleaned_data[name] for name in NOTE_FIELDS}

@@ -24,7 +24,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils.dateparse import parse_datetime
 
-from accounts.roles import Role, has_role
+from accounts.permissions import may_any
 from audit.services import record
 from lineage.choices import TERMINAL_RUN_STATES, EventKind, RunState, VersionStatus
 from lineage.models import (
@@ -672,20 +672,9 @@ def _store_column_lineage(output_keys, versions, datasets) -> None:
 
 # --- dataset version governance --------------------------------------------------------
 
-# The board and auditors read; they never write (the same everywhere, admin included).
-GOVERNING_ROLES = (Role.ML_ENGINEER, Role.ADMIN)
+# Who governs dataset versions: ``accounts.permissions`` (ml-engineers and admins, or the
+# model permission); the board and auditors read, never write (the admin included).
 NOTE_FIELDS = ("privacy_notes", "consent_notes", "licence_notes")
-
-
-def user_can_govern_dataset_versions(user) -> bool:
-    """Who may quarantine or revoke a dataset version and edit its notes."""
-    if not getattr(user, "is_authenticated", False):
-        return False
-    return (
-        user.is_superuser
-        or has_role(user, *GOVERNING_ROLES)
-        or user.has_perm("lineage.change_datasetversion")
-    )
 
 
 def change_dataset_version(
@@ -696,7 +685,7 @@ def change_dataset_version(
     ``dataset_version_status_changed`` is sent inside this transaction (see
     ``lineage.signals``) when the status actually changes.
     """
-    if not user_can_govern_dataset_versions(actor):
+    if not may_any(actor, "change", DatasetVersion):
         raise PermissionDenied("You may not change the status of dataset versions.")
     unknown = set(notes) - set(NOTE_FIELDS)
     if unknown:

@@ -7,9 +7,8 @@ from accounts.admin_base import (
     GovernedTabularInline,
     admin_may_write,
 )
-from accounts.permissions import may_any
-from playbooks.api.reviews import ActionItemScopeFilter, action_item_scope
-from playbooks.api.signals import SignalScopeFilter
+from accounts.permissions import follow, may_any, scope_queryset
+from playbooks.api.reviews import ACTION_ITEM_SCOPE
 from playbooks.choices import ReviewStatus
 from playbooks.models import (
     ActionItem,
@@ -67,8 +66,8 @@ class SignalAdmin(ReadOnlyAdmin):
     """Signals of the user's models; unlinked ones only for global readers (the API's
     filter)."""
 
-    def scope_queryset(self, request, queryset):
-        return SignalScopeFilter().filter_queryset(request, queryset, self)
+    scope_path = "model"
+    scope_model = MLModel
 
     list_display = ("id", "received_at", "source", "metric", "value", "model", "triage")
     list_filter = ("triage", "source")
@@ -251,10 +250,10 @@ class ActionItemAdmin(GovernedAdmin):
     readonly_fields = ("status", "evaluation", "closed_at", "closed_by", "outcome")
 
     def scope_queryset(self, request, queryset):
-        return ActionItemScopeFilter().filter_queryset(request, queryset, self)
+        return scope_queryset(queryset, request.user, ACTION_ITEM_SCOPE)
 
     def scope_object(self, obj):
-        return action_item_scope(obj)
+        return follow(obj, ACTION_ITEM_SCOPE)
 
     def parents(self, request):
         """Reviews and drills the user may add items under."""

@@ -106,7 +106,7 @@ def acceptance_rights(risk: Risk) -> list[tuple[MLModel | None, DecisionRight | 
     return [(model, rights_for(DecisionAction.ACCEPT_RISK, model)) for model in models]
 
 
-def may_decide_acceptance(user, risk: Risk) -> tuple[bool, str]:
+def can_decide_acceptance(user, risk: Risk) -> tuple[bool, str]:
     """Approver role plus the approve right on every model the risk concerns
     (for a risk on no model: membership of the owning team, or admin)."""
     models = governing_models(risk)
@@ -189,7 +189,7 @@ def decide_acceptance(
             raise ValidationError(
                 {"status": f"This acceptance is {acceptance.status}; only a request is decided."}
             )
-        allowed, reason = may_decide_acceptance(user, acceptance.risk)
+        allowed, reason = can_decide_acceptance(user, acceptance.risk)
         if not allowed:
             raise PermissionDenied(reason)
         conflicts = _conflicts(acceptance)

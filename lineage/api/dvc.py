@@ -15,8 +15,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import TokenScopePermission
-from lineage.api.permissions import LineagePermission
+from accounts.permissions import ActionPermission, TokenScopePermission
 from lineage.tasks import import_dvc_task
 
 
@@ -40,7 +39,9 @@ class DvcImportSerializer(serializers.Serializer):
 
 
 class DvcImportView(APIView):
-    permission_classes = [LineagePermission, TokenScopePermission]
+    permission_classes = [ActionPermission, TokenScopePermission]
+    write_permission = ("add", "lineage.lineageevent")
+    permission_denied_message = "Writing lineage needs the pipeline or ml-engineer role."
 
     @extend_schema(request=DvcImportSerializer, responses={202: OpenApiTypes.OBJECT})
     def post(self, request):

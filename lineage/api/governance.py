@@ -9,8 +9,7 @@ permission ``lineage.change_datasetversion``.
 import django_filters
 from rest_framework import mixins, serializers, viewsets
 
-from accounts.permissions import TokenScopePermission
-from lineage.api.permissions import DatasetVersionGovernancePermission
+from accounts.permissions import ActionPermission, TokenScopePermission
 from lineage.choices import VersionStatus
 from lineage.models import DatasetVersion
 from lineage.services import NOTE_FIELDS, change_dataset_version
@@ -64,7 +63,9 @@ class DatasetVersionViewSet(
     viewsets.GenericViewSet,
 ):
     serializer_class = DatasetVersionSerializer
-    permission_classes = [DatasetVersionGovernancePermission, TokenScopePermission]
+    permission_classes = [ActionPermission, TokenScopePermission]
+    write_permission = ("change", "lineage.datasetversion")
+    permission_denied_message = "Changing a dataset version needs the ml-engineer or admin role."
     filterset_class = DatasetVersionFilter
     queryset = DatasetVersion.objects.select_related(
         "dataset__namespace", "producing_run"

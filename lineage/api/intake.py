@@ -19,10 +19,9 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import TokenScopePermission
+from accounts.permissions import ActionPermission, TokenScopePermission
 from config.api import OutsideRequestTransaction, error_body
 from lineage.api.body import BodyError, parse_json, read_body
-from lineage.api.permissions import LineagePermission
 from lineage.api.reads import NODE, LineageGraphView, ReadErrorsMixin
 from lineage.models import LineageEvent
 from lineage.services import ingest_cache, ingest_event
@@ -45,9 +44,15 @@ def _django_invalid(exc: ValidationError) -> InvalidEvent:
 
 
 class _IntakeView(APIView):
-    permission_classes = [LineagePermission, TokenScopePermission]
+    permission_classes = [ActionPermission, TokenScopePermission]
+    write_permission = ("add", "lineage.lineageevent")
+    permission_denied_message = "Writing lineage needs the pipeline or ml-engineer role."
     parser_classes: list = []  # the body is read by read_body, bounded and inflated
-    anonymous_intake = True
+
+    @property
+    def anonymous_writes(self) -> bool:
+        """``GOVREG_LINEAGE_ALLOW_ANONYMOUS`` lets unauthenticated emitters post events."""
+        return settings.GOVREG_LINEAGE_ALLOW_ANONYMOUS
 
     def body(self, request):
         return parse_json(read_body(request._request, settings.GOVREG_LINEAGE_MAX_BODY_BYTES))

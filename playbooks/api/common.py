@@ -1,12 +1,10 @@
 """Pieces the playbooks API views share: 409/403 answers for refused state
-changes, the pipeline-role permission, and scoping through a parent."""
+changes and scoping through a parent."""
 
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.permissions import BasePermission
 
 from accounts.api.base import ScopedModelViewSet
 from accounts.permissions import may
-from accounts.roles import Role, has_role
 from config.api import problem
 from playbooks.services import IncidentConflict
 
@@ -19,14 +17,6 @@ class ConflictAs409:
         if isinstance(exc, IncidentConflict):
             return problem(exc.status, exc.message, field=exc.field, code=exc.code)
         return super().handle_exception(exc)
-
-
-class IsPipeline(BasePermission):
-    message = "Sending signals needs the pipeline role."
-
-    def has_permission(self, request, view):
-        user = request.user
-        return bool(user.is_superuser or has_role(user, Role.PIPELINE, Role.ADMIN))
 
 
 class ParentScopedViewSet(ConflictAs409, ScopedModelViewSet):

@@ -2,16 +2,21 @@
 model or their drill's playbook."""
 
 from django.db import transaction
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.filters import BaseFilterBackend, OrderingFilter, SearchFilter
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.filters import OrderingFilter, SearchFilter
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from accounts.permissions import TokenScopePermission, may, perm_name, visible
+from accounts.permissions import (
+    ObjectActionPermission,
+    ObjectPermissionFilter,
+    TokenScopePermission,
+    may,
+)
 from playbooks.api import serializers as s
 from playbooks.api.common import ConflictAs409, ParentScopedViewSet
 from playbooks.models import ActionItem, Drill, Playbook, PostIncidentReview
@@ -92,30 +97,8 @@ class DrillViewSet(ParentScopedViewSet):
         return Response(self.get_serializer(drill).data)
 
 
-class ActionItemScopeFilter(BaseFilterBackend):
-    def filter_queryset(self, request, queryset, view):
-        user = request.user
-        if user.has_perm(perm_name(ActionItem, "view")):
-            return queryset
-        models = visible(MLModel.objects.all(), user).values("pk")
-        playbooks = visible(Playbook.objects.all(), user).values("pk")
-        return queryset.filter(
-            Q(review__incident__model__in=models) | Q(drill__playbook__in=playbooks)
-        )
-
-
-def action_item_scope(item: ActionItem):
-    """The record whose team decides on ``item``: its review's model or its drill's playbook."""
-    return item.review.incident.model if item.review_id else item.drill.playbook
-
-
-class ActionItemPermission(BasePermission):
-    message = "You may see this action item but not change it."
-
-    def has_object_permission(self, request, view, obj):
-        if request.method in ("GET", "HEAD", "OPTIONS"):
-            return True
-        return may(request.user, "change", action_item_scope(obj))
+# The record whose team decides on an action item: its review's model or its drill's playbook.
+ACTION_ITEM_SCOPE = {"review__incident__model": MLModel, "drill__playbook": Playbook}
 
 
 class ActionItemViewSet(ConflictAs409, viewsets.ModelViewSet):
@@ -126,8 +109,9 @@ class ActionItemViewSet(ConflictAs409, viewsets.ModelViewSet):
         "owner", "closed_by", "review__incident__model", "drill__playbook"
     )
     serializer_class = s.ActionItemSerializer
-    permission_classes = [IsAuthenticated, TokenScopePermission, ActionItemPermission]
-    filter_backends = [ActionItemScopeFilter, DjangoFilterBackend, SearchFilter, OrderingFilter]
+    permission_classes = [IsAuthenticated, TokenScopePermission, ObjectActionPermission]
+    filter_backends = [ObjectPermissionFilter, DjangoFilterBackend, SearchFilter, OrderingFilter]
+    scope_paths = ACTION_ITEM_SCOPE
     filterset_fields = ["status", "review", "drill", "owner"]
     search_fields = ["title"]
     ordering_fields = ["due_date", "created_at"]

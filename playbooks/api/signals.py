@@ -15,19 +15,25 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.filters import BaseFilterBackend, OrderingFilter
+from rest_framework.filters import OrderingFilter
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.base import ScopedModelViewSet
-from accounts.permissions import TokenScopePermission, may, perm_name, visible
+from accounts.permissions import (
+    ActionPermission,
+    ObjectPermissionFilter,
+    TokenScopePermission,
+    may,
+    may_any,
+)
 from audit import context as audit_context
 from config.api import OutsideRequestTransaction, error_body, problem
 from lineage.api.body import BodyError, parse_json, read_body
 from playbooks import filtersets, tasks
 from playbooks.api import serializers as s
-from playbooks.api.common import ConflictAs409, IsPipeline
+from playbooks.api.common import ConflictAs409
 from playbooks.api.serializers.signals import (
     IntakeReceiptSerializer,
     SignalOutcomeSerializer,
@@ -113,6 +119,11 @@ def _enqueue_triage(signal_ids: list[int], user) -> None:
     )
 
 
+# Sending signals (the webhook, a plain JSON POST): the pipeline role (or admin).
+SEND_SIGNALS = ("add", "playbooks.signal")
+SEND_SIGNALS_REFUSED = "Sending signals needs the pipeline role."
+
+
 class AlertmanagerWebhookView(OutsideRequestTransaction, ConflictAs409, APIView):
     """``POST /api/signals/alertmanager``: Alertmanager's webhook (payload version 4).
 
@@ -125,7 +136,9 @@ class AlertmanagerWebhookView(OutsideRequestTransaction, ConflictAs409, APIView)
     at most GOVREG_SIGNALS_SYNC_TRIAGE_MAX alerts (200, each alert's outcome), else by
     the ``playbooks.triage_signals`` task (202, what was received)."""
 
-    permission_classes = [IsAuthenticated, TokenScopePermission, IsPipeline]
+    permission_classes = [IsAuthenticated, TokenScopePermission, ActionPermission]
+    read_permission = write_permission = SEND_SIGNALS
+    permission_denied_message = SEND_SIGNALS_REFUSED
     parser_classes: list = []  # read by read_body: bounded, gzip allowed, strict JSON
 
     @extend_schema(
@@ -176,17 +189,6 @@ class AlertmanagerWebhookView(OutsideRequestTransaction, ConflictAs409, APIView)
         return Response(IntakeReceiptSerializer(answer).data, status=code)
 
 
-class SignalScopeFilter(BaseFilterBackend):
-    """Signals of the caller's models; unlinked signals only for global readers."""
-
-    def filter_queryset(self, request, queryset, view):
-        user = request.user
-        if user.has_perm(perm_name(Signal, "view")):
-            return queryset
-        allowed = visible(MLModel.objects.all(), user)
-        return queryset.filter(model__in=allowed.values("pk"))
-
-
 class SignalViewSet(
     ConflictAs409,
     mixins.ListModelMixin,
@@ -201,14 +203,17 @@ class SignalViewSet(
         "model", "model_version", "playbook_version__playbook"
     ).order_by("-received_at", "-id")
     serializer_class = s.SignalSerializer
-    filter_backends = [SignalScopeFilter, DjangoFilterBackend, OrderingFilter]
+    # the caller's models' signals; unlinked ones only for global readers
+    filter_backends = [ObjectPermissionFilter, DjangoFilterBackend, OrderingFilter]
+    scope_path = "model"
+    scope_model = MLModel
     filterset_class = filtersets.SignalFilter
     ordering_fields = ["received_at", "observed_at"]
     permission_classes = [IsAuthenticated, TokenScopePermission]
 
     def create(self, request, *args, **kwargs):
-        if not IsPipeline().has_permission(request, self):
-            raise PermissionDenied(IsPipeline.message)
+        if not may_any(request.user, *SEND_SIGNALS):
+            raise PermissionDenied(SEND_SIGNALS_REFUSED)
         body = s.PlainSignalSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data

@@ -19,7 +19,7 @@ or holds the approve right on it; anything else is a 404.
 import time
 
 from django.db import transaction
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -28,7 +28,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from accounts.permissions import TokenScopePermission, visible
+from accounts.permissions import TokenScopePermission, may, scope_queryset
 from config.api import problem
 from registry.choices import RequestKind, RequestStatus
 from registry.gate import services
@@ -41,18 +41,11 @@ NOT_FOUND = "No deployment request with this id is visible to you."
 
 
 def visible_requests(user):
-    """Requests of models the user may view, or approve."""
-    models = MLModel.objects.all()
-    seen = visible(models, user, "view").values("pk")
-    approvable = visible(models, user, "approve").values("pk")
-    return DeploymentRequest.objects.filter(
-        Q(model_version__model__in=seen) | Q(model_version__model__in=approvable)
+    """Requests of models the user may view, or approve (``may(user, "view", request)``
+    answers the same for one)."""
+    return scope_queryset(
+        DeploymentRequest.objects.all(), user, "model_version__model", MLModel, ("view", "approve")
     )
-
-
-def may_see(user, model) -> bool:
-    """Whoever may view the model (team, board, auditor, admin) or approve it."""
-    return services.may_see(user, model)
 
 
 def with_related(queryset):
@@ -141,7 +134,7 @@ class DeploymentRequestCreateSerializer(serializers.Serializer):
     )
 
     def validate_model(self, model):
-        if not services.may_see(self.context["request"].user, model):
+        if not may(self.context["request"].user, ("view", "approve"), model):
             # another team's model reads as "does not exist", as everywhere else
             raise serializers.ValidationError(f"Object with name={model.name} does not exist.")
         return model
@@ -187,9 +180,7 @@ class GateView(GateErrors, GenericAPIView):
     def find(self, pk) -> DeploymentRequest | None:
         """The request if the caller may see it (one row, then one permission check)."""
         deployment_request = services.load(pk)
-        if deployment_request is None or not may_see(
-            self.request.user, deployment_request.model_version.model
-        ):
+        if not may(self.request.user, "view", deployment_request):
             return None
         return deployment_request
 

@@ -35,10 +35,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Prefetch
 from django.utils import timezone
-from guardian.core import ObjectPermissionChecker
 
 from accounts.permissions import may
-from accounts.roles import Role, has_role
 from audit.services import record_decision
 from registry.choices import RequestKind, RequestOutcome, RequestStatus, Verdict
 from registry.gate import checks as gate_checks
@@ -354,38 +352,6 @@ def evaluate(deployment_request, now=None) -> DeploymentRequest:
 # --- verbs --------------------------------------------------------------------
 
 
-def model_perms(user, model) -> frozenset[str]:
-    """The user's permission codenames on ``model``: global ones (roles) and guardian's
-    object permissions (person or group). Two queries per user and model, cached on
-    the user object for the request."""
-    if not getattr(user, "is_authenticated", False):
-        return frozenset()
-    cache = user.__dict__.setdefault("_gate_model_perms", {})
-    if model.pk not in cache:
-        codenames = {
-            name.split(".", 1)[1]
-            for name in user.get_all_permissions()
-            if name.startswith("registry.") and name.endswith("_mlmodel")
-        }
-        codenames.update(ObjectPermissionChecker(user).get_perms(model))
-        cache[model.pk] = frozenset(codenames)
-    return cache[model.pk]
-
-
-def may_see(user, model) -> bool:
-    """Whoever may view the model (team, board, auditor, admin) or approve it."""
-    granted = model_perms(user, model)
-    return "view_mlmodel" in granted or "approve_mlmodel" in granted
-
-
-def may_request(user, model) -> bool:
-    """Requesting a deployment needs the change right on the model (its team) or the
-    pipeline role with sight of it (a shared CI service account)."""
-    if "change_mlmodel" in model_perms(user, model):
-        return True
-    return has_role(user, Role.PIPELINE, Role.ADMIN) and may_see(user, model)
-
-
 def open_request_id(model_version, environment, kind=RequestKind.DEPLOY) -> int | None:
     """The id of the open request for this version, environment and kind, if any."""
     return (
@@ -424,7 +390,7 @@ def ask(
     now = now or timezone.now()
     if kind not in RequestKind.values:
         raise ValidationError({"kind": f"Use one of {', '.join(RequestKind.values)}."})
-    if not may_request(user, model_version.model):
+    if not may(user, "request", model_version.model):
         raise GateRefused(
             f"You may not request deployments of {model_version.model.name}: "
             "you need the change right on it (its team) or the pipeline role."
@@ -677,15 +643,6 @@ def reject(request_id: int, user, comment: str, now=None) -> DeploymentRequest:
     return _decide(request_id, user, Verdict.REJECT, comment, now)
 
 
-def may_report(user, deployment_request) -> bool:
-    """The requester, the model's team, or a pipeline account reports the outcome."""
-    return (
-        deployment_request.requested_by_id == user.pk
-        or may(user, "change", deployment_request.model_version.model)
-        or has_role(user, Role.PIPELINE, Role.ADMIN)
-    )
-
-
 def mark_deployed(request_id: int, user, note: str = "", now=None):
     """The pipeline shipped an approved request: record the Deployment, once.
 
@@ -696,7 +653,7 @@ def mark_deployed(request_id: int, user, note: str = "", now=None):
     now = now or timezone.now()
     with transaction.atomic():
         deployment_request = _load(request_id, lock=True)
-        if not may_report(user, deployment_request):
+        if not may(user, "report", deployment_request):
             raise GateRefused("Only the requester, the model's team or a pipeline reports this.")
         if deployment_request.outcome == RequestOutcome.DEPLOYED:
             return deployment_request, False
@@ -742,7 +699,7 @@ def mark_failed(request_id: int, user, note: str = "", now=None) -> DeploymentRe
     now = now or timezone.now()
     with transaction.atomic():
         deployment_request = _load(request_id, lock=True)
-        if not may_report(user, deployment_request):
+        if not may(user, "report", deployment_request):
             raise GateRefused("Only the requester, the model's team or a pipeline reports this.")
         if deployment_request.outcome == RequestOutcome.DEPLOYED:
             raise GateConflict("This request was reported deployed; it cannot fail afterwards.")

@@ -12,10 +12,11 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.permissions import may
 from registry import services as catalog
 from registry.choices import DeploymentState, RequestKind, RequestStatus
 from registry.gate import decisions, services
-from registry.gate.api import may_see, visible_requests
+from registry.gate.api import visible_requests
 from registry.gate.ui import sections_for
 
 PAGE_SIZE = 100
@@ -52,9 +53,7 @@ def request_list(request):
 
 def _visible(request, pk):
     deployment_request = services.load(pk)
-    if deployment_request is None or not may_see(
-        request.user, deployment_request.model_version.model
-    ):
+    if not may(request.user, "view", deployment_request):
         raise Http404("No deployment request with this id is visible to you.")
     return deployment_request
 

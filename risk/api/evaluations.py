@@ -15,8 +15,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from accounts.api.base import ScopedModelViewSet
-from accounts.permissions import TokenScopePermission, may, visible
-from accounts.roles import Role, has_role
+from accounts.permissions import TokenScopePermission, may, scope_queryset
 from config.api import OutsideRequestTransaction, Pagination, problem
 from registry.models import MLModel, ModelVersion
 from risk.api.serializers import EvaluationSerializer
@@ -26,7 +25,6 @@ from risk.junit import JUnitError, parse_junit
 from risk.models import Evaluation
 from risk.reports import store_report
 
-WRITER_ROLES = (Role.ML_ENGINEER, Role.PIPELINE, Role.ADMIN)
 PROPERTY_FIELDS = {
     "kind": "kind",
     "hypothesis": "hypothesis",
@@ -93,17 +91,14 @@ class ModelVersionEvaluationsView(OutsideRequestTransaction, generics.GenericAPI
     pagination_class = Pagination
 
     def get_version(self) -> ModelVersion:
-        allowed = visible(MLModel.objects.all(), self.request.user)
+        versions = ModelVersion.objects.select_related("model", "model__team")
         return get_object_or_404(
-            ModelVersion.objects.select_related("model", "model__team").filter(
-                model__in=allowed.values("pk")
-            ),
-            pk=self.kwargs["pk"],
+            scope_queryset(versions, self.request.user, "model", MLModel), pk=self.kwargs["pk"]
         )
 
     def check_writer(self, version: ModelVersion) -> None:
         user = self.request.user
-        if not (has_role(user, *WRITER_ROLES) and may(user, "change", version.model)):
+        if not may(user, "evaluate", version.model):
             raise PermissionDenied(
                 "Posting evaluations takes the ml-engineer or pipeline role in team "
                 f"{version.model.team.name!r}."

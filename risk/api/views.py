@@ -4,7 +4,7 @@ controls and thresholds. Evaluations are in ``risk.api.evaluations``."""
 from django.db import transaction
 from django.db.models import Count, Prefetch, ProtectedError, Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import permissions, status, viewsets
+from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
@@ -12,8 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.base import ScopedModelViewSet
-from accounts.permissions import TokenScopePermission, may, visible
-from accounts.roles import Role, has_role
+from accounts.permissions import ActionPermission, TokenScopePermission, may, scope_queryset
 from config.api import problem
 from risk import services
 from risk.api.serializers import (
@@ -59,23 +58,15 @@ class RefuseProtectedDelete:
             raise Conflict(f"{instance} is still referenced by its {', '.join(names)}.")
 
 
-class AdminWritesOnly(permissions.BasePermission):
-    """Everyone signed in reads; only admins change."""
-
-    message = "Only admins change risk matrices."
-
-    def has_permission(self, request, view):
-        if request.method in permissions.SAFE_METHODS:
-            return True
-        return request.user.is_superuser or has_role(request.user, Role.ADMIN)
-
-
 class RiskMatrixViewSet(viewsets.ModelViewSet):
     """Risk matrices: their scales and cell levels. Redrawing one re-levels its risks."""
 
     queryset = RiskMatrix.objects.order_by("-is_default", "name")
     serializer_class = RiskMatrixSerializer
-    permission_classes = [IsAuthenticated, TokenScopePermission, AdminWritesOnly]
+    # everyone signed in reads; only admins change
+    permission_classes = [IsAuthenticated, TokenScopePermission, ActionPermission]
+    write_permission = ("change", "risk.riskmatrix")
+    permission_denied_message = "Only admins change risk matrices."
 
     def perform_update(self, serializer):
         with transaction.atomic():
@@ -93,7 +84,9 @@ class RequiredEvaluationViewSet(viewsets.ModelViewSet):
 
     queryset = RequiredEvaluation.objects.order_by("risk_tier", "kind")
     serializer_class = RequiredEvaluationSerializer
-    permission_classes = [IsAuthenticated, TokenScopePermission, AdminWritesOnly]
+    permission_classes = [IsAuthenticated, TokenScopePermission, ActionPermission]
+    write_permission = ("change", "risk.requiredevaluation")
+    permission_denied_message = "Only admins change required evaluations."
     filterset_fields = ["risk_tier", "kind"]
 
 
@@ -205,7 +198,7 @@ class RiskAcceptanceViewSet(viewsets.ReadOnlyModelViewSet):
     def revoke(self, request, pk=None):
         """Withdraw a pending or valid acceptance (owning team or approvers); the risk reopens."""
         acceptance = self.get_object()
-        allowed, _ = services.may_decide_acceptance(request.user, acceptance.risk)
+        allowed, _ = services.can_decide_acceptance(request.user, acceptance.risk)
         if not (allowed or may(request.user, "change", acceptance.risk)):
             raise PermissionDenied("You may see this acceptance but not revoke it.")
         body = RevokeSerializer(data=request.data)
@@ -313,7 +306,7 @@ class RiskHeatmapView(APIView):
             matrix = RiskMatrix.default()
             if matrix is None:
                 return problem(404, "No default risk matrix exists.", code="not_found")
-        risks = visible(Risk.objects.all(), request.user).filter(matrix=matrix)
+        risks = scope_queryset(Risk.objects.all(), request.user).filter(matrix=matrix)
         state = params.get("status")
         if state and state != "all":
             if state not in RiskStatus.values:

@@ -213,8 +213,9 @@ WRITES = (
 
 # route (or "METHOD route" for a write) -> the answer for each of ROLES, in order:
 #                                   anon outsider member owner approver board auditor pipeline admin
-# Taken from what the code answered when the table was written. Cells worth a second look
-# (kept as they are, see the module's notes in README "Permissions"):
+# Taken from what the code answered when the table was written (before the predicates
+# moved to accounts.permissions, and unchanged since). Cells worth a second look, kept as
+# the code answers them:
 # - the pipeline account is a member of both teams' groups, so the API lets it change
 #   their records (PATCH ... 200), where the admin treats pipelines as read-only;
 # - dataset versions are not team-scoped: any ML engineer (the outsider too) governs
