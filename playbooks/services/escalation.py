@@ -87,17 +87,9 @@ def escalate_report_overdue(incident: Incident, *, now) -> list[Escalation]:
     ]
 
 
-def start_escalation(incident: Incident, *, now=None) -> Escalation | None:
-    """Notify level 1 of a newly opened incident (called inside open_incident)."""
-    now = now or timezone.now()
-    if incident.playbook_version is None or not incident.playbook_version.escalation_chain:
-        return None
-    changed = Incident.objects.filter(pk=incident.pk, escalation_level=0).update(
-        escalation_level=1, level_started_at=now
-    )
-    if changed != 1:
-        return None
-    incident.escalation_level, incident.level_started_at = 1, now
+def notify_first_level(incident: Incident, *, now) -> Escalation:
+    """Notify level 1 of a newly opened incident (called inside ``open_incident``, which
+    stores the new incident at level 1 of its chain)."""
     return _create_level(incident, 1, now)
 
 

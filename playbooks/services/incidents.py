@@ -16,8 +16,9 @@ from playbooks.choices import (
 )
 from playbooks.models import Incident, PostIncidentReview, StepCompletion
 from playbooks.services.common import IncidentConflict, NotAllowed, actor_name, add_entry
-from playbooks.services.escalation import start_escalation
+from playbooks.services.escalation import notify_first_level
 from playbooks.services.rollback import request_rollback
+from playbooks.services.signal_links import link_signals
 from registry.choices import DecisionAction
 from registry.gate import decisions
 
@@ -39,7 +40,9 @@ def open_incident(
     """Open an incident, start its playbook and notify the first escalation level."""
     now = now or timezone.now()
     links = links or {}
-    with transaction.atomic():
+    escalates = playbook_version is not None and bool(playbook_version.escalation_chain)
+    # No savepoint of its own: opening is all or nothing with the caller's transaction.
+    with transaction.atomic(savepoint=False):
         incident = Incident(
             title=title[:300],
             description=description,
@@ -50,13 +53,22 @@ def open_incident(
             dedup_key=dedup_key[:255],
             opened_at=now,
             opened_by=user if getattr(user, "is_authenticated", False) else None,
+            # A new incident starts at level 1 of its chain (nobody else sees it yet).
+            escalation_level=1 if escalates else 0,
+            level_started_at=now if escalates else None,
             **{k: v for k, v in links.items() if k in LINK_FIELDS},
         )
-        incident.full_clean(exclude=["dedup_key"], validate_constraints=False)
+        # Related records the caller holds as saved instances need no existence query.
+        held = [
+            name
+            for name in ("model", "playbook_version", *LINK_FIELDS)
+            if getattr(getattr(incident, name, None), "pk", None) is not None
+        ]
+        incident.full_clean(exclude=["dedup_key", *held], validate_constraints=False)
         incident.save()
         for name in LINK_M2M:
             if links.get(name):
-                getattr(incident, name).set(links[name])
+                getattr(incident, name).add(*links[name])  # a new incident links nothing yet
         add_entry(
             incident,
             TimelineKind.STATUS,
@@ -75,28 +87,15 @@ def open_incident(
                 data={"playbook_version": playbook_version.pk},
             )
         if signal is not None:
-            signal_entry(incident, signal, at=now)
-        start_escalation(incident, now=now)
+            link_signals(incident, [signal], at=now)
+        if escalates:
+            notify_first_level(incident, now=now)
     return incident
 
 
 # Filled in by the linking module once the related apps exist (FK and M2M names).
 LINK_FIELDS: set[str] = {"model_version", "deployment"}
 LINK_M2M: tuple[str, ...] = ("dataset_versions", "risks")
-
-
-def signal_entry(incident, signal, *, at=None):
-    what = signal.metric or signal.labels.get("alertname", "signal")
-    value = "" if signal.value is None else f" = {signal.value:g}"
-    status = f" [{signal.alert_status}]" if signal.alert_status else ""
-    return add_entry(
-        incident,
-        TimelineKind.SIGNAL,
-        f"Signal {what}{value}{status}: {signal.triage}. {signal.triage_reason}".strip(),
-        signal=signal,
-        at=at,
-        data={"signal": signal.pk, "triage": signal.triage},
-    )
 
 
 def _lock(incident) -> Incident:

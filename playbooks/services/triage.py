@@ -12,7 +12,6 @@ its row lock."""
 
 import json
 import logging
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -26,13 +25,14 @@ from accounts import notify
 from audit.services import record, record_decision
 from audit.tracking import rows_digest
 from lineage.services import insert_returning
-from playbooks.choices import AlertStatus, Severity, TaskStatus, TimelineKind, Triage
+from playbooks.choices import AlertStatus, Severity, TaskStatus, Triage
 from playbooks.models import Incident, InvestigationTask, Playbook, Signal
 from playbooks.services import linking
-from playbooks.services.common import IncidentConflict, add_entry
-from playbooks.services.incidents import open_incident, signal_entry
+from playbooks.services.common import IncidentConflict
+from playbooks.services.incidents import open_incident
 from playbooks.services.linking import SignalInput
 from playbooks.services.playbooks import latest_version
+from playbooks.services.signal_links import link_signals
 
 log = logging.getLogger(__name__)
 
@@ -332,12 +332,14 @@ class _Batch:
 
     def incident_to_join(self, signal: Signal) -> Incident | None:
         key = linking.incident_key(signal)
-        if key not in self.incidents:
+        if key not in self.incidents:  # both rules, once per incident key
             self.incidents[key] = linking.incident_to_join(signal)
+            return self.incidents[key]
         return self.incidents[key] or linking.incident_to_join(signal, by_key=False)
 
     def join(self, signal: Signal, incident: Incident) -> None:
-        signal.incident = incident
+        """The signal joins ``incident``; ``write()`` stores the link and its timeline line."""
+        signal.incident = incident  # written by the batch's UPDATE
         self.incident_of[incident.pk] = incident
         self.joined.setdefault(incident.pk, []).append(signal)
 
@@ -382,27 +384,7 @@ class _Batch:
                 mapped_by=signal.mapped_by_id,
             )
         for incident_id, signals in self.joined.items():
-            _timeline(self.incident_of[incident_id], signals, at=self.now)
-
-
-def _timeline(incident: Incident, signals: list[Signal], *, at) -> None:
-    """One timeline line for the signals that joined the incident in one transaction."""
-    if len(signals) == 1:
-        signal_entry(incident, signals[0], at=at)
-        return
-    outcomes = Counter(signal.triage for signal in signals)
-    values = [signal.value for signal in signals if signal.value is not None]
-    metrics = sorted({signal.metric for signal in signals if signal.metric})
-    spread = f" ({min(values):g} to {max(values):g})" if values else ""
-    add_entry(
-        incident,
-        TimelineKind.SIGNAL,
-        f"{len(signals)} signals {', '.join(metrics) or ''}{spread}: "
-        + ", ".join(f"{n} {outcome}" for outcome, n in sorted(outcomes.items())),
-        signal=signals[0],
-        at=at,
-        data={"signals": [signal.pk for signal in signals], "triage": dict(outcomes)},
-    )
+            link_signals(self.incident_of[incident_id], signals, at=self.now)
 
 
 def triage_received(signal_ids, *, now=None) -> list[Signal]:
@@ -473,7 +455,8 @@ def ingest(data: SignalInput, user, *, now=None) -> tuple[Signal, bool]:
 
 def _triage_and_act(signal: Signal, links: linking.Links, batch: _Batch) -> None:
     """Decide and act on one signal (open an incident, an investigation task), in
-    memory for the signal itself: ``batch.write()`` stores the outcome."""
+    memory for the signal itself: ``batch.write()`` stores the outcome. A signal joins
+    the active incident of its reading; a critical one opens it when there is none."""
     batch.signals.append(signal)
     if not links.linked:
         signal.triage = Triage.UNLINKED
@@ -487,12 +470,21 @@ def _triage_and_act(signal: Signal, links: linking.Links, batch: _Batch) -> None
     if signal.alert_status == AlertStatus.RESOLVED:
         signal.triage = Triage.RESOLVED
         signal.triage_reason = "the alert stopped firing"
-        incident = batch.incident_to_join(signal)
-        if incident is not None:
-            batch.join(signal, incident)
-        return
+        decision = version = None
+    else:
+        decision = decide(signal, links, batch.cache)
+        version = _classify(signal, decision, batch)
+    incident = batch.incident_to_join(signal)
+    if incident is None and signal.triage == Triage.CRITICAL:
+        incident = _open(signal, links, decision, version, batch)
+    elif incident is None and signal.triage == Triage.QUESTIONABLE:
+        signal.investigation_task = _investigate(signal)
+    if incident is not None and signal.incident_id != incident.pk:
+        batch.join(signal, incident)
 
-    decision = decide(signal, links, batch.cache)
+
+def _classify(signal: Signal, decision: Decision, batch: _Batch):
+    """Write the decision on the signal (in memory); the playbook version it runs."""
     version = None
     if decision.playbook is not None:
         playbook = decision.playbook
@@ -508,23 +500,13 @@ def _triage_and_act(signal: Signal, links: linking.Links, batch: _Batch) -> None
         signal.threshold_critical = t.critical_value
         signal.threshold_comparator = t.comparator
         signal.hypothesis = t.hypothesis
-    incident = batch.incident_to_join(signal)
-    if incident is not None:
-        batch.join(signal, incident)
-    elif signal.triage == Triage.CRITICAL:
-        incident, joined = _open(signal, links, decision, version, now=batch.now)
-        batch.incidents[linking.incident_key(signal)] = incident
-        if joined:
-            batch.join(signal, incident)
-        else:
-            signal.incident = incident
-    elif signal.triage == Triage.QUESTIONABLE:
-        signal.investigation_task = _investigate(signal)
+    return version
 
 
-def _open(signal, links, decision, version, *, now) -> tuple[Incident, bool]:
-    """Open the incident of this reading's model, environment and metric; ``(incident,
-    joined)``: joined when a concurrent triage opened it first."""
+def _open(signal, links, decision, version, batch: _Batch) -> Incident:
+    """Open the incident of this reading's model, environment and metric, linking the
+    signal to it; or, when a concurrent triage opened it first, the one it opened (the
+    caller links the signal to that)."""
     name = signal.labels.get("alertname") or signal.metric or "signal"
     where = f" in {signal.environment_name}" if signal.environment_name else ""
     summary = signal.annotations.get("summary") or signal.annotations.get("description", "")
@@ -540,14 +522,14 @@ def _open(signal, links, decision, version, *, now) -> tuple[Incident, bool]:
                 dedup_key=linking.incident_key(signal),
                 signal=signal,
                 links=linking.incident_links(links, decision.threshold),
-                now=now,
+                now=batch.now,
             )
-        return incident, False
     except IntegrityError:  # a concurrent triage opened it first
         incident = linking.incident_to_join(signal)
         if incident is None:
             raise IncidentConflict("could not open or find the incident") from None
-        return incident, True
+    batch.incidents[linking.incident_key(signal)] = incident
+    return incident
 
 
 def _investigate(signal: Signal) -> InvestigationTask:
