@@ -17,7 +17,7 @@ from accounts.admin_base import (
 )
 from registry.models import MLModel
 from risk import services
-from risk.choices import AcceptanceStatus, ReviewState, RiskStatus, Treatment
+from risk.choices import AcceptanceStatus, ReviewState
 from risk.models import (
     Control,
     Evaluation,
@@ -99,25 +99,6 @@ class ThresholdInline(GovernedTabularInline):
         return False
 
 
-class RiskForm(forms.ModelForm):
-    """The API's rules for a risk's form: acceptance comes from an acceptance request."""
-
-    class Meta:
-        model = Risk
-        fields = "__all__"  # noqa: DJ007 - the admin chooses the fields shown
-
-    def clean(self):
-        cleaned = super().clean()
-        current = self.instance if self.instance.pk else None
-        for name, accepted in (("treatment", Treatment.ACCEPT), ("status", RiskStatus.ACCEPTED)):
-            before = getattr(current, name, None)
-            if cleaned.get(name) == accepted != before:
-                self.add_error(
-                    name, "A risk is accepted through an acceptance request, not this form."
-                )
-        return cleaned
-
-
 @admin.register(Risk)
 class RiskAdmin(GovernedGuardedAdmin):
     """The owning team's risks (board, auditors and admins see all); a new risk is
@@ -157,7 +138,6 @@ class RiskAdmin(GovernedGuardedAdmin):
     inlines = [ControlInline, ThresholdInline]
     actions = ["mark_reviewed"]
     delete_allowed = True
-    form = RiskForm
 
     def get_readonly_fields(self, request, obj=None):
         fields = super().get_readonly_fields(request, obj)

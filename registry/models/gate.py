@@ -15,6 +15,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 
 from accounts.roles import ROLE_NAMES
+from config.json_shapes import first_violation
 from registry.choices import (
     DecisionAction,
     RequestKind,
@@ -38,6 +39,45 @@ OPEN_REQUEST = Q(status__in=[RequestStatus.PENDING, RequestStatus.APPROVED], out
 
 def _default_requirements():
     return [{"role": "approver", "count": 1}]
+
+
+REQUIRED_APPROVALS_SCHEMA = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["role", "count"],
+        "additionalProperties": False,
+        "properties": {
+            "role": {"enum": sorted(ROLE_NAMES)},
+            "count": {"type": "integer", "minimum": 1},
+        },
+    },
+}
+
+
+def required_approvals_problem(requirements) -> str | None:
+    """What is wrong with a decision right's ``required_approvals`` (checked against
+    ``REQUIRED_APPROVALS_SCHEMA``, then for a role listed twice), or ``None``."""
+    violation = first_violation(
+        REQUIRED_APPROVALS_SCHEMA, requirements, key_order=("role", "count")
+    )
+    path = list(violation.absolute_path) if violation is not None else []
+    if violation is not None and not path:
+        return 'Give a list like [{"role": "approver", "count": 2}].'
+    # Entries are read in order: a role listed twice before a malformed entry is named first.
+    roles = [item.get("role") if isinstance(item, dict) else None for item in requirements]
+    twice = next(
+        (i for i, role in enumerate(roles) if role is not None and role in roles[:i]), None
+    )
+    if twice is not None and (violation is None or twice < path[0]):
+        return f"Role {roles[twice]!r} is listed twice."
+    if violation is None:
+        return None
+    if len(path) == 1:
+        return 'Each entry is {"role": ROLE, "count": N}, e.g. {"role": "approver", "count": 2}.'
+    if path[1] == "role":
+        return f"Unknown role {violation.instance!r}; use one of {sorted(ROLE_NAMES)}."
+    return "Each count is a whole number of at least 1."
 
 
 class DecisionRight(models.Model):
@@ -135,31 +175,9 @@ class DecisionRight(models.Model):
             errors["environment"] = "Only deploy and rollback rights are scoped by environment."
         if self.model_id and self.risk_tier:
             errors["risk_tier"] = "Scope by a risk tier or by one model, not both."
-        requirements = self.required_approvals
-        if not isinstance(requirements, list):
-            errors["required_approvals"] = 'Give a list like [{"role": "approver", "count": 2}].'
-        else:
-            seen = set()
-            for item in requirements:
-                if not isinstance(item, dict) or set(item) != {"role", "count"}:
-                    errors["required_approvals"] = (
-                        'Each entry is {"role": ROLE, "count": N}, e.g. '
-                        '{"role": "approver", "count": 2}.'
-                    )
-                    break
-                if item["role"] not in ROLE_NAMES:
-                    errors["required_approvals"] = (
-                        f"Unknown role {item['role']!r}; use one of {sorted(ROLE_NAMES)}."
-                    )
-                    break
-                count = item["count"]
-                if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-                    errors["required_approvals"] = "Each count is a whole number of at least 1."
-                    break
-                if item["role"] in seen:
-                    errors["required_approvals"] = f"Role {item['role']!r} is listed twice."
-                    break
-                seen.add(item["role"])
+        problem = required_approvals_problem(self.required_approvals)
+        if problem:
+            errors["required_approvals"] = problem
         if self.approval_valid_for is not None and self.approval_valid_for <= timedelta(0):
             errors["approval_valid_for"] = "An approval must stay valid for some time."
         if (
@@ -280,6 +298,13 @@ class DeploymentRequest(models.Model):
         return self.model_version.model
 
 
+def require_rejection_comment(verdict: str, comment: str) -> None:
+    """A rejection says why: the one rule for every verdict (a deployment request's
+    approvals, a risk acceptance's), asked by their models' ``clean()``."""
+    if verdict == Verdict.REJECT and not (comment or "").strip():
+        raise ValidationError({"comment": "A rejection needs a comment saying why."})
+
+
 class Approval(models.Model):
     """One approver's verdict on a deployment request, tied to the fingerprint they saw.
 
@@ -327,5 +352,4 @@ class Approval(models.Model):
         return self.lapsed_at is None
 
     def clean(self):
-        if self.verdict == Verdict.REJECT and not self.comment.strip():
-            raise ValidationError({"comment": "A rejection needs a comment saying why."})
+        require_rejection_comment(self.verdict, self.comment)

@@ -2,6 +2,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from config.json_shapes import first_violation
 from risk.choices import RiskLevel
 
 __all__ = ["RiskMatrix", "default_levels"]
@@ -27,6 +28,29 @@ def default_levels(size: int = 5) -> list[list[str]]:
                 row.append(RiskLevel.CRITICAL.value)
         rows.append(row)
     return rows
+
+
+LABELS_SCHEMA = {
+    "type": "array",
+    "minItems": 2,
+    "maxItems": 10,
+    "items": {"type": "string", "pattern": "\\S"},
+}
+
+
+def levels_schema(likelihood_size: int, impact_size: int) -> dict:
+    """One row per likelihood score, one known level per impact score in each row."""
+    return {
+        "type": "array",
+        "minItems": likelihood_size,
+        "maxItems": likelihood_size,
+        "items": {
+            "type": "array",
+            "minItems": impact_size,
+            "maxItems": impact_size,
+            "items": {"enum": list(RiskLevel.values)},
+        },
+    }
 
 
 class RiskMatrix(models.Model):
@@ -110,30 +134,31 @@ class RiskMatrix(models.Model):
     def clean(self):
         errors = {}
         for name in ("likelihood_labels", "impact_labels"):
-            labels = getattr(self, name)
-            if not isinstance(labels, list) or not 2 <= len(labels) <= 10:
-                errors[name] = "Give a list of 2 to 10 labels, lowest first."
-            elif not all(isinstance(label, str) and label.strip() for label in labels):
-                errors[name] = "Every label must be a non-empty text."
+            violation = first_violation(LABELS_SCHEMA, getattr(self, name))
+            if violation is not None:
+                errors[name] = (
+                    "Every label must be a non-empty text."
+                    if violation.absolute_path
+                    else "Give a list of 2 to 10 labels, lowest first."
+                )
         if errors:
             raise ValidationError(errors)
-        levels = self.levels
-        if not isinstance(levels, list) or len(levels) != self.likelihood_size:
-            errors["levels"] = f"Give {self.likelihood_size} rows, one per likelihood score."
-        else:
-            for index, row in enumerate(levels, start=1):
-                if not isinstance(row, list) or len(row) != self.impact_size:
-                    errors["levels"] = (
-                        f"Row {index} must have {self.impact_size} levels, one per impact score."
-                    )
-                    break
-                unknown = [cell for cell in row if cell not in RiskLevel.values]
-                if unknown:
-                    errors["levels"] = (
-                        f"Row {index} has unknown level {unknown[0]!r}; "
-                        f"use one of {', '.join(RiskLevel.values)}."
-                    )
-                    break
+        violation = first_violation(
+            levels_schema(self.likelihood_size, self.impact_size), self.levels
+        )
+        if violation is not None:
+            path = list(violation.absolute_path)
+            if not path:
+                errors["levels"] = f"Give {self.likelihood_size} rows, one per likelihood score."
+            elif len(path) == 1:
+                errors["levels"] = (
+                    f"Row {path[0] + 1} must have {self.impact_size} levels, one per impact score."
+                )
+            else:
+                errors["levels"] = (
+                    f"Row {path[0] + 1} has unknown level {violation.instance!r}; "
+                    f"use one of {', '.join(RiskLevel.values)}."
+                )
         if not errors and self.pk:
             # A smaller matrix must still hold every risk already scored on it.
             from risk.models.register import Risk

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from registry.choices import Verdict
+from registry.models.gate import require_rejection_comment
 from risk.choices import (
     AcceptanceStatus,
     ControlStatus,
@@ -21,6 +22,9 @@ from risk.models.matrix import RiskMatrix
 
 __all__ = ["Control", "Risk", "RiskAcceptance", "RiskAcceptanceApproval", "RiskQuerySet"]
 
+ACCEPTED_BY_REQUEST_ONLY = (
+    "A risk is accepted through an acceptance request that approvers grant, not by hand."
+)
 SCORE_FIELDS = ("inherent_likelihood", "inherent_impact", "residual_likelihood", "residual_impact")
 
 
@@ -129,6 +133,7 @@ class Risk(models.Model):
     def save(self, *args, **kwargs):
         if self.matrix_id is None:
             self.matrix = RiskMatrix.default()
+        # Scores off the matrix are ``clean()``'s to refuse; here the levels follow the scores.
         self.compute_levels()
         if self.next_review_date is None:
             self.next_review_date = timezone.localdate() + timedelta(days=self.review_cadence_days)
@@ -137,8 +142,9 @@ class Risk(models.Model):
             kwargs["update_fields"] = {*update_fields, "inherent_level", "residual_level"}
         super().save(*args, **kwargs)
 
-    def compute_levels(self) -> None:
-        """Set both stored levels from the matrix; scores off the matrix raise ValidationError."""
+    def compute_levels(self) -> dict[str, str]:
+        """Set both stored levels from the matrix; returns the errors (by field) of the
+        scores that are off the matrix, whose level is left as it was."""
         errors = {}
         for prefix in ("inherent", "residual"):
             likelihood = getattr(self, f"{prefix}_likelihood")
@@ -149,20 +155,48 @@ class Risk(models.Model):
                     errors[f"{prefix}_{axis}"] = message
                 continue
             setattr(self, f"{prefix}_level", self.matrix.level(likelihood, impact))
-        if errors:
-            raise ValidationError(errors)
+        return errors
 
     def clean(self):
+        accepted_by_hand = self.acceptance_problems()
+        if accepted_by_hand:
+            raise ValidationError(accepted_by_hand)
         if self.matrix_id is None:
             self.matrix = RiskMatrix.default()
             if self.matrix is None:
                 raise ValidationError({"matrix": "No default risk matrix exists; name one."})
         if all(getattr(self, name) is not None for name in SCORE_FIELDS):
-            self.compute_levels()
+            off_matrix = self.compute_levels()
+            if off_matrix:
+                raise ValidationError(off_matrix)
         if self.owner_id and self.team_id:
             owner = self.owner
             if not (owner.is_superuser or owner.groups.filter(pk=self.team_id).exists()):
                 raise ValidationError({"owner": "The owner must be a member of the owning team."})
+
+    def acceptance_problems(self) -> dict[str, str]:
+        """A risk is accepted only through an acceptance request that approvers granted:
+        moving it to the accept treatment or the accepted status by hand (API, admin) is
+        refused on the field moved. The service that grants an acceptance sets both."""
+        moved = {
+            name: value
+            for name, value in (("treatment", Treatment.ACCEPT), ("status", RiskStatus.ACCEPTED))
+            if getattr(self, name) == value
+        }
+        if not moved:
+            return {}
+        if self.pk is not None:
+            stored = type(self).objects.filter(pk=self.pk).values("treatment", "status").first()
+            if stored is not None:
+                moved = {name: value for name, value in moved.items() if stored[name] != value}
+            if (
+                moved
+                and self.acceptances.filter(
+                    status=AcceptanceStatus.ACCEPTED, expires_at__gt=timezone.now()
+                ).exists()
+            ):
+                return {}
+        return {name: ACCEPTED_BY_REQUEST_ONLY for name in moved}
 
     @property
     def above_appetite(self) -> bool:
@@ -290,5 +324,4 @@ class RiskAcceptanceApproval(models.Model):
         return f"{self.approver_username} {self.verdict}"
 
     def clean(self):
-        if self.verdict == Verdict.REJECT and not self.comment.strip():
-            raise ValidationError({"comment": "A rejection needs a comment saying why."})
+        require_rejection_comment(self.verdict, self.comment)
