@@ -1,7 +1,9 @@
-"""API-wide pieces: pagination and the JSON error shape.
+"""API-wide pieces: pagination, the one serializer base, and the JSON error shape.
 
 Every error body is ``{"status": N, "error": CODE, "message": TEXT}`` and, for
-invalid input, ``"fields": {name: [messages]}`` naming what to fix.
+invalid input, ``"fields": {name: [messages]}`` naming what to fix. The domain's
+refusals (``config.errors``) are mapped here, once: ``Conflict`` is 409, ``Refused``
+403, ``BadParameter`` 400 and ``Missing`` 404.
 """
 
 from django.core.exceptions import PermissionDenied
@@ -9,16 +11,106 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import Http404
 from django.utils.decorators import method_decorator
+from django_filters.utils import translate_validation
 from rest_framework import exceptions, status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config.errors import BadParameter, Conflict, DomainError, Missing, Refused
+
 
 class Pagination(LimitOffsetPagination):
+    """Limit/offset pages (``count``, ``next``, ``previous``, ``results``), without a
+    ``COUNT(*)`` query when the page says it all: one row more than the limit is
+    fetched, and when the page is the last one the total is ``offset + rows``. Most
+    filtered lists ("what is live in production") fit in one page and cost one query."""
+
     default_limit = 50
     max_limit = 500
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.limit = self.get_limit(request)
+        if self.limit is None:
+            return None
+        self.offset = self.get_offset(request)
+        rows = list(queryset[self.offset : self.offset + self.limit + 1])
+        if rows and len(rows) <= self.limit:
+            self.count = self.offset + len(rows)
+        elif not rows and self.offset == 0:
+            self.count = 0
+        else:
+            self.count = self.get_count(queryset)
+        if self.count > self.limit and self.template is not None:
+            self.display_page_controls = True
+        return rows[: self.limit]
+
+
+class MarquezPagination:
+    """Marquez's page shape for ``/api/v1/``: ``{<key>: [...], "totalCount": N}``.
+
+    ``limit`` and ``offset`` must be integers (else a 400 naming the parameter); out of
+    range they are a 400 too, or, with ``clamp``, are brought into range (the events
+    list has always capped them)."""
+
+    def __init__(self, key: str, *, default_limit: int = 100, max_limit: int = 1000):
+        self.key = key
+        self.default_limit = default_limit
+        self.max_limit = max_limit
+
+    def paginate(self, request, queryset, *, clamp: bool = False):
+        """The rows of the page asked for, and the total."""
+        if clamp:
+            limit = int_query_param(request, "limit", self.default_limit, low=None, high=None)
+            offset = int_query_param(request, "offset", 0, low=None, high=None)
+            limit, offset = min(max(limit, 0), self.max_limit), max(offset, 0)
+        else:
+            limit = int_query_param(request, "limit", self.default_limit, high=self.max_limit)
+            offset = int_query_param(request, "offset", 0, high=10**9)
+        return list(queryset[offset : offset + limit]), queryset.count()
+
+    def response(self, rows: list, total: int) -> Response:
+        return Response({self.key: rows, "totalCount": total})
+
+
+def int_query_param(
+    request, name: str, default: int, *, low: int | None = 0, high: int | None = 1000
+) -> int:
+    """An integer query parameter in ``[low, high]`` (``None``: unbounded); anything
+    else raises ``BadParameter`` naming it."""
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadParameter("must be an integer", field=name)
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise BadParameter(f"must be between {low} and {high}", field=name)
+    return value
+
+
+def valid_filterset(filterset_class, request, queryset):
+    """The FilterSet of the query string, validated: a bad value is a 400 naming the
+    parameter, as DRF's filter backend answers it (for views outside the generic ones)."""
+    filterset = filterset_class(request.query_params, queryset=queryset, request=request)
+    if not filterset.is_valid():
+        raise translate_validation(filterset.errors)
+    return filterset
+
+
+def filtered(filterset_class, request, queryset):
+    """``queryset`` filtered by ``filterset_class`` from the query string."""
+    return valid_filterset(filterset_class, request, queryset).qs
+
+
+def as_drf_error(exc: DjangoValidationError) -> exceptions.ValidationError:
+    """A Django ValidationError as DRF's, keeping the field names."""
+    if hasattr(exc, "error_dict"):
+        return exceptions.ValidationError(exc.message_dict)
+    return exceptions.ValidationError({"non_field_errors": exc.messages})
 
 
 def _flatten(detail, prefix=""):
@@ -46,16 +138,37 @@ def error_body(status_code: int, code: str, message: str, fields: dict | None = 
     return body
 
 
+class _DomainAnswer(exceptions.APIException):
+    """A domain refusal on its way through DRF's handler (which rolls the request back)."""
+
+    def __init__(self, exc: DomainError, status_code: int, code: str):
+        self.status_code = status_code
+        self.default_code = code
+        detail = {exc.field: [exc.message]} if exc.field else exc.message
+        super().__init__(detail, code)
+
+
+# Each domain refusal's answer: the first class the exception is an instance of wins.
+DOMAIN_STATUS = (
+    (Conflict, status.HTTP_409_CONFLICT, "conflict"),
+    (Refused, status.HTTP_403_FORBIDDEN, "permission_denied"),
+    (BadParameter, status.HTTP_400_BAD_REQUEST, "invalid"),
+    (Missing, status.HTTP_404_NOT_FOUND, "not_found"),
+)
+
+
 def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
-        detail = (
-            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        )
-        exc = exceptions.ValidationError(detail)
+        exc = as_drf_error(exc)
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, DomainError):
+        for kind, status_code, code in DOMAIN_STATUS:
+            if isinstance(exc, kind):
+                exc = _DomainAnswer(exc, status_code, code)
+                break
 
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -107,10 +220,15 @@ class OutsideRequestTransaction:
 
 
 __all__ = [
+    "MarquezPagination",
     "OutsideRequestTransaction",
     "Pagination",
+    "as_drf_error",
     "error_body",
     "exception_handler",
+    "filtered",
+    "int_query_param",
     "problem",
     "status",
+    "valid_filterset",
 ]

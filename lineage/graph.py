@@ -21,6 +21,7 @@ from datetime import datetime
 
 from django.db import connection
 
+from config.errors import Missing
 from lineage.models import DatasetVersion, Run, RunInput, RunOutput
 
 MAX_DEPTH = 50
@@ -156,7 +157,7 @@ def runs_by_pk(run_ids: Iterable[int]) -> list[Run]:
 # --- node ids and the node graphs the API answers ------------------------------------------
 
 
-class NodeNotFound(Exception):
+class NodeNotFound(Missing):
     """A node id that names nothing (or is malformed)."""
 
 

@@ -1,11 +1,12 @@
 from datetime import timedelta
 
 import django_filters
+from django import forms
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from risk.choices import AcceptanceStatus, ReviewState
+from risk.choices import AcceptanceStatus, ReviewState, RiskStatus
 from risk.models import Control, Evaluation, Risk, RiskAcceptance, Threshold
 
 
@@ -91,3 +92,47 @@ class EvaluationFilter(django_filters.FilterSet):
     class Meta:
         model = Evaluation
         fields = ["model_version", "kind", "passed", "outcome"]
+
+
+class IdFilter(django_filters.Filter):
+    """A record id: a whole number, else a 400 naming the parameter."""
+
+    field_class = forms.IntegerField
+
+
+class RiskHeatmapFilter(django_filters.FilterSet):
+    """The heat map's filters: ``team`` (name), ``model`` (name; linked directly, via a
+    version or a deployment), ``status`` (default: every status but closed; ``all``
+    for everything) and ``matrix`` (id; the view draws that matrix, else the default)."""
+
+    team = django_filters.CharFilter(field_name="team__name")
+    model = django_filters.CharFilter(method="filter_model")
+    status = django_filters.ChoiceFilter(
+        choices=[*RiskStatus.choices, ("all", "all")],
+        method="filter_status",
+        error_messages={"invalid_choice": f"Use one of {', '.join(RiskStatus.values)} or all."},
+    )
+    matrix = IdFilter(method="keep", error_messages={"invalid": "Give the matrix id as a number."})
+
+    class Meta:
+        model = Risk
+        fields = ["team", "model", "status", "matrix"]
+
+    def filter_queryset(self, queryset):
+        if not self.form.cleaned_data.get("status"):
+            queryset = queryset.live()
+        return super().filter_queryset(queryset)
+
+    def filter_status(self, queryset, name, value):
+        return queryset if value == "all" else queryset.filter(status=value)
+
+    def filter_model(self, queryset, name, value):
+        linked = queryset.filter(
+            Q(ml_models__name=value)
+            | Q(model_versions__model__name=value)
+            | Q(deployments__model__name=value)
+        )
+        return queryset.filter(pk__in=linked.values("pk"))
+
+    def keep(self, queryset, name, value):
+        return queryset

@@ -12,7 +12,6 @@ per-event failures; a retried batch stores nothing twice.
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import IsAuthenticated
@@ -20,9 +19,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import ActionPermission, TokenScopePermission
-from config.api import OutsideRequestTransaction, error_body
+from config.api import MarquezPagination, OutsideRequestTransaction, error_body, filtered
 from lineage.api.body import BodyError, parse_json, read_body
-from lineage.api.reads import NODE, LineageGraphView, ReadErrorsMixin
+from lineage.api.reads import NODE, LineageGraphView
+from lineage.filtersets import LineageEventFilter
 from lineage.models import LineageEvent
 from lineage.services import ingest_cache, ingest_event
 from lineage.validation import InvalidEvent, validate_event
@@ -86,7 +86,7 @@ class LineageIntakeView(_IntakeView):
         )
 
 
-class LineageEndpoint(ReadErrorsMixin, LineageIntakeView):
+class LineageEndpoint(LineageIntakeView):
     """``/api/v1/lineage``: POST takes an event, GET answers Marquez's lineage graph."""
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT}, parameters=NODE)
@@ -147,7 +147,7 @@ class LineageEventListView(APIView):
     """GET the raw events, newest first, as Marquez's /api/v1/events/lineage."""
 
     permission_classes = [IsAuthenticated, TokenScopePermission]
-    max_limit = 1000
+    pages = MarquezPagination("events", max_limit=1000)
 
     @extend_schema(
         responses={200: OpenApiTypes.OBJECT},
@@ -159,33 +159,10 @@ class LineageEventListView(APIView):
         ],
     )
     def get(self, request):
-        params = request.query_params
-        queryset = LineageEvent.objects.all()
-        for name, lookup in (("before", "event_time__lte"), ("after", "event_time__gte")):
-            if params.get(name):
-                moment = parse_datetime(params[name])
-                if moment is None:
-                    return _error(
-                        400,
-                        "invalid",
-                        f"{name}: not an ISO 8601 date-time",
-                        {name: ["not an ISO 8601 date-time"]},
-                    )
-                queryset = queryset.filter(**{lookup: moment})
-        try:
-            limit = min(max(int(params.get("limit", 100)), 0), self.max_limit)
-            offset = max(int(params.get("offset", 0)), 0)
-        except ValueError:
-            return _error(
-                400,
-                "invalid",
-                "limit and offset must be integers",
-                {"limit": ["must be an integer"]},
-            )
-        total = queryset.count()
-        events = list(
-            queryset.order_by("-event_time", "-pk").values_list("body", flat=True)[
-                offset : offset + limit
-            ]
+        queryset = filtered(LineageEventFilter, request, LineageEvent.objects.all())
+        events, total = self.pages.paginate(
+            request,
+            queryset.order_by("-event_time", "-pk").values_list("body", flat=True),
+            clamp=True,
         )
         return Response({"events": events, "totalCount": total})

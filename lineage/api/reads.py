@@ -19,7 +19,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import TokenScopePermission
-from config.api import error_body
+from config.api import MarquezPagination, int_query_param
+from config.errors import BadParameter
 from lineage import graph
 from lineage.api import shapes
 from lineage.models import Dataset, DatasetVersion, Job, Namespace, Run, RunInput, RunOutput
@@ -39,28 +40,8 @@ NODE = [
 read_doc = extend_schema(responses={200: OpenApiTypes.OBJECT}, parameters=PAGE)
 
 
-class BadParameter(Exception):
-    def __init__(self, name: str, message: str):
-        self.name = name
-        self.message = message
-
-
-def _bad(exc: BadParameter, status: int = 400) -> Response:
-    body = error_body(status, "invalid", f"{exc.name}: {exc.message}", {exc.name: [exc.message]})
-    return Response(body, status=status)
-
-
 def int_param(request, name: str, default: int, *, low: int = 0, high: int = MAX_LIMIT) -> int:
-    raw = request.query_params.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadParameter(name, "must be an integer")
-    if not low <= value <= high:
-        raise BadParameter(name, f"must be between {low} and {high}")
-    return value
+    return int_query_param(request, name, default, low=low, high=high)
 
 
 def time_param(request, name: str):
@@ -71,28 +52,18 @@ def time_param(request, name: str):
     if moment is None and parse_date(raw):
         moment = parse_datetime(raw + "T00:00:00")
     if moment is None:
-        raise BadParameter(name, "must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z")
+        raise BadParameter("must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z", field=name)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-class ReadErrorsMixin:
-    """Bad query parameters are 400 naming the parameter; unknown nodes are 404."""
+class LineageReadView(APIView):
+    """Bad query parameters (``BadParameter``) are 400 naming the parameter and unknown
+    nodes (``graph.NodeNotFound``) 404, both answered by ``config.api``'s handler."""
 
-    def handle_exception(self, exc):
-        if isinstance(exc, BadParameter):
-            return _bad(exc)
-        if isinstance(exc, graph.NodeNotFound):
-            return Response(error_body(404, "not_found", str(exc)), status=404)
-        return super().handle_exception(exc)
-
-
-class LineageReadView(ReadErrorsMixin, APIView):
     permission_classes = [IsAuthenticated, TokenScopePermission]
 
     def page(self, request, queryset):
-        limit = int_param(request, "limit", 100)
-        offset = int_param(request, "offset", 0, high=10**9)
-        return list(queryset[offset : offset + limit]), queryset.count()
+        return MarquezPagination("results", max_limit=MAX_LIMIT).paginate(request, queryset)
 
 
 def _namespace(name: str) -> Namespace:
@@ -240,11 +211,11 @@ class SearchView(LineageReadView):
     def get(self, request):
         q = (request.query_params.get("q") or "").strip()
         if not q:
-            raise BadParameter("q", "is required")
+            raise BadParameter("is required", field="q")
         limit = int_param(request, "limit", 10)
         kind = (request.query_params.get("filter") or "").upper()
         if kind not in ("", "DATASET", "JOB"):
-            raise BadParameter("filter", "must be DATASET or JOB")
+            raise BadParameter("must be DATASET or JOB", field="filter")
         results = []
         for node_type, model, node_id in (
             ("DATASET", Dataset, graph.dataset_node_id),
@@ -279,7 +250,7 @@ class LineageGraphView(LineageReadView):
     def get(self, request):
         node_id = request.query_params.get("nodeId")
         if not node_id:
-            raise BadParameter("nodeId", "is required (dataset:NS:NAME or job:NS:NAME)")
+            raise BadParameter("is required (dataset:NS:NAME or job:NS:NAME)", field="nodeId")
         depth = int_param(request, "depth", 20, low=1, high=graph.MAX_DEPTH)
         kind, row = graph.resolve_node(node_id)
         if kind == "datasetVersion":
@@ -306,7 +277,8 @@ class DirectedLineageView(LineageReadView):
         node_id = request.query_params.get("nodeId")
         if not node_id:
             raise BadParameter(
-                "nodeId", "is required (dataset:NS:NAME, job:NS:NAME or datasetVersion:NS:NAME:V)"
+                "is required (dataset:NS:NAME, job:NS:NAME or datasetVersion:NS:NAME:V)",
+                field="nodeId",
             )
         depth = int_param(request, "depth", graph.DEFAULT_DEPTH, low=1, high=graph.MAX_DEPTH)
         as_of = time_param(request, "asOf")

@@ -1,25 +1,13 @@
-"""Pieces the playbooks API views share: 409/403 answers for refused state
-changes and scoping through a parent."""
+"""Pieces the playbooks API views share: scoping through a parent. Refused state
+changes are answered by ``config.api``'s handler."""
 
 from rest_framework.exceptions import PermissionDenied
 
 from accounts.api.base import ScopedModelViewSet
 from accounts.permissions import may
-from config.api import problem
-from playbooks.services import IncidentConflict
 
 
-class ConflictAs409:
-    """Turn a refused state change into a 409 (403 for a decision right) naming what is
-    in the way."""
-
-    def handle_exception(self, exc):
-        if isinstance(exc, IncidentConflict):
-            return problem(exc.status, exc.message, field=exc.field, code=exc.code)
-        return super().handle_exception(exc)
-
-
-class ParentScopedViewSet(ConflictAs409, ScopedModelViewSet):
+class ParentScopedViewSet(ScopedModelViewSet):
     """A child whose team is found through a parent (``scope_path``): creating needs the
     change right on the scoping object reached through that parent."""
 

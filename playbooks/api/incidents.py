@@ -10,7 +10,6 @@ from rest_framework.response import Response
 from accounts.api.base import ScopedModelViewSet
 from playbooks import filtersets
 from playbooks.api import serializers as s
-from playbooks.api.common import ConflictAs409
 from playbooks.models import Incident, Playbook, StepCompletion
 from playbooks.services import incidents as incident_service
 from playbooks.services import linking
@@ -68,7 +67,7 @@ def incident_links(deployment, risks=None) -> dict:
     return links
 
 
-class IncidentViewSet(ConflictAs409, ScopedModelViewSet):
+class IncidentViewSet(ScopedModelViewSet):
     """``/api/incidents/``: incidents of the caller's models, with the verbs
     acknowledge, contain, resolve, close, steps/{n}/complete, comments, serious, report,
     not-reportable."""

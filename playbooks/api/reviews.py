@@ -18,7 +18,7 @@ from accounts.permissions import (
     may,
 )
 from playbooks.api import serializers as s
-from playbooks.api.common import ConflictAs409, ParentScopedViewSet
+from playbooks.api.common import ParentScopedViewSet
 from playbooks.models import ActionItem, Drill, Playbook, PostIncidentReview
 from playbooks.services import reviews as review_service
 from registry.models import MLModel
@@ -101,7 +101,7 @@ class DrillViewSet(ParentScopedViewSet):
 ACTION_ITEM_SCOPE = {"review__incident__model": MLModel, "drill__playbook": Playbook}
 
 
-class ActionItemViewSet(ConflictAs409, viewsets.ModelViewSet):
+class ActionItemViewSet(viewsets.ModelViewSet):
     """``/api/action-items/``: follow-ups of reviews and drills; ``/complete`` applies
     the threshold recalibration or risk update it names."""
 

@@ -33,7 +33,6 @@ from config.api import OutsideRequestTransaction, error_body, problem
 from lineage.api.body import BodyError, parse_json, read_body
 from playbooks import filtersets, tasks
 from playbooks.api import serializers as s
-from playbooks.api.common import ConflictAs409
 from playbooks.api.serializers.signals import (
     IntakeReceiptSerializer,
     SignalOutcomeSerializer,
@@ -124,7 +123,7 @@ SEND_SIGNALS = ("add", "playbooks.signal")
 SEND_SIGNALS_REFUSED = "Sending signals needs the pipeline role."
 
 
-class AlertmanagerWebhookView(OutsideRequestTransaction, ConflictAs409, APIView):
+class AlertmanagerWebhookView(OutsideRequestTransaction, APIView):
     """``POST /api/signals/alertmanager``: Alertmanager's webhook (payload version 4).
 
     Every well-formed payload within the limits is stored and answered 2xx, even when
@@ -190,7 +189,6 @@ class AlertmanagerWebhookView(OutsideRequestTransaction, ConflictAs409, APIView)
 
 
 class SignalViewSet(
-    ConflictAs409,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -255,7 +253,7 @@ class SignalViewSet(
         return Response(s.SignalSerializer(signal, context={"request": request}).data)
 
 
-class InvestigationTaskViewSet(ConflictAs409, ScopedModelViewSet):
+class InvestigationTaskViewSet(ScopedModelViewSet):
     """``/api/investigation-tasks/``: what questionable signals asked the team to check."""
 
     queryset = InvestigationTask.objects.select_related("model", "closed_by")

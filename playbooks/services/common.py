@@ -3,26 +3,16 @@
 from django.utils import timezone
 
 from audit.services import to_json
+from config.errors import Conflict, Refused
 from playbooks.models import TimelineEntry
 
 
-class IncidentConflict(Exception):
-    """A state change that the incident's current state does not allow (answered as 409)."""
-
-    status = 409
-    code = "conflict"
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class IncidentConflict(Conflict):
+    """A state change that the incident's current state does not allow."""
 
 
-class NotAllowed(IncidentConflict):
-    """The user may see the record but a decision right does not let them do this (403)."""
-
-    status = 403
-    code = "permission_denied"
+class NotAllowed(Refused):
+    """The user may see the record but a decision right does not let them do this."""
 
 
 def actor_name(user) -> str:

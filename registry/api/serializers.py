@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from accounts.api.fields import TeamField, VisibleSlugRelatedField
 from accounts.permissions import visible
+from config.serializers import FullCleanSerializer
 from lineage.models import DatasetVersion
 from registry import services
 from registry.models import (
@@ -21,13 +22,6 @@ from registry.models import (
     MLModel,
     ModelVersion,
 )
-
-
-def _django_errors(exc: DjangoValidationError, default_field: str):
-    """A Django ValidationError as DRF's, keeping the field names."""
-    if hasattr(exc, "error_dict"):
-        return serializers.ValidationError(exc.message_dict)
-    return serializers.ValidationError({default_field: exc.messages})
 
 
 class _VisibleThroughParent:
@@ -122,35 +116,50 @@ class DatasetVersionRefField(serializers.Field):
         return found
 
     def to_representation(self, dv):
-        return dataset_version_summary(dv)
+        return DatasetVersionSummarySerializer(dv).data
 
 
-def dataset_version_summary(dv: DatasetVersion) -> dict:
-    return {
-        "id": dv.pk,
-        "namespace": dv.dataset.namespace.name,
-        "name": dv.dataset.name,
-        "version": dv.version,
-        "content_hash": dv.content_hash,
-        "status": dv.status,
-    }
+# --- lineage records as the catalog shows them ---------------------------
 
 
-def run_summary(run) -> dict:
-    return {
-        "id": run.pk,
-        "run_id": str(run.run_id),
-        "job": {"namespace": run.job.namespace.name, "name": run.job.name},
-        "state": run.state,
-        "started_at": run.started_at,
-        "ended_at": run.ended_at,
-    }
+class DatasetVersionSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    namespace = serializers.CharField(source="dataset.namespace.name")
+    name = serializers.CharField(source="dataset.name")
+    version = serializers.CharField()
+    content_hash = serializers.CharField(allow_null=True)
+    status = serializers.CharField()
+
+
+class UpstreamDatasetVersionSerializer(DatasetVersionSummarySerializer):
+    producing_run = serializers.UUIDField(source="producing_run.run_id", allow_null=True)
+
+
+class JobRefSerializer(serializers.Serializer):
+    namespace = serializers.CharField(source="namespace.name")
+    name = serializers.CharField()
+
+
+class RunSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    run_id = serializers.UUIDField()
+    job = JobRefSerializer()
+    state = serializers.CharField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    ended_at = serializers.DateTimeField(allow_null=True)
+
+
+class JobSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    namespace = serializers.CharField(source="namespace.name")
+    name = serializers.CharField()
 
 
 # --- models ---------------------------------------------------------------
 
 
-class MLModelSerializer(serializers.ModelSerializer):
+class MLModelSerializer(FullCleanSerializer):
+    clean_unique = False  # uniqueness: DRF's validators and the database constraints
     team = TeamField()
     card_complete = serializers.BooleanField(read_only=True)
     card_missing = serializers.ListField(child=serializers.CharField(), read_only=True)
@@ -170,21 +179,6 @@ class MLModelSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
-
-    def validate(self, attrs):
-        instance = MLModel(**{**self._current(), **attrs})
-        try:
-            instance.full_clean(
-                exclude=["team"] if "team" not in attrs else None, validate_unique=False
-            )
-        except DjangoValidationError as exc:
-            raise _django_errors(exc, "name")
-        return attrs
-
-    def _current(self) -> dict:
-        if self.instance is None:
-            return {}
-        return {f.name: getattr(self.instance, f.name) for f in MLModel._meta.concrete_fields}
 
 
 class VersionBriefSerializer(serializers.ModelSerializer):
@@ -258,11 +252,10 @@ class ModelVersionSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
 
-    def get_training_job(self, version) -> dict | None:
+    @extend_schema_field(JobRefSerializer(allow_null=True))
+    def get_training_job(self, version):
         run = version.training_run
-        if run is None:
-            return None
-        return {"namespace": run.job.namespace.name, "name": run.job.name}
+        return None if run is None else JobRefSerializer(run.job).data
 
     def validate(self, attrs):
         if self.instance is not None:
@@ -306,8 +299,11 @@ class ModelVersionDetailSerializer(ModelVersionSerializer):
             cache[version.pk] = services.training_data_verdict(version)
         return cache[version.pk]
 
-    def get_training_data(self, version) -> list[dict]:
-        return [dataset_version_summary(dv) for dv in self._verdict(version).dataset_versions]
+    @extend_schema_field(DatasetVersionSummarySerializer(many=True))
+    def get_training_data(self, version):
+        return DatasetVersionSummarySerializer(
+            self._verdict(version).dataset_versions, many=True
+        ).data
 
     def get_training_data_complete(self, version) -> bool:
         return self._verdict(version).complete
@@ -324,7 +320,8 @@ class VersionStatusSerializer(serializers.Serializer):
 # --- features -------------------------------------------------------------
 
 
-class FeatureSerializer(serializers.ModelSerializer):
+class FeatureSerializer(FullCleanSerializer):
+    clean_unique = False  # uniqueness: DRF's validators and the database constraints
     team = TeamField()
 
     class Meta:
@@ -332,22 +329,8 @@ class FeatureSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "team", "description", "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
 
-    def validate(self, attrs):
-        current = {}
-        if self.instance is not None:
-            current = {
-                f.name: getattr(self.instance, f.name) for f in Feature._meta.concrete_fields
-            }
-        try:
-            Feature(**{**current, **attrs}).full_clean(
-                exclude=["team"] if "team" not in attrs else None, validate_unique=False
-            )
-        except DjangoValidationError as exc:
-            raise _django_errors(exc, "name")
-        return attrs
 
-
-class FeatureVersionSerializer(serializers.ModelSerializer):
+class FeatureVersionSerializer(FullCleanSerializer):
     feature = VisibleSlugRelatedField(slug_field="name", queryset=Feature.objects.all())
     source_dataset_versions = serializers.ListField(
         child=DatasetVersionRefField(), required=False, write_only=True
@@ -370,39 +353,21 @@ class FeatureVersionSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
-        data["source_dataset_versions"] = [
-            dataset_version_summary(dv) for dv in instance.source_dataset_versions.all()
-        ]
+        data["source_dataset_versions"] = DatasetVersionSummarySerializer(
+            instance.source_dataset_versions.all(), many=True
+        ).data
         return data
-
-    def validate(self, attrs):
-        fields = {k: v for k, v in attrs.items() if k != "source_dataset_versions"}
-        try:
-            FeatureVersion(**fields).full_clean()
-        except DjangoValidationError as exc:
-            raise _django_errors(exc, "definition")
-        return attrs
 
 
 # --- environments and deployments -----------------------------------------
 
 
-class EnvironmentSerializer(serializers.ModelSerializer):
+class EnvironmentSerializer(FullCleanSerializer):
+    clean_unique = False  # uniqueness: DRF's validators and the database constraints
+
     class Meta:
         model = Environment
         fields = ["id", "name", "order", "protected", "description"]
-
-    def validate(self, attrs):
-        current = {}
-        if self.instance is not None:
-            current = {
-                f.name: getattr(self.instance, f.name) for f in Environment._meta.concrete_fields
-            }
-        try:
-            Environment(**{**current, **attrs}).full_clean(validate_unique=False)
-        except DjangoValidationError as exc:
-            raise _django_errors(exc, "name")
-        return attrs
 
 
 class DeploymentSerializer(serializers.ModelSerializer):
@@ -463,90 +428,68 @@ class RollbackSerializer(serializers.Serializer):
     )
 
 
-# --- shapes of hand-built answers (for the OpenAPI schema) -----------------
-
-
-class DatasetVersionSummarySerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    namespace = serializers.CharField()
-    name = serializers.CharField()
-    version = serializers.CharField()
-    content_hash = serializers.CharField(allow_null=True)
-    status = serializers.CharField()
-
-
-class UpstreamDatasetVersionSerializer(DatasetVersionSummarySerializer):
-    producing_run = serializers.UUIDField(allow_null=True)
-
-
-class JobRefSerializer(serializers.Serializer):
-    namespace = serializers.CharField()
-    name = serializers.CharField()
-
-
-class RunSummarySerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    run_id = serializers.UUIDField()
-    job = JobRefSerializer()
-    state = serializers.CharField()
-    started_at = serializers.DateTimeField(allow_null=True)
-    ended_at = serializers.DateTimeField(allow_null=True)
-
-
-class JobSummarySerializer(JobRefSerializer):
-    id = serializers.IntegerField()
+# --- lineage, what is live, impact: the answers and their schema -----------
 
 
 class VersionLineageSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    model = serializers.CharField()
-    version = serializers.CharField()
-    training_run = RunSummarySerializer(allow_null=True)
-    training_data_complete = serializers.BooleanField()
-    problems = serializers.ListField(child=serializers.CharField())
-    dataset_versions = UpstreamDatasetVersionSerializer(many=True)
+    """A version's whole upstream: rendered from the version and its lineage verdict."""
+
+    id = serializers.IntegerField(source="version.pk")
+    model = serializers.CharField(source="version.model.name")
+    version = serializers.CharField(source="version.version")
+    training_run = RunSummarySerializer(source="version.training_run", allow_null=True)
+    training_data_complete = serializers.BooleanField(source="verdict.complete")
+    problems = serializers.ListField(child=serializers.CharField(), source="verdict.problems")
+    dataset_versions = UpstreamDatasetVersionSerializer(
+        many=True, source="verdict.dataset_versions"
+    )
     runs = RunSummarySerializer(many=True)
     jobs = JobSummarySerializer(many=True)
 
 
 class EnvironmentLiveSerializer(serializers.Serializer):
-    environment = serializers.CharField()
-    protected = serializers.BooleanField()
+    environment = serializers.CharField(source="environment.name")
+    protected = serializers.BooleanField(source="environment.protected")
     deployment = LiveDeploymentSerializer(allow_null=True)
 
 
 class ModelLiveSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    model = serializers.CharField()
+    """What serves now in each environment, rendered from the model and one entry per
+    environment (``{"environment", "deployment"}``, the deployment or ``None``)."""
+
+    id = serializers.IntegerField(source="model.pk")
+    model = serializers.CharField(source="model.name")
     environments = EnvironmentLiveSerializer(many=True)
 
 
 class ImpactVersionSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    model = serializers.CharField()
-    team = serializers.CharField()
+    model = serializers.CharField(source="model.name")
+    team = serializers.CharField(source="model.team.name")
     version = serializers.CharField()
     status = serializers.CharField()
-    training_run = serializers.UUIDField()
+    training_run = serializers.UUIDField(source="training_run.run_id")
 
 
 class ImpactDeploymentSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    model = serializers.CharField()
-    version = serializers.CharField()
-    model_version = serializers.IntegerField()
-    environment = serializers.CharField()
+    model = serializers.CharField(source="model.name")
+    version = serializers.CharField(source="model_version.version")
+    model_version = serializers.IntegerField(source="model_version_id")
+    environment = serializers.CharField(source="environment.name")
     state = serializers.CharField()
     deployed_at = serializers.DateTimeField()
 
 
 class ImpactFeatureVersionSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    feature = serializers.CharField()
+    feature = serializers.CharField(source="feature.name")
     version = serializers.CharField()
 
 
 class ImpactSerializer(serializers.Serializer):
+    """What a dataset version reaches, rendered from ``services.impact``'s answer."""
+
     dataset_version = DatasetVersionSummarySerializer()
     model_versions = ImpactVersionSerializer(many=True)
     deployments = ImpactDeploymentSerializer(many=True)

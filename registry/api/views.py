@@ -9,17 +9,16 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, PermissionDenied
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import DjangoModelPermissions, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.base import ScopedModelViewSet
 from accounts.permissions import TokenScopePermission, may
-from config.api import problem
+from config.errors import BadParameter, Conflict, Missing
 from lineage.models import DatasetVersion
 from registry import services
-from registry.api.pagination import CountWhenNeededPagination
 from registry.api.serializers import (
     DeploymentSerializer,
     EndDeploymentSerializer,
@@ -27,7 +26,6 @@ from registry.api.serializers import (
     FeatureSerializer,
     FeatureVersionSerializer,
     ImpactSerializer,
-    LiveDeploymentSerializer,
     MLModelDetailSerializer,
     MLModelSerializer,
     ModelLiveSerializer,
@@ -36,8 +34,6 @@ from registry.api.serializers import (
     RollbackSerializer,
     VersionLineageSerializer,
     VersionStatusSerializer,
-    dataset_version_summary,
-    run_summary,
 )
 from registry.filtersets import (
     DeploymentFilter,
@@ -47,7 +43,7 @@ from registry.filtersets import (
     ModelVersionFilter,
 )
 from registry.gate import services as gate
-from registry.gate.api import GateErrors, request_body
+from registry.gate.api import request_body
 from registry.models import (
     Deployment,
     Environment,
@@ -66,22 +62,16 @@ class _RefuseProtectedDelete:
             super().perform_destroy(instance)
         except ProtectedError as exc:
             names = sorted({type(obj)._meta.verbose_name for obj in exc.protected_objects})
-            raise _Conflict(f"{instance} is still referenced by: {', '.join(names)}.")
-
-
-class _Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
+            raise Conflict(f"{instance} is still referenced by: {', '.join(names)}.")
 
 
 # Services raise Django's ValidationError; config.api's exception handler answers it as a
 # 400 naming the field, and the request's transaction rolls back.
 
 
-class MLModelViewSet(GateErrors, _RefuseProtectedDelete, ScopedModelViewSet):
+class MLModelViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
     """Models, scoped to the teams the caller belongs to (global roles see all)."""
 
-    pagination_class = CountWhenNeededPagination
     queryset = MLModel.objects.select_related("team").order_by("name")
     serializer_class = MLModelSerializer
     filterset_class = MLModelFilter
@@ -114,17 +104,11 @@ class MLModelViewSet(GateErrors, _RefuseProtectedDelete, ScopedModelViewSet):
         """What serves now in each environment: one entry per environment, null when none."""
         model = self.get_object()
         live = {d.environment_id: d for d in services.live_deployments(model)}
-        environments = []
-        for environment in Environment.objects.order_by("order"):
-            deployment = live.get(environment.pk)
-            environments.append(
-                {
-                    "environment": environment.name,
-                    "protected": environment.protected,
-                    "deployment": LiveDeploymentSerializer(deployment).data if deployment else None,
-                }
-            )
-        return Response({"id": model.pk, "model": model.name, "environments": environments})
+        environments = [
+            {"environment": environment, "deployment": live.get(environment.pk)}
+            for environment in Environment.objects.order_by("order")
+        ]
+        return Response(ModelLiveSerializer({"model": model, "environments": environments}).data)
 
     @extend_schema(
         request=RollbackSerializer,
@@ -168,7 +152,6 @@ class ModelVersionViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
     """Versions of the models the caller may see. Registration names the training run;
     the training data is read from lineage (``/lineage`` for the whole upstream)."""
 
-    pagination_class = CountWhenNeededPagination
     queryset = ModelVersion.objects.select_related(
         "model__team", "registered_by", "training_run__job__namespace"
     ).order_by("model__name", "-created_at", "-pk")
@@ -228,34 +211,18 @@ class ModelVersionViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
         jobs = sorted(
             {(r.job.namespace.name, r.job.name): r.job for r in runs}.items(), key=lambda i: i[0]
         )
-        return Response(
-            {
-                "id": version.pk,
-                "model": version.model.name,
-                "version": version.version,
-                "training_run": run_summary(version.training_run) if version.training_run else None,
-                "training_data_complete": verdict.complete,
-                "problems": verdict.problems,
-                "dataset_versions": [
-                    {
-                        **dataset_version_summary(dv),
-                        "producing_run": str(dv.producing_run.run_id) if dv.producing_run else None,
-                    }
-                    for dv in verdict.dataset_versions
-                ],
-                "runs": [run_summary(run) for run in runs],
-                "jobs": [
-                    {"id": job.pk, "namespace": namespace, "name": name}
-                    for (namespace, name), job in jobs
-                ],
-            }
-        )
+        answer = {
+            "version": version,
+            "verdict": verdict,
+            "runs": runs,
+            "jobs": [job for _, job in jobs],
+        }
+        return Response(VersionLineageSerializer(answer).data)
 
 
 class FeatureViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
     """Features, owned by teams like models are."""
 
-    pagination_class = CountWhenNeededPagination
     queryset = Feature.objects.select_related("team").order_by("name")
     serializer_class = FeatureSerializer
     filterset_class = FeatureFilter
@@ -270,7 +237,6 @@ class FeatureViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
 class FeatureVersionViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
     """Definitions of features with the dataset versions they were computed from."""
 
-    pagination_class = CountWhenNeededPagination
     queryset = (
         FeatureVersion.objects.select_related("feature__team", "created_by")
         .prefetch_related(
@@ -307,12 +273,11 @@ class EnvironmentViewSet(_RefuseProtectedDelete, viewsets.ModelViewSet):
     filterset_fields = ["protected", "name"]
 
 
-class DeploymentViewSet(GateErrors, ScopedModelViewSet):
+class DeploymentViewSet(ScopedModelViewSet):
     """Deployment history, newest first; ``?live=true&environment=production`` is what
     serves there now. Posting one reports a deployment to an unprotected environment;
     protected ones (production) are deployed through an approved deployment request."""
 
-    pagination_class = CountWhenNeededPagination
     queryset = Deployment.objects.select_related(
         "model", "model_version", "environment", "deployed_by", "deployment_request"
     ).order_by("-deployed_at", "-pk")
@@ -371,7 +336,7 @@ class ImpactView(APIView):
         for name in ("namespace", "name", "version"):
             value = request.query_params.get(name, "").strip()
             if not value:
-                return problem(400, "This query parameter is required.", field=name)
+                raise BadParameter("This query parameter is required.", field=name)
             params[name] = value
         candidates = DatasetVersion.objects.select_related("dataset__namespace").filter(
             dataset__namespace__name=params["namespace"], dataset__name=params["name"]
@@ -380,45 +345,18 @@ class ImpactView(APIView):
             candidates.filter(content_hash=params["version"]).order_by("pk").first()
         )
         if dv is None:
-            return problem(
-                404,
+            raise Missing(
                 f"No version {params['version']!r} of {params['namespace']}:{params['name']}.",
                 field="version",
-                code="not_found",
             )
         found = services.impact(dv, user=request.user)
-        return Response(
-            {
-                "dataset_version": dataset_version_summary(dv),
-                "model_versions": [
-                    {
-                        "id": v.pk,
-                        "model": v.model.name,
-                        "team": v.model.team.name,
-                        "version": v.version,
-                        "status": v.status,
-                        "training_run": str(v.training_run.run_id),
-                    }
-                    for v in found.model_versions
-                ],
-                "deployments": [
-                    {
-                        "id": d.pk,
-                        "model": d.model.name,
-                        "version": d.model_version.version,
-                        "model_version": d.model_version_id,
-                        "environment": d.environment.name,
-                        "state": d.state,
-                        "deployed_at": d.deployed_at,
-                    }
-                    for d in found.deployments
-                ],
-                "feature_versions": [
-                    {"id": f.pk, "feature": f.feature.name, "version": f.version}
-                    for f in found.feature_versions
-                ],
-            }
-        )
+        answer = {
+            "dataset_version": dv,
+            "model_versions": found.model_versions,
+            "deployments": found.deployments,
+            "feature_versions": found.feature_versions,
+        }
+        return Response(ImpactSerializer(answer).data)
 
 
 __all__ = [

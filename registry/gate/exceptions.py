@@ -1,13 +1,16 @@
 """The gate's domain exceptions, in a module of their own so the catalog's
 ``registry.services.deploy`` raises the same refusal the gate does without
-importing the gate's services. The gate's API views answer them as 409 / 403."""
+importing the gate's services. They subclass the shared ``config.errors`` refusals,
+which ``config.api`` answers as 409 / 403."""
+
+from config.errors import Conflict, Refused
 
 
-class GateConflict(Exception):
+class GateConflict(Conflict):
     """The request is in a state where this act makes no sense (HTTP 409)."""
 
 
-class GateRefused(Exception):
+class GateRefused(Refused):
     """The user may not do this, or not on this path (HTTP 403)."""
 
 

@@ -1,13 +1,12 @@
 """Serializers of the risk register. Validation lives in the models: each serializer
-builds the record it would save and calls ``full_clean`` on it."""
-
-import copy
+builds the record it would save and calls ``full_clean`` on it
+(``config.serializers.FullCleanSerializer``)."""
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from accounts.api.fields import TeamField, VisiblePrimaryKeyRelatedField, VisibleSlugRelatedField
+from config.serializers import FullCleanSerializer
 from lineage.models import DatasetVersion
 from registry.models import Deployment, Feature, MLModel, ModelVersion
 from risk.api.fields import TeammateField, VisibleThroughModelField
@@ -16,8 +15,6 @@ from risk.choices import (
     Comparator,
     EvaluationKind,
     EvaluationOutcome,
-    RiskStatus,
-    Treatment,
 )
 from risk.models import (
     Control,
@@ -31,35 +28,6 @@ from risk.models import (
     Threshold,
     ThresholdRecalibration,
 )
-
-
-def as_drf_error(exc: DjangoValidationError) -> serializers.ValidationError:
-    if hasattr(exc, "error_dict"):
-        return serializers.ValidationError(exc.message_dict)
-    return serializers.ValidationError({"non_field_errors": exc.messages})
-
-
-class FullCleanSerializer(serializers.ModelSerializer):
-    """Runs the model's ``full_clean`` on the record as it would be saved."""
-
-    many_to_many: tuple[str, ...] = ()
-
-    def build(self, attrs):
-        plain = {k: v for k, v in attrs.items() if k not in self.many_to_many}
-        if self.instance is None:
-            return self.Meta.model(**plain)
-        instance = copy.copy(self.instance)
-        for name, value in plain.items():
-            setattr(instance, name, value)
-        return instance
-
-    def validate(self, attrs):
-        attrs = super().validate(attrs)
-        try:
-            self.build(attrs).full_clean()
-        except DjangoValidationError as exc:
-            raise as_drf_error(exc)
-        return attrs
 
 
 class RiskMatrixSerializer(FullCleanSerializer):
@@ -86,8 +54,6 @@ class RiskMatrixSerializer(FullCleanSerializer):
 
 
 class RiskSerializer(FullCleanSerializer):
-    many_to_many = ("ml_models", "model_versions", "dataset_versions", "features", "deployments")
-
     team = TeamField()
     owner = TeammateField()
     matrix = serializers.PrimaryKeyRelatedField(queryset=RiskMatrix.objects.all(), required=False)
@@ -167,22 +133,7 @@ class RiskSerializer(FullCleanSerializer):
                     raise serializers.ValidationError(
                         {name: f"The {name} of a risk is fixed once it is registered."}
                     )
-        current_treatment = self.instance.treatment if self.instance else Treatment.OPEN
-        current_status = self.instance.status if self.instance else RiskStatus.OPEN
-        if attrs.get("treatment", current_treatment) == Treatment.ACCEPT != current_treatment:
-            raise serializers.ValidationError(
-                {
-                    "treatment": "A risk is accepted through an acceptance request: "
-                    "POST /api/risks/{id}/acceptances/."
-                }
-            )
-        if attrs.get("status", current_status) == RiskStatus.ACCEPTED != current_status:
-            raise serializers.ValidationError(
-                {
-                    "status": "A risk is accepted through an acceptance request: "
-                    "POST /api/risks/{id}/acceptances/."
-                }
-            )
+        # "accepted only through an acceptance request" is the model's rule (Risk.clean)
         return super().validate(attrs)
 
 
@@ -440,3 +391,29 @@ class ReminderSerializer(serializers.ModelSerializer):
         model = Reminder
         fields = ["id", "risk", "acceptance", "kind", "due_date", "recipient_email", "sent_at"]
         read_only_fields = fields
+
+
+class ThresholdClassificationSerializer(serializers.Serializer):
+    """What an observed value means against a threshold."""
+
+    threshold = serializers.IntegerField()
+    metric = serializers.CharField()
+    value = serializers.FloatField()
+    classification = serializers.ChoiceField(choices=["benign", "questionable", "critical"])
+    comparator = serializers.CharField(help_text="The comparator's label, e.g. 'above'.")
+
+
+class HeatmapCellSerializer(serializers.Serializer):
+    likelihood = serializers.IntegerField()
+    impact = serializers.IntegerField()
+    level = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class RiskHeatmapSerializer(serializers.Serializer):
+    """Counts of risks per cell of one matrix, by inherent and by residual score."""
+
+    matrix = RiskMatrixSerializer()
+    total = serializers.IntegerField()
+    inherent = HeatmapCellSerializer(many=True)
+    residual = HeatmapCellSerializer(many=True)

@@ -2,7 +2,7 @@
 controls and thresholds. Evaluations are in ``risk.api.evaluations``."""
 
 from django.db import transaction
-from django.db.models import Count, Prefetch, ProtectedError, Q
+from django.db.models import Count, Prefetch, ProtectedError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -13,7 +13,8 @@ from rest_framework.views import APIView
 
 from accounts.api.base import ScopedModelViewSet
 from accounts.permissions import ActionPermission, TokenScopePermission, may, scope_queryset
-from config.api import problem
+from config.api import valid_filterset
+from config.errors import BadParameter, Conflict, Missing
 from risk import services
 from risk.api.serializers import (
     ControlSerializer,
@@ -23,13 +24,21 @@ from risk.api.serializers import (
     RequiredEvaluationSerializer,
     RevokeSerializer,
     RiskAcceptanceSerializer,
+    RiskHeatmapSerializer,
     RiskMatrixSerializer,
     RiskReviewSerializer,
     RiskSerializer,
+    ThresholdClassificationSerializer,
     ThresholdSerializer,
 )
-from risk.choices import Comparator, RiskStatus
-from risk.filtersets import ControlFilter, RiskAcceptanceFilter, RiskFilter, ThresholdFilter
+from risk.choices import Comparator
+from risk.filtersets import (
+    ControlFilter,
+    RiskAcceptanceFilter,
+    RiskFilter,
+    RiskHeatmapFilter,
+    ThresholdFilter,
+)
 from risk.models import (
     Control,
     Reminder,
@@ -40,11 +49,6 @@ from risk.models import (
     RiskMatrix,
     Threshold,
 )
-
-
-class Conflict(PermissionDenied):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
 
 
 class RefuseProtectedDelete:
@@ -250,7 +254,7 @@ class ThresholdViewSet(ScopedModelViewSet):
 
     @extend_schema(
         parameters=[OpenApiParameter("value", float, required=True)],
-        responses={200: {"type": "object"}},
+        responses=ThresholdClassificationSerializer,
     )
     @action(detail=True, methods=["get"])
     def classify(self, request, pk=None):
@@ -260,16 +264,15 @@ class ThresholdViewSet(ScopedModelViewSet):
         try:
             value = float(raw)
         except (TypeError, ValueError):
-            return problem(400, "Give the observed value as a number.", field="value")
-        return Response(
-            {
-                "threshold": threshold.pk,
-                "metric": threshold.metric,
-                "value": value,
-                "classification": threshold.classify(value),
-                "comparator": Comparator(threshold.comparator).label,
-            }
-        )
+            raise BadParameter("Give the observed value as a number.", field="value")
+        answer = {
+            "threshold": threshold.pk,
+            "metric": threshold.metric,
+            "value": value,
+            "classification": threshold.classify(value),
+            "comparator": Comparator(threshold.comparator).label,
+        }
+        return Response(ThresholdClassificationSerializer(answer).data)
 
 
 class RiskHeatmapView(APIView):
@@ -289,49 +292,23 @@ class RiskHeatmapView(APIView):
             OpenApiParameter("matrix", int),
             OpenApiParameter("status", str),
         ],
-        responses={200: {"type": "object"}},
+        responses=RiskHeatmapSerializer,
     )
     def get(self, request):
-        params = request.query_params
-        matrix_id = params.get("matrix")
-        if matrix_id:
-            if not matrix_id.isdigit():
-                return problem(400, "Give the matrix id as a number.", field="matrix")
+        filters = valid_filterset(RiskHeatmapFilter, request, Risk.objects.none())
+        matrix_id = filters.form.cleaned_data.get("matrix")
+        if matrix_id is not None:
             matrix = RiskMatrix.objects.filter(pk=matrix_id).first()
             if matrix is None:
-                return problem(
-                    404, f"No risk matrix {matrix_id}.", field="matrix", code="not_found"
-                )
+                raise Missing(f"No risk matrix {matrix_id}.", field="matrix")
         else:
             matrix = RiskMatrix.default()
             if matrix is None:
-                return problem(404, "No default risk matrix exists.", code="not_found")
-        risks = scope_queryset(Risk.objects.all(), request.user).filter(matrix=matrix)
-        state = params.get("status")
-        if state and state != "all":
-            if state not in RiskStatus.values:
-                return problem(
-                    400, f"Use one of {', '.join(RiskStatus.values)} or all.", field="status"
-                )
-            risks = risks.filter(status=state)
-        elif not state:
-            risks = risks.live()
-        if params.get("team"):
-            risks = risks.filter(team__name=params["team"])
-        if params.get("model"):
-            name = params["model"]
-            ids = risks.filter(
-                Q(ml_models__name=name)
-                | Q(model_versions__model__name=name)
-                | Q(deployments__model__name=name)
-            ).values("pk")
-            risks = risks.filter(pk__in=ids)
-        body = {
-            "matrix": RiskMatrixSerializer(matrix).data,
-            "total": 0,
-            "inherent": [],
-            "residual": [],
-        }
+                raise Missing("No default risk matrix exists.")
+        risks = filters.filter_queryset(
+            scope_queryset(Risk.objects.all(), request.user).filter(matrix=matrix)
+        )
+        heatmap = {"matrix": matrix, "total": 0}
         for prefix in ("inherent", "residual"):
             counts = {
                 (row[f"{prefix}_likelihood"], row[f"{prefix}_impact"]): row["n"]
@@ -339,9 +316,9 @@ class RiskHeatmapView(APIView):
                 .annotate(n=Count("pk"))
                 .order_by()
             }
-            body[prefix] = [
+            heatmap[prefix] = [
                 {"likelihood": lk, "impact": im, "level": level, "count": counts.get((lk, im), 0)}
                 for lk, im, level in matrix.cells()
             ]
-            body["total"] = sum(counts.values())
-        return Response(body)
+            heatmap["total"] = sum(counts.values())
+        return Response(RiskHeatmapSerializer(heatmap).data)

@@ -1,6 +1,5 @@
 """Serializers of the playbooks API, by resource."""
 
-from playbooks.api.serializers.common import FullCleanMixin
 from playbooks.api.serializers.incidents import (
     CommentSerializer,
     ContainSerializer,
@@ -46,7 +45,6 @@ __all__ = [
     "ContainSerializer",
     "DrillSerializer",
     "EscalationSerializer",
-    "FullCleanMixin",
     "GapSerializer",
     "IncidentDetailSerializer",
     "IncidentSerializer",

@@ -5,8 +5,9 @@ from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from accounts.api.fields import TeamField, VisiblePrimaryKeyRelatedField, VisibleSlugRelatedField
+from config.serializers import FullCleanSerializer
 from playbooks.api.fields import ScopedPrimaryKeyRelatedField
-from playbooks.api.serializers.common import FullCleanMixin, _username
+from playbooks.api.serializers.common import _username
 from playbooks.choices import SeriousCategory
 from playbooks.models import (
     Escalation,
@@ -43,7 +44,8 @@ class PlaybookVersionSerializer(serializers.ModelSerializer):
         return _username(obj.created_by)
 
 
-class PlaybookSerializer(FullCleanMixin, serializers.ModelSerializer):
+class PlaybookSerializer(FullCleanSerializer):
+    clean_unique = False  # uniqueness: DRF's validators and the database constraints
     team = TeamField()
     thresholds = ScopedPrimaryKeyRelatedField(
         many=True,
@@ -141,7 +143,8 @@ class ReportDeadlineSerializer(serializers.Serializer):
     reason = serializers.CharField(read_only=True, allow_blank=True)
 
 
-class IncidentSerializer(FullCleanMixin, serializers.ModelSerializer):
+class IncidentSerializer(FullCleanSerializer):
+    clean_unique = False  # uniqueness: DRF's validators and the database constraints
     model = VisibleSlugRelatedField(slug_field="name", queryset=MLModel.objects.all())
     playbook = VisiblePrimaryKeyRelatedField(
         queryset=Playbook.objects.all(), required=False, allow_null=True, write_only=True
@@ -272,7 +275,7 @@ class IncidentSerializer(FullCleanMixin, serializers.ModelSerializer):
                 {"model": "An incident cannot move to another model."}
             )
         clean_attrs = {k: v for k, v in attrs.items() if k != "playbook"}
-        FullCleanMixin.validate(self, clean_attrs)
+        super().validate(clean_attrs)
         return attrs
 
 

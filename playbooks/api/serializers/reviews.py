@@ -3,15 +3,17 @@
 from rest_framework import serializers
 
 from accounts.api.fields import VisiblePrimaryKeyRelatedField
+from config.serializers import FullCleanSerializer
 from playbooks.api.fields import ScopedPrimaryKeyRelatedField
-from playbooks.api.serializers.common import FullCleanMixin, _username, _users
+from playbooks.api.serializers.common import _username, _users
 from playbooks.api.serializers.incidents import NoteSerializer
 from playbooks.models import ActionItem, Drill, Incident, Playbook, PostIncidentReview
 from registry.models import MLModel
 from risk.models import Evaluation, Risk, Threshold
 
 
-class ActionItemSerializer(FullCleanMixin, serializers.ModelSerializer):
+class ActionItemSerializer(FullCleanSerializer):
+    clean_unique = False  # uniqueness: DRF's validators and the database constraints
     owner = serializers.SlugRelatedField(slug_field="username", queryset=_users())
     review = ScopedPrimaryKeyRelatedField(
         queryset=PostIncidentReview.objects.all(),
@@ -91,7 +93,8 @@ class CancelSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
-class ReviewSerializer(FullCleanMixin, serializers.ModelSerializer):
+class ReviewSerializer(FullCleanSerializer):
+    clean_unique = False  # uniqueness: DRF's validators and the database constraints
     incident = ScopedPrimaryKeyRelatedField(
         queryset=Incident.objects.all(), scope_path="model", scope_model=MLModel
     )
@@ -127,7 +130,8 @@ class ReviewSerializer(FullCleanMixin, serializers.ModelSerializer):
         return incident
 
 
-class DrillSerializer(FullCleanMixin, serializers.ModelSerializer):
+class DrillSerializer(FullCleanSerializer):
+    clean_unique = False  # uniqueness: DRF's validators and the database constraints
     playbook = VisiblePrimaryKeyRelatedField(queryset=Playbook.objects.all())
     playbook_version = serializers.StringRelatedField(read_only=True)
     participants = serializers.SlugRelatedField(
