@@ -49,10 +49,6 @@ def teams_of(user):
     return user.groups.exclude(name__in=ROLE_NAMES)
 
 
-def is_team(group: Group) -> bool:
-    return group.name not in ROLE_NAMES
-
-
 def sync_role_permissions(sender=None, using="default", apps=global_apps, **kwargs):
     """Give the global roles their model permissions over every govreg app.
 

@@ -51,10 +51,6 @@ def track(model, *, exclude=(), m2m=()) -> None:
         m2m_changed.connect(_m2m_changed, sender=through, dispatch_uid=f"{uid}-{field_name}")
 
 
-def is_tracked(model) -> bool:
-    return model in _tracked
-
-
 def _before_save(sender, instance, raw=False, **kwargs):
     if raw or instance._state.adding or instance.pk is None:
         instance._audit_before = None

@@ -96,7 +96,3 @@ def bad_request(request, exception=None):
 
 def permission_denied(request, exception=None):
     return JsonResponse(error_body(403, "permission_denied", "Permission denied"), status=403)
-
-
-def csrf_failure(request, reason=""):
-    return JsonResponse(error_body(403, "csrf_failed", f"CSRF check failed: {reason}"), status=403)

@@ -150,10 +150,6 @@ def downstream_run_ids(
     return set(downstream_run_hops(dataset_version_ids, depth=depth, as_of=as_of))
 
 
-def runs_by_pk(run_ids: Iterable[int]) -> list[Run]:
-    return list(Run.objects.filter(pk__in=list(run_ids)).select_related("job__namespace"))
-
-
 # --- node ids and the node graphs the API answers ------------------------------------------
 
 

@@ -216,10 +216,6 @@ class Incident(models.Model):
             and self.not_reportable_at is None
         )
 
-    @property
-    def is_contained(self) -> bool:
-        return self.status not in (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED)
-
 
 class StepCompletion(models.Model):
     """One step of the incident's playbook version, done by someone at some time."""
