@@ -138,13 +138,27 @@ def follow(obj, path):
 # --- predicates -----------------------------------------------------------------------
 
 
+# Bumped whenever an object permission or a group membership changes in this process, so
+# answers cached on a user object (kept for one request) never outlive a grant.
+_grants = {"generation": 0}
+
+
+def grants_changed(**kwargs) -> None:
+    """Signal receiver: forget the object permissions cached on user objects."""
+    _grants["generation"] += 1
+
+
 def _checker(user) -> ObjectPermissionChecker:
-    """Guardian's checker for ``user``, one per request: it caches each record's
-    permissions after their first lookup, so a record is looked up once per request."""
-    checker = user.__dict__.get("_govreg_checker")
-    if checker is None:
-        checker = user.__dict__["_govreg_checker"] = ObjectPermissionChecker(user)
-    return checker
+    """Guardian's checker for ``user``, kept on the user object (one per request): it
+    caches each record's permissions after their first lookup, so a record is looked
+    up once per request, not once per question."""
+    cached = user.__dict__.get("_govreg_checker")
+    if cached is None or cached[0] != _grants["generation"]:
+        cached = user.__dict__["_govreg_checker"] = (
+            _grants["generation"],
+            ObjectPermissionChecker(user),
+        )
+    return cached[1]
 
 
 def _role_grants(user, name: str) -> bool:
@@ -191,14 +205,14 @@ def held_object_perms(user) -> frozenset[tuple[str, str]]:
     for themselves or through a group: two queries, cached on the user for the request."""
     if not getattr(user, "is_authenticated", False):
         return frozenset()
-    cached = getattr(user, "_govreg_object_perms", None)
-    if cached is None:
+    cached = user.__dict__.get("_govreg_object_perms")
+    if cached is None or cached[0] != _grants["generation"]:
         fields = ("content_type__app_label", "permission__codename")
         own = UserObjectPermission.objects.filter(user=user).values_list(*fields)
         shared = GroupObjectPermission.objects.filter(group__user=user).values_list(*fields)
-        cached = frozenset(own.distinct()) | frozenset(shared.distinct())
-        user._govreg_object_perms = cached
-    return cached
+        held = frozenset(own.distinct()) | frozenset(shared.distinct())
+        cached = user.__dict__["_govreg_object_perms"] = (_grants["generation"], held)
+    return cached[1]
 
 
 def may_any(user, action, model) -> bool:
