@@ -61,36 +61,43 @@ def _as_of(alias: str, as_of: datetime | None) -> tuple[str, list]:
     return f" AND {alias}.created_at <= %s", [as_of]
 
 
+def _walk(start: str, reach: str, ids: list[int], depth: int | None, as_of) -> dict[int, int]:
+    """``{node id: hops}`` for one walk through the edge tables, from nodes in the
+    ``start`` column to nodes in the ``reach`` column: upstream starts from runs
+    (``run_id``) and reaches the dataset versions they read; downstream starts from
+    dataset versions and reaches the runs that read them. Each hop goes back through
+    the writes (``lineage_runoutput``) of what was reached to the next reads."""
+    if not ids:
+        return {}
+    seed_sql, seed_ids = _id_set(f"ri.{start}", ids)
+    seed_filter, seed_params = _as_of("ri", as_of)
+    ro_filter, ro_params = _as_of("ro", as_of)
+    ri_filter, ri_params = _as_of("ri", as_of)
+    # Table and column names are module constants; every value goes in as a parameter.
+    sql = f"""
+        WITH RECURSIVE walk(node_id, hops) AS (
+            SELECT ri.{reach}, 1 FROM {_RI} ri
+            WHERE {seed_sql}{seed_filter}
+            UNION
+            SELECT ri.{reach}, walk.hops + 1
+            FROM walk
+            JOIN {_RO} ro ON ro.{reach} = walk.node_id{ro_filter}
+            JOIN {_RI} ri ON ri.{start} = ro.{start}{ri_filter}
+            WHERE walk.hops < %s
+        )
+        SELECT node_id, MIN(hops) FROM walk GROUP BY node_id
+    """  # noqa: S608
+    params = [*seed_ids, *seed_params, *ro_params, *ri_params, _bounded(depth)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return dict(cursor.fetchall())
+
+
 def upstream_version_ids(
     run_ids: Iterable[int], *, depth: int | None = None, as_of: datetime | None = None
 ) -> dict[int, int]:
     """``{dataset version id: hops}`` upstream of the runs (by ``Run.pk``)."""
-    runs = _id_list(run_ids)
-    if not runs:
-        return {}
-    limit = _bounded(depth)
-    seed_sql, seed_ids = _id_set("ri.run_id", runs)
-    seed_filter, seed_params = _as_of("ri", as_of)
-    ro_filter, ro_params = _as_of("ro", as_of)
-    ri_filter, ri_params = _as_of("ri", as_of)
-    # Table names are module constants; every value goes in as a parameter.
-    sql = f"""
-        WITH RECURSIVE up(dv_id, hops) AS (
-            SELECT ri.dataset_version_id, 1 FROM {_RI} ri
-            WHERE {seed_sql}{seed_filter}
-            UNION
-            SELECT ri.dataset_version_id, up.hops + 1
-            FROM up
-            JOIN {_RO} ro ON ro.dataset_version_id = up.dv_id{ro_filter}
-            JOIN {_RI} ri ON ri.run_id = ro.run_id{ri_filter}
-            WHERE up.hops < %s
-        )
-        SELECT dv_id, MIN(hops) FROM up GROUP BY dv_id
-    """  # noqa: S608
-    params = [*seed_ids, *seed_params, *ro_params, *ri_params, limit]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return dict(cursor.fetchall())
+    return _walk("run_id", "dataset_version_id", _id_list(run_ids), depth, as_of)
 
 
 def upstream_versions(
@@ -112,32 +119,7 @@ def downstream_run_hops(
     dataset_version_ids: Iterable[int], *, depth: int | None = None, as_of: datetime | None = None
 ) -> dict[int, int]:
     """``{run id: hops}`` downstream of the versions: their readers, what those wrote, ..."""
-    versions = _id_list(dataset_version_ids)
-    if not versions:
-        return {}
-    limit = _bounded(depth)
-    seed_sql, seed_ids = _id_set("ri.dataset_version_id", versions)
-    seed_filter, seed_params = _as_of("ri", as_of)
-    ro_filter, ro_params = _as_of("ro", as_of)
-    ri_filter, ri_params = _as_of("ri", as_of)
-    # Table names are module constants; every value goes in as a parameter.
-    sql = f"""
-        WITH RECURSIVE down(run_id, hops) AS (
-            SELECT ri.run_id, 1 FROM {_RI} ri
-            WHERE {seed_sql}{seed_filter}
-            UNION
-            SELECT ri.run_id, down.hops + 1
-            FROM down
-            JOIN {_RO} ro ON ro.run_id = down.run_id{ro_filter}
-            JOIN {_RI} ri ON ri.dataset_version_id = ro.dataset_version_id{ri_filter}
-            WHERE down.hops < %s
-        )
-        SELECT run_id, MIN(hops) FROM down GROUP BY run_id
-    """  # noqa: S608
-    params = [*seed_ids, *seed_params, *ro_params, *ri_params, limit]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return dict(cursor.fetchall())
+    return _walk("dataset_version_id", "run_id", _id_list(dataset_version_ids), depth, as_of)
 
 
 def downstream_run_ids(
