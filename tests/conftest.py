@@ -1,6 +1,7 @@
 import os
 
 import pytest
+from pytest_django.fixtures import validate_django_db
 from rest_framework.test import APIClient
 
 from accounts.roles import Role
@@ -74,50 +75,50 @@ def client_for():
     return token_client
 
 
+TRANSACTIONAL_FIXTURES = ("transactional_db", "live_server", "django_db_reset_sequences")
+
+
+def _serialize_rollback(item) -> None:
+    """Give a transactional test a serialized rollback: through its ``django_db`` marker
+    if it has one (pytest-django reads the option only from there then), else through
+    the ``django_db_serialized_rollback`` fixture."""
+    fixtures = getattr(item, "fixturenames", [])
+    by_fixture = any(name in fixtures for name in TRANSACTIONAL_FIXTURES)
+    marker = item.get_closest_marker("django_db")
+    if marker is None:
+        if by_fixture and "django_db_serialized_rollback" not in fixtures:
+            fixtures.append("django_db_serialized_rollback")
+        return
+    transaction, reset_sequences, databases, serialized, available_apps = validate_django_db(marker)
+    if (transaction or reset_sequences or by_fixture) and not serialized:
+        item.add_marker(
+            pytest.mark.django_db(
+                transaction=True,
+                reset_sequences=reset_sequences,
+                databases=databases,
+                serialized_rollback=True,
+                available_apps=available_apps,
+            ),
+            append=False,
+        )
+
+
 def pytest_collection_modifyitems(config, items):
-    """Tests marked ``postgres`` run only when DATABASE_URL points at PostgreSQL."""
+    """Tests marked ``postgres`` run only when DATABASE_URL points at PostgreSQL.
+
+    Every transactional test (``transaction=True``, ``transactional_db``, ``live_server``)
+    gets a serialized rollback: its teardown flushes every table, the data migrations'
+    rows (roles, environments, decision rights, the risk matrix) included, and Django
+    puts back the database as migrated, serialized once at set-up, before the next such
+    test starts. pytest-django runs the non-transactional tests first, so they never see
+    a flushed database. On PostgreSQL the flush goes through tests/management/commands/
+    flush.py (the audit tables refuse TRUNCATE otherwise). The audit trail is not in the
+    serialized copy (``TEST_NON_SERIALIZED_APPS`` in config/test_settings.py): restoring
+    the roles' permissions records their audit events afresh, as migrating does, and
+    restoring only inserts, which the append-only triggers allow."""
     on_postgres = os.environ.get("DATABASE_URL", "").startswith(("postgres", "pgsql"))
     skip = pytest.mark.skip(reason="needs DATABASE_URL on PostgreSQL (see .ci/run)")
     for item in items:
         if "postgres" in item.keywords and not on_postgres:
             item.add_marker(skip)
-
-
-SEED_MIGRATIONS = (
-    ("accounts", "0002_roles", "create_roles"),
-    ("registry", "0004_seed_environments", "seed"),
-    ("registry", "0006_seed_decision_rights", "seed"),
-    ("registry", "0011_seed_rollback_rights", "seed"),
-    ("risk", "0002_seed_matrix_and_required_evaluations", "seed"),
-    ("risk", "0003_seed_accept_risk_right", "seed"),
-)
-
-
-def _reseed() -> None:
-    """Run the data migrations' seed functions again (each is idempotent)."""
-    from importlib import import_module
-
-    from django.apps import apps
-
-    for app, migration, function in SEED_MIGRATIONS:
-        getattr(import_module(f"{app}.migrations.{migration}"), function)(apps, None)
-
-
-@pytest.fixture(autouse=True)
-def _migration_seeds(request):
-    """A transactional test's teardown flushes every table, data-migration rows
-    included; put the seeded roles, environments, matrix and rights back for
-    the tests that follow, as a freshly migrated database has them."""
-    wants_db = request.node.get_closest_marker("django_db") or any(
-        name in request.fixturenames for name in ("db", "transactional_db", "live_server")
-    )
-    if not wants_db:
-        return
-    if "transactional_db" in request.fixturenames or "live_server" in request.fixturenames:
-        request.getfixturevalue("transactional_db")
-    elif "db" in request.fixturenames:
-        request.getfixturevalue("db")
-    from registry.models import Environment
-
-    if not Environment.objects.exists():
-        _reseed()
+        _serialize_rollback(item)
