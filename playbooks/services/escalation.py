@@ -28,6 +28,7 @@ def _create_level(
     *,
     level: dict | None = None,
     reason: str = EscalationReason.UNACKNOWLEDGED,
+    add=add_entry,
 ) -> Escalation:
     level = level or incident.playbook_version.level(number)
     group = Group.objects.filter(name=level["group"]).first()
@@ -51,7 +52,7 @@ def _create_level(
         if reason == EscalationReason.UNACKNOWLEDGED
         else f"Level {number} ({level['group']}) notified: the serious-incident report is overdue."
     )
-    add_entry(
+    add(
         incident,
         TimelineKind.ESCALATION,
         message,
@@ -87,10 +88,10 @@ def escalate_report_overdue(incident: Incident, *, now) -> list[Escalation]:
     ]
 
 
-def notify_first_level(incident: Incident, *, now) -> Escalation:
+def notify_first_level(incident: Incident, *, now, add=add_entry) -> Escalation:
     """Notify level 1 of a newly opened incident (called inside ``open_incident``, which
-    stores the new incident at level 1 of its chain)."""
-    return _create_level(incident, 1, now)
+    stores the new incident at level 1 of its chain; ``add`` writes the timeline line)."""
+    return _create_level(incident, 1, now, add=add)
 
 
 def due_for_escalation(incident: Incident, now) -> bool:

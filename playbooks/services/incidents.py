@@ -19,6 +19,7 @@ from playbooks.services.common import IncidentConflict, NotAllowed, actor_name, 
 from playbooks.services.escalation import notify_first_level
 from playbooks.services.rollback import request_rollback
 from playbooks.services.signal_links import link_signals
+from playbooks.services.timeline import Lines
 from registry.choices import DecisionAction
 from registry.gate import decisions
 
@@ -69,7 +70,8 @@ def open_incident(
         for name in LINK_M2M:
             if links.get(name):
                 getattr(incident, name).add(*links[name])  # a new incident links nothing yet
-        add_entry(
+        lines = Lines()  # the opening lines, written together
+        lines.add(
             incident,
             TimelineKind.STATUS,
             f"Incident opened ({severity}).",
@@ -78,7 +80,7 @@ def open_incident(
             data={"status": IncidentStatus.OPEN},
         )
         if playbook_version is not None:
-            add_entry(
+            lines.add(
                 incident,
                 TimelineKind.STEP,
                 f"Playbook {playbook_version} started ({len(playbook_version.steps)} steps).",
@@ -87,9 +89,10 @@ def open_incident(
                 data={"playbook_version": playbook_version.pk},
             )
         if signal is not None:
-            link_signals(incident, [signal], at=now)
+            link_signals(incident, [signal], at=now, add=lines.add)
         if escalates:
-            notify_first_level(incident, now=now)
+            notify_first_level(incident, now=now, add=lines.add)
+        lines.write(incident)
     return incident
 
 

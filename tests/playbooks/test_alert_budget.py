@@ -1,0 +1,51 @@
+"""Query budget of the alert-to-incident path: one critical Alertmanager alert that
+opens an incident costs a bounded number of queries and a known set of audit events
+(a query count is deterministic, unlike a timing). Measured outside a test
+transaction, so the count is what a server sends, the mail task after the commit
+included; transaction control (BEGIN, COMMIT, savepoints) is not counted.
+
+Before the issue #11 rework the same alert took 47 statements on PostgreSQL (65 on
+SQLite) and 9 audit events; now 34 (46) and 6. The issue's target is 20. What remains: the token and the sender's
+permissions (5), the links and the playbook (10), the incident rule (2), the
+writes (11: signal, incident, risks, escalation, timeline, triage; six of them
+audit appends), the mail claim (2) and the answer (1)."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from audit.models import AuditEvent
+from playbooks.models import Incident
+from tests.conftest import token_client
+from tests.playbooks.conftest import alertmanager_payload
+
+URL = "/api/signals/alertmanager"
+CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
+# An audit append is one statement on PostgreSQL (audit_append()), three elsewhere.
+BUDGET = {"postgresql": 34, "sqlite": 46}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_critical_alert_opens_an_incident_within_the_query_budget(
+    pipeline, playbook, deployment
+):
+    am = token_client(pipeline)
+    last_seq = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    with CaptureQueriesContext(connection) as queries:
+        answer = am.post(URL, alertmanager_payload(), format="json")
+
+    assert answer.status_code == 200, answer.json()
+    assert Incident.objects.count() == 1
+    statements = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(CONTROL)]
+    assert len(statements) <= BUDGET[connection.vendor], "\n".join(s[:120] for s in statements)
+    events = list(
+        AuditEvent.objects.filter(seq__gt=last_seq).order_by("seq").values_list("action", flat=True)
+    )
+    assert events == [
+        "signal.receive",
+        "create",  # the incident
+        "m2m.add",  # its risks
+        "create",  # the level-1 escalation
+        "incident.timeline",  # opened, playbook started, the signal, level 1 notified
+        "signal.triage",
+    ]
