@@ -5,10 +5,11 @@ transaction, so the count is what a server sends, the mail task after the commit
 included; transaction control (BEGIN, COMMIT, savepoints) is not counted.
 
 Before the issue #11 rework the same alert took 47 statements on PostgreSQL (65 on
-SQLite) and 9 audit events; now 34 (46) and 6. The issue's target is 20. What remains: the token and the sender's
-permissions (5), the links and the playbook (10), the incident rule (2), the
-writes (11: signal, incident, risks, escalation, timeline, triage; six of them
-audit appends), the mail claim (2) and the answer (1)."""
+SQLite) and 9 audit events; now 34 (46) and 6. The issue's target is 20. The 34:
+the token and the sender's permissions (5), the stored signal (1), links,
+thresholds and playbook (8), the incident to join (2), the writes with their audit
+appends (15: signal received, incident, risks, recipients and escalation, timeline,
+triage), the mail claim (2) and the answer (1)."""
 
 import pytest
 from django.db import connection
