@@ -38,7 +38,7 @@ from lineage.models import (
     RunInput,
     RunOutput,
 )
-from lineage.signals import dataset_version_status_changed
+from lineage.signals import dataset_version_status_changed, run_lineage_changed
 from lineage.validation import event_kind
 
 _HEX_DIGEST = re.compile(r"^[0-9a-f]{32}$")
@@ -387,6 +387,10 @@ def ingest_event(event: dict) -> IngestResult:
         result = _project_job_event(event, raw)
     else:
         result = _project_run_event(event, raw, event_time)
+        if result.inputs or result.outputs:
+            run_lineage_changed.send(
+                sender=Run, run=result.run, dataset_version_ids=[v.pk for v in result.outputs]
+            )
     record(
         "lineage.ingest",
         obj=raw,

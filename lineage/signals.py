@@ -8,8 +8,14 @@ part themselves with ``transaction.on_commit``.
 
 Arguments: ``sender`` (the DatasetVersion class), ``dataset_version``,
 ``old_status``, ``new_status``, ``actor`` (the user, or None for the system).
+
+``run_lineage_changed`` is sent, in the same way, inside the transaction of an
+ingested run event that named inputs or outputs, after they are stored:
+``sender`` (the Run class), ``run``, ``dataset_version_ids`` (its outputs). The
+gate re-judges the open requests of the model versions built on that run.
 """
 
 from django.dispatch import Signal
 
 dataset_version_status_changed = Signal()
+run_lineage_changed = Signal()

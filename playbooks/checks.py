@@ -12,25 +12,25 @@ from django.db.models import Q
 from playbooks.choices import UNCONTAINED_STATUSES, Severity
 from playbooks.models import Incident
 from registry.choices import RequestKind
-from registry.gate.checks import CheckResult, gate_check
+from registry.gate.checks import CheckResult, GateContext, gate_check
 
 NAME = "no-open-critical-incident"
 
 
 @gate_check(NAME, order=300)
-def no_open_critical_incident(deployment_request) -> CheckResult:
-    model = deployment_request.model_version.model
+def no_open_critical_incident(deployment_request, context: GateContext) -> CheckResult:
+    model = context.model
     incidents = Incident.objects.filter(
         model=model, severity=Severity.CRITICAL, status__in=UNCONTAINED_STATUSES
     )
-    rollback = deployment_request.kind == RequestKind.ROLLBACK
+    rollback = context.kind == RequestKind.ROLLBACK
+    version = context.version
     if rollback:
-        version = deployment_request.model_version
         incidents = incidents.filter(
             Q(model_version=version) | Q(deployment__model_version=version)
         )
     blocking = list(incidents.order_by("opened_at").values_list("pk", "title")[:5])
-    subject = str(deployment_request.model_version) if rollback else model.name
+    subject = str(version) if rollback else model.name
     if blocking:
         named = "; ".join(f"#{pk} {title}" for pk, title in blocking)
         return CheckResult(

@@ -17,8 +17,9 @@ class RegistryConfig(AppConfig):
         track(models.Deployment)
         track(models.ImpactNotification)
         track(models.DecisionRight)
-        track(models.DeploymentRequest, exclude=("checks", "reasons", "required"))
-        track(models.Approval)
+        # Deployment requests and approvals are written only by the gate's services
+        # (their admin is read-only), which audit every write as a ``gate.*`` event
+        # with what changed; a generic create/update event would say it twice.
 
         # Registrations: gate checks, fingerprint parts, signal receivers, gauges, demo data.
         from registry import checks, demo, metrics, receivers  # noqa: F401

@@ -18,12 +18,12 @@ data (ids, hashes, statuses) and the model card.
 
 from registry import services
 from registry.choices import ModelVersionStatus, RequestKind
-from registry.gate.checks import CheckResult, fingerprint_part, gate_check
+from registry.gate.checks import CheckResult, GateContext, fingerprint_part, gate_check
 
 
 @gate_check("model-card-complete", order=10, kinds=(RequestKind.DEPLOY,))
-def model_card_complete(deployment_request) -> CheckResult:
-    model = deployment_request.model_version.model
+def model_card_complete(deployment_request, context: GateContext) -> CheckResult:
+    model = context.model
     missing = model.card_missing
     if missing:
         fields = ", ".join(name.replace("_", " ") for name in missing)
@@ -34,9 +34,8 @@ def model_card_complete(deployment_request) -> CheckResult:
 
 
 @gate_check("training-data-complete", order=20)
-def training_data_complete(deployment_request) -> CheckResult:
-    version = deployment_request.model_version
-    verdict = services.training_data_verdict(version)
+def training_data_complete(deployment_request, context: GateContext) -> CheckResult:
+    verdict = context.training_data
     if not verdict.complete:
         return CheckResult(
             "training-data-complete",
@@ -53,8 +52,8 @@ def training_data_complete(deployment_request) -> CheckResult:
 
 
 @gate_check("version-not-retired", order=5)
-def version_not_retired(deployment_request) -> CheckResult:
-    version = deployment_request.model_version
+def version_not_retired(deployment_request, context: GateContext) -> CheckResult:
+    version = context.version
     if version.status == ModelVersionStatus.RETIRED:
         return CheckResult(
             "version-not-retired", False, f"{version} is retired and may not serve.", final=True
@@ -63,9 +62,9 @@ def version_not_retired(deployment_request) -> CheckResult:
 
 
 @gate_check("rollback-target", order=6, kinds=(RequestKind.ROLLBACK,))
-def rollback_target(deployment_request) -> CheckResult:
-    version = deployment_request.model_version
-    environment = deployment_request.environment
+def rollback_target(deployment_request, context: GateContext) -> CheckResult:
+    version = context.version
+    environment = context.environment
     refusal = services.rollback_refusal(version, environment)
     if refusal:
         return CheckResult("rollback-target", False, refusal, final=True)

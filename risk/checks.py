@@ -10,17 +10,22 @@
 - fingerprint part "evaluations": this version's evaluation ids and results. A
   new passing result is evidence arriving: approvals given before it stand. A
   result changed or removed, a new failing one, or a new result of a test case
-  whose passing result the approver saw (a re-run) lapses them.
+  whose passing result the approver saw (a re-run) lapses them. A result saved,
+  deleted or stored in a report re-judges the version's open requests in the same
+  transaction (``results_changed``), so the lapse or the arrival is recorded then.
 
 Both checks judge deployments only: a rollback puts back a version that passed
 them when it shipped.
 """
 
 from django.db.models import Prefetch, Q
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 
 from registry.choices import RequestKind
-from registry.gate.checks import CheckResult, fingerprint_part, gate_check
+from registry.gate import services as gate
+from registry.gate.checks import CheckResult, GateContext, fingerprint_part, gate_check, memoize
 from risk.choices import AcceptanceStatus, EvaluationKind
 from risk.models import Evaluation, RequiredEvaluation, Risk, RiskAcceptance
 
@@ -28,11 +33,28 @@ KIND_LABELS = dict(EvaluationKind.choices)
 
 
 def required_kinds(risk_tier: str) -> list[str]:
-    return list(
-        RequiredEvaluation.objects.filter(risk_tier=risk_tier)
-        .order_by("kind")
-        .values_list("kind", flat=True)
-    )
+    def read():
+        return list(
+            RequiredEvaluation.objects.filter(risk_tier=risk_tier)
+            .order_by("kind")
+            .values_list("kind", flat=True)
+        )
+
+    return list(memoize(("risk.required_kinds", risk_tier), read))
+
+
+def evaluations_of(model_version) -> list[Evaluation]:
+    """The version's evaluation results, oldest first; one query per judgement, shared
+    by the fingerprint part and the required-evaluations check."""
+
+    def read():
+        return list(
+            Evaluation.objects.filter(model_version=model_version)
+            .only("pk", "kind", "name", "passed", "outcome", "created_at")
+            .order_by("created_at", "pk")
+        )
+
+    return memoize(("risk.evaluations", model_version.pk), read)
 
 
 def evaluation_gaps(model_version) -> list[str]:
@@ -42,12 +64,9 @@ def evaluation_gaps(model_version) -> list[str]:
     if not kinds:
         return []
     latest: dict[tuple[str, str], Evaluation] = {}
-    for evaluation in (
-        Evaluation.objects.filter(model_version=model_version, kind__in=kinds)
-        .only("pk", "kind", "name", "passed", "outcome", "created_at")
-        .order_by("created_at", "pk")
-    ):
-        latest[(evaluation.kind, evaluation.name)] = evaluation
+    for evaluation in evaluations_of(model_version):
+        if evaluation.kind in kinds:
+            latest[(evaluation.kind, evaluation.name)] = evaluation
     url = f"/api/model-versions/{model_version.pk}/evaluations"
     gaps = []
     for kind in kinds:
@@ -70,8 +89,8 @@ def evaluation_gaps(model_version) -> list[str]:
 
 
 @gate_check("required-evaluations", order=200, kinds=(RequestKind.DEPLOY,))
-def required_evaluations(deployment_request) -> CheckResult:
-    version = deployment_request.model_version
+def required_evaluations(deployment_request, context: GateContext) -> CheckResult:
+    version = context.version
     gaps = evaluation_gaps(version)
     if gaps:
         return CheckResult("required-evaluations", False, "; ".join(gaps))
@@ -124,15 +143,9 @@ def appetite_breaches(model_version, now=None) -> list[str]:
     return breaches
 
 
-def _gate_now(deployment_request):
-    """The moment the gate judges at (its context's ``now``), else the current time."""
-    context = getattr(deployment_request, "_gate_context", None)
-    return getattr(context, "now", None) or timezone.now()
-
-
 @gate_check("risks-within-appetite", order=210, kinds=(RequestKind.DEPLOY,))
-def risks_within_appetite(deployment_request) -> CheckResult:
-    breaches = appetite_breaches(deployment_request.model_version, _gate_now(deployment_request))
+def risks_within_appetite(deployment_request, context: GateContext) -> CheckResult:
+    breaches = appetite_breaches(context.version, context.now)
     if breaches:
         return CheckResult("risks-within-appetite", False, "; ".join(breaches))
     return CheckResult(
@@ -165,18 +178,26 @@ def evaluations_arrived(seen: list, now: list) -> bool:
 
 @fingerprint_part("evaluations", arrival=evaluations_arrived)
 def evaluations_fingerprint(model_version) -> list:
-    return [
-        [pk, passed]
-        for pk, passed in Evaluation.objects.filter(model_version=model_version)
-        .order_by("pk")
-        .values_list("pk", "passed")
-    ]
+    return sorted([e.pk, e.passed] for e in evaluations_of(model_version))
+
+
+def results_changed(model_version_id: int) -> None:
+    """The evaluations of a version changed: re-judge its open requests now."""
+    gate.rejudge_open(model_version_ids=[model_version_id])
+
+
+@receiver(post_save, sender=Evaluation, dispatch_uid="risk-gate-evaluation-saved")
+@receiver(post_delete, sender=Evaluation, dispatch_uid="risk-gate-evaluation-deleted")
+def rejudge_after_evaluation(sender, instance, raw=False, **kwargs):
+    if not raw:
+        results_changed(instance.model_version_id)
 
 
 __all__ = [
     "appetite_breaches",
     "evaluation_gaps",
     "required_evaluations",
+    "results_changed",
     "risks_concerning",
     "risks_within_appetite",
 ]

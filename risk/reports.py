@@ -9,6 +9,7 @@ from django.db import transaction
 
 from audit.services import record
 from audit.tracking import rows_digest
+from risk.checks import results_changed
 from risk.choices import EvaluationOutcome
 from risk.models import Evaluation
 
@@ -36,4 +37,5 @@ def store_report(version, evaluations: list[Evaluation], *, source: str) -> list
                 "rows_sha256": rows_digest(stored),
             },
         )
+        results_changed(version.pk)  # the gate re-judges the version's open requests
     return stored

@@ -2,7 +2,7 @@
 
     POST /api/deployment-requests/                 ask; 201 new, 200 the open one again
     GET  /api/deployment-requests/                 list (?status=&kind=&model=&environment=)
-    GET  /api/deployment-requests/{id}/[?wait=S]   re-judge; hold up to S s while pending
+    GET  /api/deployment-requests/{id}/[?wait=S]   judged now; hold up to S s while pending
     POST /api/deployment-requests/{id}/approve     {"comment"}  approver
     POST /api/deployment-requests/{id}/reject      {"comment"}  approver, comment required
     POST /api/deployment-requests/{id}/deployed    {"note"}     pipeline, once (idempotent)
@@ -261,13 +261,13 @@ def parse_wait(raw) -> float | None:
 
 
 class DeploymentRequestDetail(GateView):
-    """The gate's current answer; ``?wait=S`` holds it up to S seconds while the request
-    is pending and unchanged. A decided request (approved, denied, superseded) or one
-    with a reported outcome answers at once: there is nothing to wait for.
+    """The gate's answer as of now (judged, never stored: a read writes nothing);
+    ``?wait=S`` holds it up to S seconds while the request is pending and unchanged.
+    A decided request (approved, denied, superseded) or one with a reported outcome
+    answers at once: there is nothing to wait for.
 
     Runs outside the per-request transaction (see ``detail_view``): every poll is
-    its own short read, and a re-judgement that must write takes its own
-    transaction, so nothing stays locked or stale while a pipeline waits.
+    its own short read, so nothing stays open or stale while a pipeline waits.
     """
 
     @extend_schema(
@@ -288,7 +288,7 @@ class DeploymentRequestDetail(GateView):
         deployment_request = self.find(pk)
         if deployment_request is None:
             return problem(404, NOT_FOUND, code="not_found")
-        deployment_request = services.evaluate(deployment_request)
+        deployment_request = services.current(deployment_request)
         if wait <= 0 or not awaits_decision(deployment_request):
             return Response(request_body(deployment_request))
         start = (deployment_request.status, deployment_request.outcome)
@@ -304,13 +304,13 @@ class DeploymentRequestDetail(GateView):
                 judged = services.load(pk)
                 if judged is None:
                     break
-                judged = services.evaluate(judged)
+                judged = services.current(judged)
                 if (judged.status, judged.outcome) != start:
                     break
         final = services.load(pk)
         if final is None:
             return problem(404, NOT_FOUND, code="not_found")
-        return Response(request_body(final))
+        return Response(request_body(services.current(final)))
 
 
 def awaits_decision(deployment_request) -> bool:

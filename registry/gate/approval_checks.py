@@ -2,45 +2,41 @@
 approvals are present, valid and not lapsed. Imported from ``RegistryConfig.ready``.
 
 Both judge every kind of request: a rollback is judged under the ``rollback``
-decision right (``DeploymentRequest.action``). They read the context
-``registry.gate.services.judge`` attached to the request (the matching right, the
-counted approvals, separation-of-duties conflicts), so each evaluation looks the
-right up once.
+decision right (``DeploymentRequest.action``). They read the judgement's
+``GateContext`` (the matching right, the counted approvals, separation-of-duties
+conflicts), so each judgement looks the right up once.
 """
 
 from registry.choices import RequestKind
-from registry.gate.checks import CheckResult, gate_check
+from registry.gate import decisions
+from registry.gate.checks import CheckResult, GateContext, gate_check
 
 POLICY = "decision-right"
 APPROVALS = "approvals-complete"
 
 
-def _scope(deployment_request) -> str:
-    model = deployment_request.model_version.model
-    verb = "rolling back" if deployment_request.kind == RequestKind.ROLLBACK else "deploying"
-    return (
-        f"{verb} {model.risk_tier}-tier model {model.name} to {deployment_request.environment.name}"
-    )
+def _scope(context: GateContext) -> str:
+    model = context.model
+    verb = "rolling back" if context.kind == RequestKind.ROLLBACK else "deploying"
+    return f"{verb} {model.risk_tier}-tier model {model.name} to {context.environment.name}"
 
 
 @gate_check(POLICY, order=10)
-def decision_right_permits(deployment_request) -> CheckResult:
+def decision_right_permits(deployment_request, context: GateContext) -> CheckResult:
     """A decision right must cover the deployment, and must not forbid it."""
-    from registry.gate.services import context_of
-
-    right = context_of(deployment_request).right
+    right = context.right
     if right is None:
         return CheckResult(
             POLICY,
             False,
-            f"No decision right covers {_scope(deployment_request)}; an admin adds one "
+            f"No decision right covers {_scope(context)}; an admin adds one "
             "under Admin > Decision rights.",
         )
     if right.forbidden:
         return CheckResult(
             POLICY,
             False,
-            f"Policy forbids {_scope(deployment_request)} (decision right #{right.pk}: "
+            f"Policy forbids {_scope(context)} (decision right #{right.pk}: "
             f"{right}); no approval can change that.",
             final=True,
         )
@@ -48,12 +44,8 @@ def decision_right_permits(deployment_request) -> CheckResult:
 
 
 @gate_check(APPROVALS, order=900)
-def approvals_complete(deployment_request) -> CheckResult:
+def approvals_complete(deployment_request, context: GateContext) -> CheckResult:
     """Distinct, eligible approvers in the numbers the decision right requires."""
-    from registry.gate import decisions
-    from registry.gate.services import context_of
-
-    context = context_of(deployment_request)
     if context.right is None:
         return CheckResult(APPROVALS, False, "No decision right says who must approve.")
     if context.right.forbidden:
@@ -78,14 +70,14 @@ def approvals_complete(deployment_request) -> CheckResult:
     if complete:
         return CheckResult(APPROVALS, True, f"Approvals complete: {by}.")
     sentence = f"Needs {' and '.join(missing)}; {by}."
-    model = deployment_request.model_version.model
+    model = context.model
     sentence += (
         f" An approver with the approve right on {model.name} approves in the board UI "
         "or with POST .../approve."
     )
     if context.conflicts:
-        known = {deployment_request.requested_by_id: deployment_request.requested_by}
-        version = deployment_request.model_version
+        known = {deployment_request.requested_by_id: context.requested_by}
+        version = context.version
         if version.registered_by_id:
             known[version.registered_by_id] = version.registered_by
         names = ", ".join(

@@ -7,16 +7,19 @@ app registers its checks here (in its ``checks.py``, imported from
     from registry.gate.checks import CheckResult, gate_check
 
     @gate_check("evaluations-passed", order=200, kinds=("deploy",))
-    def required_evaluations(deployment_request) -> CheckResult:
+    def required_evaluations(deployment_request, context: GateContext) -> CheckResult:
         ...
 
-A check receives the ``DeploymentRequest`` (``.model_version``,
-``.model_version.model``, ``.environment``, ``.requested_by``; when a request is
-first asked it is judged before it is saved, so ``.pk`` may be ``None``: read
-what the request names, not rows that point at it) and returns a ``CheckResult``
-whose ``reason`` is a sentence a person can act on. ``final=True`` on a
-failed result means it cannot pass without a new version, so the request
-is denied rather than left pending.
+A check receives the ``DeploymentRequest`` and a ``GateContext``: what the gate
+computed once for this judgement (the version, its model, the environment, the
+kind, the moment ``now``, the matching decision right and its requirements, the
+counted approvals, separation-of-duties conflicts, the training data verdict and
+the fingerprint). Read what the context names rather than the request's
+relations; when a request is first asked it is judged before it is saved, so
+``deployment_request.pk`` may be ``None``: never read rows that point at it. A
+check returns a ``CheckResult`` whose ``reason`` is a sentence a person can act
+on. ``final=True`` on a failed result means it cannot pass without a new
+version, so the request is denied rather than left pending.
 
 ``kinds`` says which kinds of request (``registry.choices.RequestKind``: deploy,
 rollback) the check judges; left out, it judges every kind, so a new check
@@ -24,7 +27,7 @@ blocks emergency rollbacks too unless it declares otherwise. A rollback puts
 back a version that was approved and live before, so only the checks that
 still apply to it judge it (training data not revoked or quarantined, version
 not retired, no open critical incident on that version, the rollback decision
-right and its approvals); the check reads ``deployment_request.kind``.
+right and its approvals); the check reads ``context.kind``.
 
 Fingerprint parts are what an approval is tied to: each app contributes
 a JSON-able summary of what it knows about a model version (lineage,
@@ -42,7 +45,13 @@ import json
 from collections.abc import Callable
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the catalog imports this module; the types are for readers only
+    from registry.models import DecisionRight, Environment, MLModel, ModelVersion
+    from registry.services import TrainingDataVerdict
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,32 @@ class CheckResult:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class GateContext:
+    """What one judgement of a request knows, computed once and handed to every check.
+
+    ``approvals`` are the approvals that count (not lapsed, not lapsing now);
+    ``conflicts`` maps user ids to why separation of duties excludes them;
+    ``lapse_reason`` explains the approvals still missing after the latest lapse
+    (empty when none is to explain); ``requirements`` are the decision right's
+    required approvals with the floor applied (``decisions.requirements_for``)."""
+
+    kind: str
+    version: "ModelVersion"
+    model: "MLModel"
+    environment: "Environment"
+    requested_by: Any
+    now: datetime
+    right: "DecisionRight | None"
+    requirements: list[dict]
+    conflicts: dict[int, str]
+    approvals: list
+    lapse_reason: str
+    training_data: "TrainingDataVerdict"
+    fingerprint_parts: dict = field(default_factory=dict)
+    fingerprint: str = ""
+
+
 _checks: dict[str, tuple[int, Callable]] = {}
 _check_kinds: dict[str, frozenset[str] | None] = {}
 _fingerprint_parts: dict[str, Callable] = {}
@@ -63,8 +98,8 @@ _arrivals: dict[str, Callable] = {}
 
 
 def gate_check(name: str, order: int = 100, kinds=None):
-    """Register ``func(deployment_request) -> CheckResult``; ``kinds`` limits it to
-    those request kinds (default: every kind)."""
+    """Register ``func(deployment_request, context) -> CheckResult``; ``kinds`` limits
+    it to those request kinds (default: every kind)."""
 
     def decorator(func):
         _checks[name] = (order, func)
@@ -84,9 +119,9 @@ def registered_checks(kind: str | None = None) -> list[tuple[str, Callable]]:
     ]
 
 
-def run_checks(deployment_request) -> list[CheckResult]:
-    kind = getattr(deployment_request, "kind", None) or "deploy"
-    return [func(deployment_request) for _, func in registered_checks(kind)]
+def run_checks(deployment_request, context: GateContext) -> list[CheckResult]:
+    """Every check that judges ``context.kind``, in order, each given the context."""
+    return [func(deployment_request, context) for _, func in registered_checks(context.kind)]
 
 
 def fingerprint_part(name: str, arrival: Callable | None = None):

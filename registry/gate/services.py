@@ -2,10 +2,13 @@
 report deployed/failed.
 
 Every verb that changes a request locks its row (``select_for_update``) so that
-concurrent approvals and duplicate pipeline calls stay consistent, and writes its
-audit event in the same transaction. ``evaluate`` is safe to call on every read:
-it judges without a lock and only takes the lock (and writes) when the answer,
-the checks or the fingerprint changed.
+concurrent approvals and duplicate pipeline calls stay consistent, judges once and
+writes its audit events in the same transaction. Reads never write: ``current``
+answers the judgement as of now on the loaded request without storing it. The
+stored status changes only here: on an approval or rejection, on deployed or
+failed, on asking again, and when what the fingerprint covers changes
+(``rejudge_open``, called by the receivers in ``registry.receivers`` and
+``risk.checks`` inside the writer's transaction), which records the lapse then.
 
 A request is
 
@@ -29,11 +32,12 @@ returns it with its approvals, unless the caller asks for a new one, which
 supersedes it.
 """
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from accounts.permissions import may
@@ -41,10 +45,11 @@ from audit.services import record_decision
 from registry.choices import RequestKind, RequestOutcome, RequestStatus, Verdict
 from registry.gate import checks as gate_checks
 from registry.gate import decisions
+from registry.gate.checks import GateContext
 from registry.gate.exceptions import GateConflict, GateRefused, ProtectedEnvironment
 from registry.models import Approval, DeploymentRequest
 from registry.models.gate import OPEN_REQUEST
-from registry.services import deploy, rollback_refusal
+from registry.services import deploy, rollback_refusal, training_data_verdict
 
 __all__ = ["GateConflict", "GateRefused", "ProtectedEnvironment"]
 
@@ -65,27 +70,10 @@ class Judgement:
     lapse_reason: str = ""
     to_lapse: dict[int, str] = field(default_factory=dict)
     lapsing: list[str] = field(default_factory=list)
+    context: GateContext | None = None
 
 
-# --- the gate's own context for its checks ---------------------------------------
-
-
-@dataclass
-class GateContext:
-    """What the built-in checks need, computed once per evaluation."""
-
-    now: object
-    right: object
-    requirements: list[dict]
-    conflicts: dict[int, str]
-    approvals: list
-    fingerprint: str
-    lapse_reason: str
-
-
-def context_of(deployment_request) -> GateContext:
-    """The evaluation context the gate attached to the request (see ``judge``)."""
-    return deployment_request._gate_context
+# --- judging: one context, every check, one status ----------------------------
 
 
 def load(request_id: int, *, lock: bool = False) -> DeploymentRequest | None:
@@ -101,7 +89,23 @@ def load(request_id: int, *, lock: bool = False) -> DeploymentRequest | None:
         locked = DeploymentRequest.objects.select_for_update().filter(pk=request_id)
         if not locked.values_list("pk", flat=True).first():
             return None
-    queryset = DeploymentRequest.objects.select_related(
+    return _with_relations(DeploymentRequest.objects).filter(pk=request_id).first()
+
+
+def _load_for_decision(request_id: int) -> DeploymentRequest:
+    """The request locked and read in one statement, for an approval or rejection: a
+    decision reads the request's own status and outcome (which the locking statement
+    sees as last committed) and no joined row another writer may just have created
+    (the deployment; see ``load``)."""
+    queryset = _with_relations(DeploymentRequest.objects).select_for_update(of=("self",))
+    deployment_request = queryset.filter(pk=request_id).first()
+    if deployment_request is None:
+        raise DeploymentRequest.DoesNotExist(f"No deployment request #{request_id}.")
+    return deployment_request
+
+
+def _with_relations(queryset):
+    return queryset.select_related(
         "model_version__model__team",
         "model_version__training_run__job",
         "model_version__registered_by",
@@ -114,7 +118,6 @@ def load(request_id: int, *, lock: bool = False) -> DeploymentRequest | None:
             queryset=Approval.objects.select_related("approver").order_by("created_at", "pk"),
         )
     )
-    return queryset.filter(pk=request_id).first()
 
 
 def _load(request_id: int, *, lock: bool = False) -> DeploymentRequest:
@@ -125,6 +128,8 @@ def _load(request_id: int, *, lock: bool = False) -> DeploymentRequest:
 
 
 def _approvals(deployment_request) -> list[Approval]:
+    if deployment_request.pk is None:
+        return []
     if "approvals" in getattr(deployment_request, "_prefetched_objects_cache", {}):
         return list(deployment_request.approvals.all())
     return list(
@@ -144,27 +149,19 @@ def describe_duration(value) -> str:
 changed_parts = gate_checks.changed_parts
 
 
-def judge(deployment_request, now=None, approvals=None) -> Judgement:
-    """Run every registered check against the request as it stands; write nothing."""
-    now = now or timezone.now()
-    with gate_checks.evaluation():
-        return _judge(deployment_request, now, approvals)
+@dataclass
+class Lapses:
+    """Which approvals stop counting at this judgement, and why."""
+
+    to_lapse: dict[int, str] = field(default_factory=dict)  # approval id -> reason
+    lapsing: list[str] = field(default_factory=list)  # fingerprint parts that lapse them
+    counted: list = field(default_factory=list)  # approvals that still count
+    reason: str = ""  # the latest lapse, while it explains missing approvals
 
 
-def _judge(deployment_request, now, approvals) -> Judgement:
-    version = deployment_request.model_version
-    model = version.model
-    environment = deployment_request.environment
-    parts = gate_checks.fingerprint_parts(version)
-    fingerprint = gate_checks.fingerprint_of(parts)
-    approvals = _approvals(deployment_request) if approvals is None else approvals
-
-    right = decisions.rights_for(deployment_request.action, model, environment)
-    requirements = decisions.requirements_for(right, model, environment)
-    conflicts = {}
-    if right is None or right.separation_of_duties:
-        conflicts = decisions.conflicted_users(version, deployment_request.requested_by_id)
-
+def find_lapses(deployment_request, approvals, parts, fingerprint, right, now) -> Lapses:
+    """Approvals that lapse now (what they covered changed, or they expired), those that
+    still count, and the sentence that explains the missing ones."""
     to_lapse: dict[int, str] = {}
     lapsing: set[str] = set()
     for approval in approvals:
@@ -181,57 +178,119 @@ def _judge(deployment_request, now, approvals) -> Judgement:
                 f"approval expired after {describe_duration(right.approval_valid_for)}"
             )
     counted = [a for a in approvals if a.lapsed_at is None and a.pk not in to_lapse]
-    # The latest lapse explains the approvals still missing, until someone approves again.
+    return Lapses(
+        to_lapse=to_lapse,
+        lapsing=sorted(lapsing),
+        counted=counted,
+        reason=_latest_lapse_reason(approvals, to_lapse, counted, now),
+    )
+
+
+def _latest_lapse_reason(approvals, to_lapse, counted, now) -> str:
+    """The latest lapse explains the approvals still missing, until someone approves
+    again (a fingerprint change is named before an expiry of the same moment)."""
     lapses = [(a.lapsed_at, a.lapse_reason) for a in approvals if a.lapsed_at is not None]
     lapses += [(now, reason) for reason in to_lapse.values()]
-    lapse_reason = ""
-    if lapses:
-        latest_at = max(at for at, _ in lapses)
-        latest = [reason for at, reason in lapses if at == latest_at]
-        newest_valid = max((a.created_at for a in counted), default=None)
-        if newest_valid is None or newest_valid < latest_at:
-            lapse_reason = next((r for r in latest if r.startswith(LAPSE_PREFIX)), latest[0])
+    if not lapses:
+        return ""
+    latest_at = max(at for at, _ in lapses)
+    newest_valid = max((a.created_at for a in counted), default=None)
+    if newest_valid is not None and newest_valid >= latest_at:
+        return ""
+    latest = [reason for at, reason in lapses if at == latest_at]
+    return next((r for r in latest if r.startswith(LAPSE_PREFIX)), latest[0])
 
-    deployment_request._gate_context = GateContext(
+
+def assess(deployment_request, now, approvals=None) -> tuple[GateContext, Lapses]:
+    """The context every check of one judgement receives, and the lapses it found.
+    Call inside ``gate_checks.evaluation()`` (``judge`` does) so that the checks and
+    fingerprint parts reading the same lineage read it once."""
+    version = deployment_request.model_version
+    model = version.model
+    environment = deployment_request.environment
+    parts = gate_checks.fingerprint_parts(version)
+    fingerprint = gate_checks.fingerprint_of(parts)
+    approvals = _approvals(deployment_request) if approvals is None else approvals
+    right = decisions.rights_for(deployment_request.action, model, environment)
+    conflicts = {}
+    if right is None or right.separation_of_duties:
+        conflicts = decisions.conflicted_users(version, deployment_request.requested_by_id)
+    lapses = find_lapses(deployment_request, approvals, parts, fingerprint, right, now)
+    context = GateContext(
+        kind=deployment_request.kind or RequestKind.DEPLOY,
+        version=version,
+        model=model,
+        environment=environment,
+        requested_by=deployment_request.requested_by
+        if deployment_request.requested_by_id
+        else None,
         now=now,
         right=right,
-        requirements=requirements,
+        requirements=decisions.requirements_for(right, model, environment),
         conflicts=conflicts,
-        approvals=counted,
+        approvals=lapses.counted,
+        lapse_reason=lapses.reason,
+        training_data=training_data_verdict(version),
+        fingerprint_parts=parts,
         fingerprint=fingerprint,
-        lapse_reason=lapse_reason,
     )
-    results = gate_checks.run_checks(deployment_request)
-    counts = (
-        decisions.approval_counts(right, counted, conflicts, now, requirements=requirements)
-        if right is not None
-        else []
-    )
+    return context, lapses
 
-    rejections = [a for a in counted if a.verdict == Verdict.REJECT]
+
+def context_for(deployment_request, now=None) -> GateContext:
+    """The context the checks would receive for ``deployment_request`` now."""
+    with gate_checks.evaluation():
+        return assess(deployment_request, now or timezone.now())[0]
+
+
+def conclude(context: GateContext, results) -> tuple[str, list[str]]:
+    """The status and reasons that the check results and the counted approvals give:
+    a rejection or a failed final check denies, all passing approves, else pending."""
+    rejections = [a for a in context.approvals if a.verdict == Verdict.REJECT]
     reasons = [r.reason for r in results if not r.passed]
     if rejections:
-        status = RequestStatus.DENIED
-        reasons = [
-            f"rejected by {a.approver.get_username()}: {a.comment}" for a in rejections
-        ] + reasons
-    elif any(not r.passed and r.final for r in results):
-        status = RequestStatus.DENIED
-    elif all(r.passed for r in results):
-        status = RequestStatus.APPROVED
-    else:
-        status = RequestStatus.PENDING
+        rejected = [f"rejected by {a.approver.get_username()}: {a.comment}" for a in rejections]
+        return RequestStatus.DENIED, rejected + reasons
+    if any(not r.passed and r.final for r in results):
+        return RequestStatus.DENIED, reasons
+    if all(r.passed for r in results):
+        return RequestStatus.APPROVED, reasons
+    return RequestStatus.PENDING, reasons
+
+
+def verdict_of(deployment_request, context: GateContext, lapses: Lapses) -> Judgement:
+    """Run every registered check in ``context`` and conclude; writes nothing."""
+    results = gate_checks.run_checks(deployment_request, context)
+    status, reasons = conclude(context, results)
+    required = []
+    if context.right is not None:
+        required = decisions.approval_counts(
+            context.right,
+            context.approvals,
+            context.conflicts,
+            context.now,
+            requirements=context.requirements,
+        )
     return Judgement(
         status=status,
         checks=[r.as_dict() for r in results],
         reasons=reasons,
-        required=counts,
-        fingerprint=fingerprint,
-        parts=parts,
-        lapse_reason=lapse_reason,
-        to_lapse=to_lapse,
-        lapsing=sorted(lapsing),
+        required=required,
+        fingerprint=context.fingerprint,
+        parts=context.fingerprint_parts,
+        lapse_reason=lapses.reason,
+        to_lapse=lapses.to_lapse,
+        lapsing=lapses.lapsing,
+        context=context,
     )
+
+
+def judge(deployment_request, now=None, approvals=None) -> Judgement:
+    """Run every registered check against the request as it stands; write nothing."""
+    now = now or timezone.now()
+    with gate_checks.evaluation():
+        context, lapses = assess(deployment_request, now, approvals)
+        return verdict_of(deployment_request, context, lapses)
 
 
 def _lapsing_for(approval, deployment_request, parts) -> list[str]:
@@ -262,14 +321,15 @@ def _differs(deployment_request, judgement: Judgement) -> bool:
     )
 
 
-def _apply(deployment_request, judgement: Judgement, now) -> None:
-    """Write a judgement to a locked request, with its audit events."""
+def _record_evidence(deployment_request, judgement: Judgement, now) -> None:
+    """Lapse the approvals the judgement found stale (``gate.lapse``), or, when what the
+    version shows changed without lapsing any, say so (``gate.evidence``)."""
     changed = changed_parts(deployment_request.fingerprint_parts or {}, judgement.parts)
     if judgement.to_lapse:
-        for approval in Approval.objects.filter(pk__in=list(judgement.to_lapse)):
-            approval.lapsed_at = now
-            approval.lapse_reason = judgement.to_lapse[approval.pk]
-            approval.save(update_fields=["lapsed_at", "lapse_reason"])
+        for reason in sorted(set(judgement.to_lapse.values())):
+            ids = [pk for pk, why in judgement.to_lapse.items() if why == reason]
+            Approval.objects.filter(pk__in=ids).update(lapsed_at=now, lapse_reason=reason)
+        _show_lapses(deployment_request, judgement, now)
         record_decision(
             "gate.lapse",
             deployment_request,
@@ -290,6 +350,11 @@ def _apply(deployment_request, judgement: Judgement, now) -> None:
             ),
             fingerprint=judgement.fingerprint,
         )
+
+
+def _store(deployment_request, judgement: Judgement, now) -> None:
+    """Save the judgement on a locked request; audit a change of status (or of the
+    checks' answers) as one event."""
     previous = deployment_request.status
     checks_changed = judgement.checks != deployment_request.checks
     deployment_request.status = judgement.status
@@ -323,17 +388,57 @@ def _apply(deployment_request, judgement: Judgement, now) -> None:
         )
 
 
-def _evaluate_locked(deployment_request, now) -> DeploymentRequest:
+def _apply(deployment_request, judgement: Judgement, now) -> None:
+    """Write a judgement to a locked request, with its audit events."""
+    _record_evidence(deployment_request, judgement, now)
+    _store(deployment_request, judgement, now)
+
+
+def _evaluate_locked(deployment_request, now) -> Judgement | None:
+    """Judge a locked request and write what changed; ``None`` when it is settled."""
     if is_settled(deployment_request):
-        return deployment_request
+        return None
     judgement = judge(deployment_request, now)
     if _differs(deployment_request, judgement):
         _apply(deployment_request, judgement, now)
+    return judgement
+
+
+def _show_lapses(deployment_request, judgement: Judgement, now) -> None:
+    """Mark the lapsing approvals on the loaded request's approvals (in memory)."""
+    for approval in _approvals(deployment_request):
+        if approval.pk in judgement.to_lapse:
+            approval.lapsed_at = now
+            approval.lapse_reason = judgement.to_lapse[approval.pk]
+
+
+def current(deployment_request, now=None) -> DeploymentRequest:
+    """The request as the gate judges it now, for a read: the judgement is set on the
+    loaded instance (status, checks, reasons, required approvals, fingerprint, the
+    approvals that lapse now) and nothing is written. Settled requests are returned
+    as stored."""
+    if is_settled(deployment_request):
+        return deployment_request
+    now = now or timezone.now()
+    judgement = judge(deployment_request, now)
+    if not _differs(deployment_request, judgement):
+        return deployment_request
+    _show_lapses(deployment_request, judgement, now)
+    if judgement.status != deployment_request.status:
+        deployment_request.decided_at = (
+            now if judgement.status != RequestStatus.PENDING else deployment_request.decided_at
+        )
+    deployment_request.status = judgement.status
+    deployment_request.checks = judgement.checks
+    deployment_request.reasons = judgement.reasons
+    deployment_request.required = judgement.required
+    deployment_request.fingerprint = judgement.fingerprint
     return deployment_request
 
 
 def evaluate(deployment_request, now=None) -> DeploymentRequest:
-    """Re-judge a request; return it (reloaded) with its current status.
+    """Re-judge a request and store the outcome (a service, for writers and tasks:
+    reads use ``current``); return it (reloaded) with its status.
 
     Judges without a lock first; only when something changed does it lock the
     row, judge again and write. Settled requests (denied, deployed) are left alone.
@@ -347,6 +452,36 @@ def evaluate(deployment_request, now=None) -> DeploymentRequest:
     with transaction.atomic():
         _evaluate_locked(_load(deployment_request.pk, lock=True), now)
     return _load(deployment_request.pk)
+
+
+def rejudge_open(*, model_version_ids=None, model_ids=None, now=None) -> list[int]:
+    """Re-judge and store the open requests of these versions (or models) after what
+    their fingerprint covers changed (lineage, card, evaluations, dataset status):
+    lapses are recorded when the change happens, in the writer's transaction.
+    Returns the ids of the requests judged."""
+    now = now or timezone.now()
+    scope = Q()
+    if model_version_ids:
+        scope |= Q(model_version_id__in=list(model_version_ids))
+    if model_ids:
+        scope |= Q(model_version__model_id__in=list(model_ids))
+    if not scope:
+        return []
+    ids = list(
+        DeploymentRequest.objects.filter(OPEN_REQUEST)
+        .filter(scope)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    judged = []
+    with transaction.atomic():
+        for request_id in ids:
+            deployment_request = load(request_id, lock=True)
+            if deployment_request is None or not deployment_request.is_open:
+                continue
+            _evaluate_locked(deployment_request, now)
+            judged.append(request_id)
+    return judged
 
 
 # --- verbs --------------------------------------------------------------------
@@ -511,7 +646,10 @@ def _create(model_version, environment, user, kind, new, pipeline_run_url, commi
     deployment_request.fingerprint_parts = judgement.parts
     if judgement.status != RequestStatus.PENDING:
         deployment_request.decided_at = now
-    deployment_request.full_clean(validate_constraints=False)
+    # The version, environment and user are loaded rows: no need to look them up again.
+    deployment_request.full_clean(
+        exclude=["model_version", "environment", "requested_by"], validate_constraints=False
+    )
     with transaction.atomic():
         superseded = []
         if new:
@@ -570,54 +708,77 @@ def _create(model_version, environment, user, kind, new, pipeline_run_url, commi
     return deployment_request
 
 
+def _refuse_settled(deployment_request) -> None:
+    """Nothing can be decided on a deployed, superseded or denied request."""
+    if deployment_request.outcome == RequestOutcome.DEPLOYED:
+        raise GateConflict("This request has been deployed already; nothing to decide.")
+    if deployment_request.status == RequestStatus.SUPERSEDED:
+        raise GateConflict(
+            f"This request was superseded by request #{deployment_request.superseded_by_id}; "
+            "decide on that one."
+        )
+    if deployment_request.status == RequestStatus.DENIED:
+        raise GateConflict("This request is denied; the pipeline must ask again.")
+
+
+def _refuse_decider(user, context: GateContext) -> None:
+    """Separation of duties, and one valid decision per person."""
+    if user.pk in context.conflicts:
+        raise GateRefused(
+            f"Separation of duties: you {context.conflicts[user.pk]}, so you may not decide on it."
+        )
+    if any(a.approver_id == user.pk for a in context.approvals):
+        raise GateConflict("You have already decided on this request.")
+
+
+def _denied_regardless(context: GateContext, judgement: Judgement) -> bool:
+    """Denied whatever this decision says: an earlier rejection still counts, or a
+    final check fails (the answer to approvals is never final)."""
+    return any(a.verdict == Verdict.REJECT for a in context.approvals) or any(
+        not check["passed"] and check["final"] for check in judgement.checks
+    )
+
+
 def _decide(request_id, user, verdict, comment, now) -> DeploymentRequest:
+    """Load the locked request once, judge it once with the new decision counted, and
+    write the decision, any lapse it found and the new answer."""
     now = now or timezone.now()
     comment = (comment or "").strip()
     if verdict == Verdict.REJECT and not comment:
         raise ValidationError({"comment": "A rejection needs a comment saying why."})
     with transaction.atomic():
-        deployment_request = _load(request_id, lock=True)
-        model = deployment_request.model_version.model
-        allowed, reason = decisions.can_approve(user, deployment_request.action, model)
+        deployment_request = _load_for_decision(request_id)
+        allowed, reason = decisions.can_approve(
+            user, deployment_request.action, deployment_request.model_version.model
+        )
         if not allowed:
             raise GateRefused(reason)
-        if deployment_request.outcome == RequestOutcome.DEPLOYED:
-            raise GateConflict("This request has been deployed already; nothing to decide.")
-        if deployment_request.status == RequestStatus.SUPERSEDED:
-            raise GateConflict(
-                f"This request was superseded by request #{deployment_request.superseded_by_id}; "
-                "decide on that one."
+        _refuse_settled(deployment_request)
+        with gate_checks.evaluation():
+            context, lapses = assess(deployment_request, now)
+            approval = Approval(
+                request=deployment_request,
+                approver=user,
+                verdict=verdict,
+                comment=comment,
+                roles=decisions.roles_snapshot(user),
+                fingerprint=context.fingerprint,
+                fingerprint_parts=context.fingerprint_parts,
+                created_at=now,
             )
-        if deployment_request.status == RequestStatus.DENIED:
+            # The request and the approver are loaded rows: no need to look them up again.
+            approval.full_clean(exclude=["request", "approver"], validate_constraints=False)
+            with_decision = dataclasses.replace(context, approvals=[*context.approvals, approval])
+            judgement = verdict_of(deployment_request, with_decision, lapses)
+        if _denied_regardless(context, judgement):
             raise GateConflict("This request is denied; the pipeline must ask again.")
-        _evaluate_locked(deployment_request, now)  # lapse stale approvals first
-        if deployment_request.status == RequestStatus.DENIED:
-            raise GateConflict("This request is denied; the pipeline must ask again.")
-        conflicts = context_of(deployment_request).conflicts
-        if user.pk in conflicts:
-            raise GateRefused(
-                f"Separation of duties: you {conflicts[user.pk]}, so you may not decide on it."
-            )
-        if Approval.objects.filter(
-            request=deployment_request, approver=user, lapsed_at__isnull=True
-        ).exists():
-            raise GateConflict("You have already decided on this request.")
-        approval = Approval(
-            request=deployment_request,
-            approver=user,
-            verdict=verdict,
-            comment=comment,
-            roles=decisions.roles_snapshot(user),
-            fingerprint=deployment_request.fingerprint,
-            fingerprint_parts=deployment_request.fingerprint_parts,
-            created_at=now,
-        )
-        approval.full_clean(validate_constraints=False)
+        _refuse_decider(user, context)
         try:
             with transaction.atomic():
                 approval.save()
         except IntegrityError:
             raise GateConflict("You have already decided on this request.")
+        _record_evidence(deployment_request, judgement, now)
         record_decision(
             "gate.approve" if verdict == Verdict.APPROVE else "gate.reject",
             deployment_request,
@@ -626,10 +787,17 @@ def _decide(request_id, user, verdict, comment, now) -> DeploymentRequest:
             roles=approval.roles,
             fingerprint=approval.fingerprint,
         )
-        deployment_request._prefetched_objects_cache.pop("approvals", None)  # now stale
-        judgement = judge(deployment_request, now)
-        _apply(deployment_request, judgement, now)
-    return _load(request_id)
+        _store(deployment_request, judgement, now)
+    _remember(deployment_request, approval)
+    return deployment_request
+
+
+def _remember(deployment_request, approval) -> None:
+    """Add a just-saved approval to the request's prefetched approvals, so the answer
+    shows it without reading them again."""
+    approvals = deployment_request._prefetched_objects_cache.get("approvals")
+    if approvals is not None:
+        approvals._result_cache.append(approval)
 
 
 def approve(request_id: int, user, comment: str = "", now=None) -> DeploymentRequest:

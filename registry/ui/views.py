@@ -62,7 +62,7 @@ def _visible(request, pk):
 @login_required
 def request_detail(request, pk):
     """One request: the version, its lineage, the checks, the approvals, the forms."""
-    deployment_request = services.evaluate(_visible(request, pk))
+    deployment_request = services.current(_visible(request, pk))  # judged, not stored
     version = deployment_request.model_version
     model = version.model
     allowed, why_not = decisions.can_approve(request.user, deployment_request.action, model)

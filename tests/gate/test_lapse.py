@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import pytest
 
+from audit.context import acting_as
 from audit.models import AuditEvent
 from registry.models import Approval, Deployment
 from tests.gate.conftest import add_upstream_input, ask
@@ -89,7 +90,8 @@ def test_quarantined_training_data_denies(api, pipeline, approved, training_run,
 
 
 def test_every_step_is_in_the_audit_trail(api, pipeline, approved, training_run, alice, bob):
-    add_upstream_input(training_run, "loans/raw/late_bureau_extract")
+    with acting_as(pipeline):  # the pipeline's lineage event changes what was approved
+        add_upstream_input(training_run, "loans/raw/late_bureau_extract")
     api(pipeline).get(f"/api/deployment-requests/{approved}/")
     for approver in (alice, bob):
         api(approver).post(f"/api/deployment-requests/{approved}/approve", {})
@@ -116,6 +118,6 @@ def test_every_step_is_in_the_audit_trail(api, pipeline, approved, training_run,
         "gate.deployed",
     ]
     lapse = AuditEvent.objects.get(action="gate.lapse", object_id=str(approved))
-    assert lapse.actor_username == "ci-credit"  # the read that noticed it
+    assert lapse.actor_username == "ci-credit"  # the lineage write that changed it
     approval = AuditEvent.objects.filter(action="gate.approve").last()
     assert approval.actor_username == "bob" and approval.after["approver"] == "bob"

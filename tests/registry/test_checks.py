@@ -1,12 +1,12 @@
 """The catalog's gate checks and fingerprint parts, as the gate calls them."""
 
-from types import SimpleNamespace
-
 import pytest
 
 from lineage.services import change_dataset_version
 from registry import services
 from registry.gate.checks import fingerprint, fingerprint_parts, registered_checks
+from registry.gate.services import context_for
+from registry.models import DeploymentRequest
 from tests.factories import UserFactory
 from tests.registry.conftest import make_model, make_version
 from tests.registry.story import ds, emit_run
@@ -15,13 +15,13 @@ pytestmark = pytest.mark.django_db
 
 
 def request_for(version, environment):
-    """What a check reads of a deployment request."""
-    return SimpleNamespace(model_version=version, environment=environment)
+    """A deployment request as first asked (judged before it is saved)."""
+    return DeploymentRequest(model_version=version, environment=environment)
 
 
 def run_check(name, request):
     checks = dict(registered_checks())
-    return checks[name](request)
+    return checks[name](request, context_for(request))
 
 
 def test_the_three_checks_are_registered():
