@@ -11,9 +11,10 @@ pipeline token. It then serves govreg with gunicorn (sync workers, DEBUG off) on
 A B A B rounds of `--seconds` each after a warm-up:
 
   A. baseline: GET /api/me/ (token authentication, one small query);
-  B. gate decision: POST /api/deployment-requests/ (every registered check,
-     the fingerprint, the audit events) followed by GET /api/deployment-requests/{id}/
-     (re-judged: checks and fingerprint again).
+  B. gate decision: POST /api/deployment-requests/ with "new": true (every
+     registered check, the fingerprint, the audit events; the open request it
+     supersedes) followed by GET /api/deployment-requests/{id}/ (judged again,
+     nothing stored).
 
 Every HTTP call uses a new connection (no keep-alive, so no delayed-ACK
 artefacts; gunicorn's sync workers close connections anyway). Prints decisions
@@ -118,7 +119,9 @@ def main() -> None:
     token = setup()
     server, url = harness.start_govreg(harness.govreg_env(DB), args.workers)
     headers = {"Authorization": f"Bearer {token}", "Connection": "close"}
-    body = {"model": "churn", "version": "1", "environment": "production",
+    # "new": each ask makes a request (superseding the open one) rather than getting the
+    # open one back, so every POST is a full first judgement and answers 201.
+    body = {"model": "churn", "version": "1", "environment": "production", "new": True,
             "pipeline_run_url": "https://ci.example.com/p/1", "commit": "abc1234"}  # fmt: skip
 
     def me():
