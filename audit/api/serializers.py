@@ -1,25 +1,11 @@
 from rest_framework import serializers
 
 from audit.models import AuditEvent
+from govreg_verify.events import HASHED_FIELDS
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
-        fields = [
-            "seq",
-            "created_at",
-            "actor_id",
-            "actor_username",
-            "actor_token",
-            "action",
-            "object_type",
-            "object_id",
-            "before",
-            "after",
-            "request_id",
-            "source_address",
-            "prev_hash",
-            "hash",
-        ]
+        fields = [*HASHED_FIELDS, "hash"]
         read_only_fields = fields
