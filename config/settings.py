@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "knox",
     "django_prometheus",
     "csp",
+    "console",
     "audit",
     "accounts",
     "lineage",
@@ -94,6 +95,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "console.context_processors.navigation",
             ],
         },
     },
@@ -130,7 +132,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "console-login"  # govreg's own sign-in page (/login/)
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "console-login"
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user object; anonymous gets nothing
 GUARDIAN_RAISE_403 = False
 

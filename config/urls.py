@@ -19,6 +19,7 @@ urlpatterns = [
     # Last under api/: an unknown API path answers JSON even with DEBUG on, where
     # Django would otherwise show its HTML debug page instead of handler404.
     re_path(r"^api/", views.api_not_found, name="api-not-found"),
+    path("", include("console.urls")),
     path("", include("registry.ui.urls")),
 ]
 

@@ -25,3 +25,4 @@ class RegistryConfig(AppConfig):
         from registry import checks, demo, metrics, receivers  # noqa: F401
         from registry.gate import approval_checks  # noqa: F401
         from registry.gate import demo as gate_demo  # noqa: F401
+        from registry.ui import console  # noqa: F401

@@ -5,7 +5,6 @@ from django.urls import path
 from registry.ui import views
 
 urlpatterns = [
-    path("", views.request_list, name="home"),
     path("requests/", views.request_list, name="ui-request-list"),
     path("requests/<int:pk>/", views.request_detail, name="ui-request-detail"),
     path("requests/<int:pk>/approve", views.approve, name="ui-request-approve"),

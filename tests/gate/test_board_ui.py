@@ -24,7 +24,7 @@ def test_anonymous_is_sent_to_login(client):
     for url in ("/", "/requests/", "/requests/1/"):
         response = client.get(url)
         assert response.status_code == 302
-        assert response["Location"].startswith("/admin/login/?next=")
+        assert response["Location"].startswith("/login/?next=")
 
 
 def test_the_list_shows_what_each_user_may_see(pending, alice, outsider, auditor):

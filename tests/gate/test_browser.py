@@ -29,10 +29,10 @@ PASSWORD = "board-pass-7531"
 
 def sign_in(page, base_url, username):
     page.goto(f"{base_url}/")
-    assert "/admin/login/" in page.url  # anonymous users are sent to the login form
+    assert "/login/" in page.url  # anonymous users are sent to govreg's sign-in page
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    page.click("button[type=submit]")
     page.wait_for_url(f"{base_url}/")
 
 
@@ -41,8 +41,7 @@ def test_board_member_approves_in_the_browser(
 ):
     playwright_api = pytest.importorskip("playwright.sync_api")
     for user in (alice, bob):
-        user.set_password(PASSWORD)
-        user.is_staff = True  # /admin/login/ signs in staff accounts only
+        user.set_password(PASSWORD)  # the console signs in any active account
         user.save()
     request_id = ask(api(pipeline), version).json()["id"]
     base = live_server.url
