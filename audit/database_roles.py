@@ -4,14 +4,17 @@ The role that owns a table can drop or disable its triggers, so the audit
 tables are only append-only against roles that do not own them. Production
 runs migrations as an owner role and the web, workers and beat as an
 application role granted here: full use of every other table, and on the
-audit tables only ``SELECT`` and ``INSERT`` (appends go through the
+audit tables only ``SELECT`` and ``INSERT`` (events, checkpoints, tree nodes; no
+``DELETE`` of the chain head or of a signing key; appends go through the
 ``audit_append()`` function, which runs with the caller's rights).
 """
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-APPEND_ONLY_TABLES = ("audit_auditevent", "audit_auditcheckpoint")
+APPEND_ONLY_TABLES = ("audit_auditevent", "audit_auditcheckpoint", "audit_audittreenode")
 CHAIN_HEAD_TABLE = "audit_auditchainhead"
+# Retiring a key updates its row; none is ever deleted, or old exports would not verify.
+NO_DELETE_TABLES = (CHAIN_HEAD_TABLE, "audit_auditsigningkey")
 MIGRATIONS_TABLE = "django_migrations"
 APPEND_FUNCTION = (
     "audit_append(timestamptz, bigint, varchar, varchar, varchar, varchar, varchar,"
@@ -65,7 +68,7 @@ def grant_app_role(connection: BaseDatabaseWrapper, role: str) -> list[str]:
         f"REVOKE ALL ON ALL TABLES IN SCHEMA {schema} FROM {who}",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {who}",
         f"REVOKE UPDATE, DELETE ON {append_only} FROM {who}",
-        f"REVOKE DELETE ON {quote(CHAIN_HEAD_TABLE)} FROM {who}",
+        f"REVOKE DELETE ON {', '.join(quote(name) for name in NO_DELETE_TABLES)} FROM {who}",
         f"REVOKE INSERT, UPDATE, DELETE ON {quote(MIGRATIONS_TABLE)} FROM {who}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {who}",
         f"GRANT EXECUTE ON FUNCTION {APPEND_FUNCTION} TO {who}",

@@ -87,3 +87,94 @@ class AuditCheckpoint(models.Model):
         origin = Checkpoint.parse(self.signed_text).origin
         blob = base64.b64encode(bytes.fromhex(self.key_id) + base64.b64decode(self.signature))
         return f"{self.signed_text}\n{SIGNATURE_PREFIX}{origin} {blob.decode()}\n"
+
+
+class AuditTreeNode(models.Model):
+    """A stored interior node of the Merkle tree over the events, so proofs need no rehash.
+
+    Only every eighth level is kept (heights 8, 16, 24...): the root of each
+    complete, aligned run of 256 leaves, of 256 such runs, and so on. Any
+    subtree a proof names is then at most 255 stored nodes or event hashes
+    away, about 1/255 as many rows as events. Derived data, written by the
+    checkpoint signer (``audit.proofs.index_tree``); a node that is wrong only
+    makes proofs fail against the signed root, never pass.
+    """
+
+    level = models.PositiveSmallIntegerField(editable=False)
+    index = models.BigIntegerField(editable=False)
+    hash = models.CharField(max_length=64, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["level", "index"], name="audit_tree_node_position")
+        ]
+
+    def __str__(self):
+        return f"node {self.level}/{self.index}"
+
+
+class AuditSigningKey(models.Model):
+    """A public key that signed checkpoints and bundles, kept after it is retired.
+
+    ``manage.py rotate_signing_key`` retires the current key (``retired_at``)
+    and starts a new one; retired keys stay listed (``GET /api/audit/keys``,
+    ``audit_public_key``, every bundle's ``public-keys.pem``) so checkpoints
+    and exports they signed still verify.
+    """
+
+    key_id = models.CharField(max_length=8, unique=True, editable=False)
+    origin = models.CharField(max_length=200, editable=False)
+    public_key = models.TextField(editable=False, help_text="PEM (SubjectPublicKeyInfo)")
+    created_at = models.DateTimeField(editable=False)
+    retired_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return f"key {self.key_id}" + (" (retired)" if self.retired_at else "")
+
+
+class AuditExport(models.Model):
+    """An export of the audit events of a period as a signed bundle, built by a task."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.QUEUED, editable=False
+    )
+    after = models.DateTimeField(help_text="events created at or after this time")
+    before = models.DateTimeField(help_text="events created before this time")
+    object_type = models.CharField(max_length=100, blank=True)
+    object_id = models.CharField(max_length=200, blank=True)
+    requested_by_id = models.BigIntegerField(null=True, blank=True, editable=False)
+    requested_by = models.CharField(max_length=150, blank=True, editable=False)
+    created_at = models.DateTimeField(editable=False)
+    started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    finished_at = models.DateTimeField(null=True, blank=True, editable=False)
+    total = models.BigIntegerField(default=0, editable=False, help_text="events to export")
+    events = models.BigIntegerField(default=0, editable=False, help_text="events exported")
+    percent = models.PositiveSmallIntegerField(default=0, editable=False)
+    tree_size = models.BigIntegerField(null=True, blank=True, editable=False)
+    file = models.CharField(max_length=200, blank=True, editable=False)
+    size = models.BigIntegerField(null=True, blank=True, editable=False)
+    sha256 = models.CharField(max_length=64, blank=True, editable=False)
+    error = models.TextField(blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"audit export #{self.pk} ({self.status})"
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if self.after and self.before and self.after >= self.before:
+            raise ValidationError({"before": "must be later than after"})
+        if self.object_id and not self.object_type:
+            raise ValidationError({"object_type": "object_id needs an object_type"})

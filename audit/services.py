@@ -42,6 +42,35 @@ def _locked_head() -> AuditChainHead:
     return head
 
 
+def _new_event(
+    action: str,
+    *,
+    obj=None,
+    object_type: str = "",
+    object_id: str = "",
+    before=None,
+    after=None,
+) -> AuditEvent:
+    """An unsaved event of the current request and actor (seq and hashes still unset)."""
+    if obj is not None:
+        object_type, object_id = object_label(obj)
+    ctx = current()
+    actor = current_actor()
+    return AuditEvent(
+        created_at=timezone.now(),
+        actor_id=actor.user_id,
+        actor_username=actor.username[:150],
+        actor_token=actor.token[:200],
+        action=action[:64],
+        object_type=object_type[:100],
+        object_id=str(object_id)[:200],
+        before=to_json(before),
+        after=to_json(after),
+        request_id=ctx.request_id[:64],
+        source_address=ctx.source_address,
+    )
+
+
 def record(
     action: str,
     *,
@@ -58,35 +87,50 @@ def record(
     On PostgreSQL the whole append is one call of the ``audit_append()``
     function (migration 0003); elsewhere, and to seed the head, it is done here.
     """
-    if obj is not None:
-        object_type, object_id = object_label(obj)
-    ctx = current()
-    actor = current_actor()
-    event = AuditEvent(
-        created_at=timezone.now(),
-        actor_id=actor.user_id,
-        actor_username=actor.username[:150],
-        actor_token=actor.token[:200],
-        action=action[:64],
-        object_type=object_type[:100],
-        object_id=str(object_id)[:200],
-        before=to_json(before),
-        after=to_json(after),
-        request_id=ctx.request_id[:64],
-        source_address=ctx.source_address,
+    event = _new_event(
+        action,
+        obj=obj,
+        object_type=object_type,
+        object_id=object_id,
+        before=before,
+        after=after,
     )
     # One statement is atomic on its own, in the caller's transaction or outside one.
     if _uses_append_function() and _append_in_database(event):
         return event
-    # No savepoint: the event belongs to the caller's transaction and fails with it.
+    _append_here([event])
+    return event
+
+
+def record_many(events: list[dict]) -> list[AuditEvent]:
+    """Append the events of one act (each a dict of ``record``'s keyword arguments,
+    ``action`` included) in order, in the caller's transaction: one round trip on
+    PostgreSQL (``audit_append()`` called once per event by one statement), three
+    elsewhere, instead of one (three) per event; the chain's lock is taken once."""
+    built = [_new_event(**spec) for spec in events]
+    if len(built) <= 1:
+        return [record(**events[0])] if events else []
+    if _uses_append_function() and _append_many_in_database(built):
+        return built
+    _append_here(built)
+    return built
+
+
+def _append_here(events: list[AuditEvent]) -> None:
+    """Lock the head, chain and hash ``events`` here, insert them, move the head."""
+    # No savepoint: the events belong to the caller's transaction and fail with it.
     with transaction.atomic(savepoint=False):
         head = _locked_head()
-        event.seq = head.last_seq + 1
-        event.prev_hash = head.last_hash
-        event.hash = event_hash(event.as_record())
-        event.save(force_insert=True)
-        AuditChainHead.objects.filter(pk=1).update(last_seq=event.seq, last_hash=event.hash)
-    return event
+        seq, prev = head.last_seq, head.last_hash
+        for event in events:
+            seq += 1
+            event.seq, event.prev_hash = seq, prev
+            event.hash = prev = event_hash(event.as_record())
+        if len(events) == 1:
+            events[0].save(force_insert=True)
+        else:
+            AuditEvent.objects.bulk_create(events)
+        AuditChainHead.objects.filter(pk=1).update(last_seq=seq, last_hash=prev)
 
 
 def _uses_append_function() -> bool:
@@ -111,20 +155,7 @@ def _append_in_database(event: AuditEvent) -> bool:
         cursor.execute(
             "SELECT * FROM audit_append(%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb,"
             " %s, %s, %s, %s, %s)",
-            [
-                event.created_at,
-                event.actor_id,
-                event.actor_username,
-                event.actor_token,
-                event.action,
-                event.object_type,
-                event.object_id,
-                None if event.before is None else json.dumps(event.before),
-                None if event.after is None else json.dumps(event.after),
-                event.request_id,
-                event.source_address,
-                *pieces,
-            ],
+            [*_append_params(event), *pieces],
         )
         row = cursor.fetchone()
     if row is None:
@@ -133,6 +164,58 @@ def _append_in_database(event: AuditEvent) -> bool:
     event._state.adding = False
     event._state.db = connection.alias
     return True
+
+
+_APPEND_ARGS = (
+    "%s::timestamptz, %s::bigint, %s::varchar, %s::varchar, %s::varchar, %s::varchar,"
+    " %s::varchar, %s::jsonb, %s::jsonb, %s::varchar, %s::varchar, %s::text, %s::text, %s::text"
+)
+
+
+def _append_many_in_database(events: list[AuditEvent]) -> bool:
+    """One statement: ``audit_append()`` once per event, in order (a lateral call per
+    row of a VALUES list, each call seeing the head the previous one moved)."""
+    rows, params = [], []
+    for n, event in enumerate(events):
+        pieces = canonical_pieces(event.as_record())
+        if pieces is None:
+            return False
+        rows.append(f"({n}, {_APPEND_ARGS})")
+        params += [*_append_params(event), *pieces]
+    columns = ", ".join(f"c{i}" for i in range(14))
+    sql = (
+        f"SELECT e.n, r.* FROM (VALUES {', '.join(rows)}) AS e(n, {columns}) "  # noqa: S608
+        f"CROSS JOIN LATERAL audit_append({columns}) AS r"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        answers = sorted(cursor.fetchall())
+    if not answers:
+        return False  # no chain head yet: the ORM path seeds it
+    seqs = [row[2] for row in answers]
+    if len(answers) != len(events) or seqs != list(range(seqs[0], seqs[0] + len(events))):
+        raise RuntimeError("audit_append() did not append the events in order")
+    for event, (_, pk, seq, prev, digest) in zip(events, answers, strict=True):
+        event.pk, event.seq, event.prev_hash, event.hash = pk, seq, prev, digest
+        event._state.adding = False
+        event._state.db = connection.alias
+    return True
+
+
+def _append_params(event: AuditEvent) -> list:
+    return [
+        event.created_at,
+        event.actor_id,
+        event.actor_username,
+        event.actor_token,
+        event.action,
+        event.object_type,
+        event.object_id,
+        None if event.before is None else json.dumps(event.before),
+        None if event.after is None else json.dumps(event.after),
+        event.request_id,
+        event.source_address,
+    ]
 
 
 def record_decision(action: str, obj, **details) -> AuditEvent:
@@ -207,6 +290,10 @@ def sign_checkpoint() -> AuditCheckpoint | None:
             row.save(force_insert=True)
     except IntegrityError:  # signed at the same size by a concurrent run: same content
         return AuditCheckpoint.objects.get(tree_size=size)
+    from audit import keys, proofs
+
+    keys.register(key.public_key())
+    proofs.index_tree(size)
     return row
 
 

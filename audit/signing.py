@@ -1,8 +1,10 @@
-"""The deployment's checkpoint signing key, from ``GOVREG_AUDIT_SIGNING_KEY``.
+"""The deployment's signing key, from ``GOVREG_SIGNING_KEY_FILE`` or ``GOVREG_AUDIT_SIGNING_KEY``.
 
-The value is the path of a PEM (PKCS#8) Ed25519 private key, or the base64 of
-its 32 raw bytes. With ``DEBUG`` on and no value, the embedded mode generates
-a key once into a file next to the SQLite database (``<database
+``GOVREG_SIGNING_KEY_FILE`` is the path of a PEM (PKCS#8) Ed25519 private key.
+``GOVREG_AUDIT_SIGNING_KEY`` (the older setting, still read) is such a path
+or the base64 of the key's 32 raw bytes; setting both is an error. With
+``DEBUG`` on and neither set, the embedded mode generates a PEM key once into
+a file next to the SQLite database (``<database
 file>-audit-signing-key.pem``), so ``make run`` signs checkpoints with nothing
 to configure. With ``DEBUG`` off and no value nothing is generated: ``check
 --deploy`` warns (audit.W001) and signing a checkpoint fails, naming the
@@ -25,6 +27,7 @@ from govreg_verify.checkpoint import (
 )
 
 SETTING = "GOVREG_AUDIT_SIGNING_KEY"
+FILE_SETTING = "GOVREG_SIGNING_KEY_FILE"
 
 
 def log_origin() -> str:
@@ -47,6 +50,31 @@ def development_key_path() -> Path:
         name = Path(database["NAME"])
         return name.with_name(name.name + "-audit-signing-key.pem")
     return Path(settings.BASE_DIR) / "govreg-audit-signing-key.pem"
+
+
+def configured_key_path() -> Path | None:
+    """The key file the deployment names or generates (None: a raw key in the setting)."""
+    if settings.GOVREG_SIGNING_KEY_FILE:
+        return Path(settings.GOVREG_SIGNING_KEY_FILE).expanduser()
+    value = settings.GOVREG_AUDIT_SIGNING_KEY
+    if value:
+        path = Path(value).expanduser()
+        return path if path.is_file() else None
+    return development_key_path() if settings.DEBUG else None
+
+
+def _from_file(value: str) -> Ed25519PrivateKey:
+    path = Path(value).expanduser()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{FILE_SETTING}: cannot read {value!r}: {exc}") from None
+    if not data.lstrip().startswith(b"-----BEGIN"):
+        raise ImproperlyConfigured(f"{FILE_SETTING}: {value!r} is not a PEM private key")
+    try:
+        return load_private_key(data)
+    except CheckpointError as exc:
+        raise ImproperlyConfigured(f"{FILE_SETTING}: the key file {value!r} is {exc}") from None
 
 
 def _from_setting(value: str) -> Ed25519PrivateKey:
@@ -85,6 +113,12 @@ def signing_key(*, create: bool = False) -> Ed25519PrivateKey | None:
     never applies with ``DEBUG`` off.
     """
     value = settings.GOVREG_AUDIT_SIGNING_KEY
+    if settings.GOVREG_SIGNING_KEY_FILE:
+        if value:
+            raise ImproperlyConfigured(
+                f"set {FILE_SETTING} or {SETTING}, not both: they name the same signing key"
+            )
+        return _from_file(settings.GOVREG_SIGNING_KEY_FILE)
     if value:
         return _from_setting(value)
     if not settings.DEBUG:
@@ -104,9 +138,10 @@ def required_signing_key() -> Ed25519PrivateKey:
     key = signing_key(create=True)
     if key is None:
         raise ImproperlyConfigured(
-            f"{SETTING} is not set, so audit checkpoints cannot be signed; generate a key with"
-            " `openssl genpkey -algorithm ed25519 -out audit-signing-key.pem` and set"
-            f" {SETTING} to its path"
+            f"{FILE_SETTING} (or {SETTING}) is not set, so audit checkpoints cannot be signed;"
+            " generate a key"
+            " with `openssl genpkey -algorithm ed25519 -out audit-signing-key.pem` and set"
+            f" {FILE_SETTING} to its path"
         )
     return key
 

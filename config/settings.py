@@ -270,7 +270,19 @@ GOVREG_METRICS_TOKEN = env_str("GOVREG_METRICS_TOKEN")
 # path, or the base64 of the 32 raw bytes. Unset with DEBUG on: generated once into a
 # file next to the SQLite database. Unset with DEBUG off: `check --deploy` warns.
 GOVREG_AUDIT_SIGNING_KEY = env_str("GOVREG_AUDIT_SIGNING_KEY")
+# The same key as a PEM file's path (preferred; set one of the two, not both).
+GOVREG_SIGNING_KEY_FILE = env_str("GOVREG_SIGNING_KEY_FILE")
 GOVREG_AUDIT_LOG_ORIGIN = env_str("GOVREG_AUDIT_LOG_ORIGIN", "govreg/audit")
+# How long audit events are kept (days). EU AI Act Art. 19 asks for six months at
+# least, so anything under 183 stops start-up; nothing in govreg deletes audit rows.
+GOVREG_AUDIT_RETENTION_DAYS = env_int("GOVREG_AUDIT_RETENTION_DAYS", 3650)
+if GOVREG_AUDIT_RETENTION_DAYS < 183:
+    raise ImproperlyConfigured(
+        "GOVREG_AUDIT_RETENTION_DAYS must be at least 183 (six months, EU AI Act Art. 19),"
+        f" got {GOVREG_AUDIT_RETENTION_DAYS}"
+    )
+# Where finished audit exports (signed bundles) are kept until downloaded.
+GOVREG_AUDIT_EXPORT_DIR = env_str("GOVREG_AUDIT_EXPORT_DIR", str(BASE_DIR / "audit-exports"))
 # When set, `migrate` (run as the tables' owner) ends by granting this role what the web
 # and workers need and no more: the audit tables take only INSERT and SELECT.
 GOVREG_DATABASE_APP_ROLE = env_str("GOVREG_DATABASE_APP_ROLE")

@@ -313,7 +313,9 @@ def test_an_unusable_key_or_origin_is_an_error_naming_the_setting(settings, tmp_
 def test_production_without_a_key_cannot_sign(settings, chain):
     settings.DEBUG = False
     settings.GOVREG_AUDIT_SIGNING_KEY = None
-    with pytest.raises(CommandError, match="GOVREG_AUDIT_SIGNING_KEY is not set"):
+    with pytest.raises(
+        CommandError, match=r"GOVREG_SIGNING_KEY_FILE \(or GOVREG_AUDIT_SIGNING_KEY\) is not set"
+    ):
         call_command("audit_checkpoint", stdout=StringIO())
     assert "no signed checkpoint yet" in verify()
 
