@@ -1,7 +1,9 @@
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 
 from audit.api.views import CanViewAuditTrail
-from audit.models import AuditCheckpoint, AuditEvent
+from audit.models import AuditCheckpoint, AuditEvent, AuditExport, AuditSigningKey
 
 
 @admin.register(AuditEvent)
@@ -37,6 +39,65 @@ class AuditCheckpointAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class TrailReaderAdmin(admin.ModelAdmin):
+    """Read-only, and shown to whoever may read the trail (auditor, board, admin)."""
+
+    def _reads_trail(self, request):
+        return request.user.is_active and request.user.has_perm("audit.view_auditevent")
+
+    def has_module_permission(self, request):
+        return self._reads_trail(request) or super().has_module_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._reads_trail(request) or super().has_view_permission(request, obj)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AuditExport)
+class AuditExportAdmin(TrailReaderAdmin):
+    """Period exports of the trail, with their signed bundles to download (auditors and the
+    board ask for them with ``POST /api/audit-exports/``)."""
+
+    list_display = (
+        "id",
+        "status",
+        "percent",
+        "events",
+        "after",
+        "before",
+        "object_type",
+        "object_id",
+        "requested_by",
+        "created_at",
+        "download_link",
+    )
+    list_filter = ("status",)
+    readonly_fields = [f.name for f in AuditExport._meta.fields] + ["download_link"]
+
+    @admin.display(description="bundle")
+    def download_link(self, obj):
+        if obj.status != AuditExport.Status.DONE:
+            return "-"
+        url = reverse("auditexport-download", args=[obj.pk])
+        return format_html('<a href="{}">download ({} bytes)</a>', url, obj.size)
+
+
+@admin.register(AuditSigningKey)
+class AuditSigningKeyAdmin(TrailReaderAdmin):
+    """Every key that signed checkpoints and bundles; retired ones stay to verify old exports."""
+
+    list_display = ("key_id", "origin", "created_at", "retired_at")
+    readonly_fields = [f.name for f in AuditSigningKey._meta.fields]
 
 
 class AuditHistoryMixin:

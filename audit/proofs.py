@@ -158,3 +158,31 @@ def root_at(size: int) -> bytes:
     if size == 0:
         return EMPTY_ROOT
     return resolve([(0, size)])[0]
+
+
+def current_size() -> int:
+    from audit.models import AuditChainHead
+
+    head = AuditChainHead.objects.filter(pk=1).first()
+    return head.last_seq if head else 0
+
+
+def inclusion(seq: int, tree_size: int) -> dict:
+    """The RFC 6962 audit path of event ``seq`` in the tree of the first ``tree_size``
+    events, with the event's hash and the tree's root."""
+    from govreg_verify.merkle import inclusion_ranges
+
+    ranges = inclusion_ranges(seq - 1, tree_size)
+    hashes = resolve([*ranges, (0, tree_size)])
+    event_hash = AuditEvent.objects.values_list("hash", flat=True).get(seq=seq)
+    return {"event_hash": event_hash, "audit_path": hashes[:-1], "root_hash": hashes[-1]}
+
+
+def consistency(old_size: int, new_size: int) -> dict:
+    """The RFC 6962 consistency proof from ``old_size`` to ``new_size`` events, with
+    both roots."""
+    from govreg_verify.merkle import consistency_ranges
+
+    ranges = consistency_ranges(old_size, new_size) if old_size < new_size else []
+    hashes = resolve([*ranges, (0, old_size), (0, new_size)])
+    return {"proof": hashes[:-2], "old_root": hashes[-2], "new_root": hashes[-1]}

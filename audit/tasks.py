@@ -1,8 +1,11 @@
 from celery import shared_task
+from django.db import OperationalError
 
+from audit.context import acting_as
 from audit.services import sign_checkpoint
 from audit.signing import verification_key
 from audit.verify import verify_trail
+from config.celery_tasks import RetryingTask
 
 
 @shared_task(name="audit.verify_chain")
@@ -30,3 +33,21 @@ def sign_audit_checkpoint() -> dict:
         "root_hash": checkpoint.root_hash,
         "key_id": checkpoint.key_id,
     }
+
+
+@shared_task(
+    name="audit.run_export",
+    base=RetryingTask,
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+)
+def run_export(export_id: int) -> dict:
+    """Build an audit export's signed bundle, reporting progress on its row; a worker lost
+    half-way hands it back (acks late) and it is built again from the start."""
+    from audit import exports
+
+    with acting_as(name="audit.run_export"):
+        export = exports.run(export_id)
+    return {"id": export.pk, "status": export.status, "events": export.events}
