@@ -17,6 +17,8 @@ class AuditConfig(AppConfig):
         )
 
         tracking.connect_identity_models()
+        from audit.ui import console  # noqa: F401  (navigation and the home panel)
+
         post_migrate.connect(_grant_app_role_after_migrate, sender=self)
 
 

@@ -17,7 +17,7 @@ def check_signing_key(app_configs=None, **kwargs):
         log_origin()
     except ImproperlyConfigured as exc:
         errors.append(Error(str(exc), id="audit.E002"))
-    if settings.GOVREG_AUDIT_SIGNING_KEY:
+    if settings.GOVREG_AUDIT_SIGNING_KEY or settings.GOVREG_SIGNING_KEY_FILE:
         try:
             signing_key()
         except ImproperlyConfigured as exc:
@@ -27,14 +27,15 @@ def check_signing_key(app_configs=None, **kwargs):
 
 @register(Tags.security, deploy=True)
 def check_signing_key_in_production(app_configs=None, **kwargs):
-    if settings.DEBUG or settings.GOVREG_AUDIT_SIGNING_KEY:
+    if settings.DEBUG or settings.GOVREG_AUDIT_SIGNING_KEY or settings.GOVREG_SIGNING_KEY_FILE:
         return []
     return [
         Warning(
-            "GOVREG_AUDIT_SIGNING_KEY is not set: no signed checkpoint is made over the audit "
-            "trail, so removing its last events or re-hashing it goes undetected.",
+            "GOVREG_SIGNING_KEY_FILE (or GOVREG_AUDIT_SIGNING_KEY) is not set: no signed "
+            "checkpoint is made over the audit trail, so removing its last events or "
+            "re-hashing it goes undetected, and no export can be signed.",
             hint="Generate a key (openssl genpkey -algorithm ed25519 -out audit-key.pem) and "
-            "set GOVREG_AUDIT_SIGNING_KEY to its path; see README, Audit trail.",
+            "set GOVREG_SIGNING_KEY_FILE to its path; see README, Audit trail.",
             id="audit.W001",
         )
     ]

@@ -1,5 +1,6 @@
 """``govreg gate``: ask the deployment gate whether a model version may ship, and wait;
-``govreg report``: tell it the pipeline shipped.
+``govreg report``: tell it the pipeline shipped; ``govreg verify``: check an export
+bundle offline (no server, no network: ``govreg_verify.cli``).
 
     govreg gate --model credit-scoring --version 7 --environment production --wait 1800 \
         --id-file gate-request-id
@@ -29,7 +30,10 @@ import os
 import sys
 import time
 
-import requests
+from govreg_verify import cli as verify_cli
+
+# ``requests`` is imported where the gate and report commands call the server, so
+# ``govreg verify`` runs with the standard library and ``cryptography`` alone.
 
 EXIT_APPROVED = 0
 EXIT_DENIED = 1
@@ -114,11 +118,21 @@ def build_parser() -> Parser:
     report.add_argument("--url", default=None, help="server URL (default: $GOVREG_URL)")
     report.add_argument("--token", default=None, help="API token (default: $GOVREG_TOKEN)")
     report.add_argument("--timeout", type=float, default=30)
+
+    verify = commands.add_parser(
+        "verify",
+        help="check an export bundle offline (signature, digests, chain, Merkle proofs)",
+        description="Check a govreg export bundle with no server, database or network. "
+        "Exit 0 when it verifies, 1 with the first failure, 3 when a file cannot be read.",
+    )
+    verify_cli.add_arguments(verify)
     return parser
 
 
 class Client:
     def __init__(self, url: str, token: str, timeout: float):
+        import requests
+
         self.base = url.rstrip("/")
         self.timeout = timeout
         self.last_status: int | None = None
@@ -129,6 +143,8 @@ class Client:
 
     def call(self, method: str, path: str, *, extra_timeout: float = 0, **kwargs) -> dict:
         """The JSON answer; ``self.last_status`` keeps its HTTP status."""
+        import requests
+
         url = f"{self.base}{path}"
         try:
             response = self.session.request(
@@ -283,6 +299,8 @@ def main(argv=None) -> int:
             return run_gate(args)
         if args.command == "report":
             return run_report(args)
+        if args.command == "verify":
+            return verify_cli.run(args)
     except UsageError as exc:
         print(f"govreg: error: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -21,3 +21,20 @@ def changed_fields(event) -> str:
         names = [k for k in (after or before) if k not in HIDDEN]
     shown = ", ".join(names[:SHOWN_FIELDS])
     return f"{shown} …" if len(names) > SHOWN_FIELDS else shown
+
+
+LABEL_KEYS = ("name", "title", "version", "username")
+
+
+@register.filter
+def object_label(event) -> str:
+    """A readable name for the event's object: its type and id, and the name or title
+    the event recorded, if any (``registry.mlmodel #3 loan-default``)."""
+    label = f"{event.object_type} #{event.object_id}"
+    for recorded in (event.after, event.before):
+        if isinstance(recorded, dict):
+            for key in LABEL_KEYS:
+                value = recorded.get(key)
+                if isinstance(value, str) and value.strip():
+                    return f"{label} {value.strip()[:60]}"
+    return label

@@ -78,9 +78,7 @@ class History:
 
 def history(*targets, limit: int = 25) -> History:
     """The newest ``limit`` events of the targets (instances and querysets), one query."""
-    rows = list(
-        AuditEvent.objects.filter(target_q(*targets)).order_by("-seq")[: limit + 1]
-    )
+    rows = list(AuditEvent.objects.filter(target_q(*targets)).order_by("-seq")[: limit + 1])
     return History(events=rows[:limit], more=len(rows) > limit)
 
 

@@ -1,0 +1,5 @@
+import sys
+
+from govreg_verify.cli import main
+
+sys.exit(main())
