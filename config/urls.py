@@ -21,6 +21,7 @@ urlpatterns = [
     re_path(r"^api/", views.api_not_found, name="api-not-found"),
     path("", include("console.urls")),
     path("", include("registry.ui.urls")),
+    path("risks/", include("risk.ui.urls")),
 ]
 
 handler400 = "config.views.bad_request"

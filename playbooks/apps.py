@@ -21,3 +21,4 @@ class PlaybooksConfig(AppConfig):
         track(models.PostIncidentReview)
         track(models.ActionItem)
         metrics.register()
+        from playbooks.ui import sections  # noqa: F401  (board and risk-page sections)

@@ -38,3 +38,4 @@ class RiskConfig(AppConfig):
             (),
             metrics.overdue_reviews,
         )
+        from risk.ui import nav, sections  # noqa: F401  (navigation, decision-page sections)

@@ -10,14 +10,17 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.permissions import may
 from registry import services as catalog
-from registry.choices import DeploymentState, RequestKind, RequestStatus
-from registry.gate import decisions, services
+from registry.choices import RequestStatus
+from registry.gate import services
 from registry.gate.api import visible_requests
-from registry.gate.ui import sections_for
+from registry.gate.checks import evaluation
+from registry.gate.ui import live_deployment, sections_for
+from registry.ui import decision
 
 PAGE_SIZE = 100
 
@@ -61,47 +64,36 @@ def _visible(request, pk):
 @require_GET
 @login_required
 def request_detail(request, pk):
-    """One request: the version, its lineage, the checks, the approvals, the forms."""
-    deployment_request = services.current(_visible(request, pk))  # judged, not stored
+    """Everything needed to decide on one request, on one page: the summary (status,
+    required approvals, failing checks) and the decide box first, then the checks with
+    their reasons, the training data, the sections other apps register (evaluations,
+    risks, incidents), what the request replaces and what changed against the version
+    live now. Judged as of now; nothing is written."""
+    now = timezone.now()
+    deployment_request = services.current(_visible(request, pk), now)  # judged, not stored
     version = deployment_request.model_version
-    model = version.model
-    allowed, why_not = decisions.can_approve(request.user, deployment_request.action, model)
-    conflicts = decisions.conflicted_users(version, deployment_request.requested_by_id)
-    if allowed and request.user.pk in conflicts:
-        allowed, why_not = False, f"Separation of duties: you {conflicts[request.user.pk]}."
-    open_for_decision = not services.is_settled(deployment_request)
-    right = decisions.rights_for(deployment_request.action, model, deployment_request.environment)
-    live_now = None
-    if deployment_request.kind == RequestKind.ROLLBACK:
-        live_now = (
-            model.deployments.filter(
-                environment=deployment_request.environment, state=DeploymentState.LIVE
-            )
-            .select_related("model_version")
-            .first()
-        )
+    with evaluation():  # the page and the sections share their reads
+        live = live_deployment(deployment_request)
+        context = decision.decision_context(deployment_request, request.user, now, live)
+        sections = sections_for(deployment_request, request.user)
+        training_data = catalog.training_data(version)
+    failing = [c for c in deployment_request.checks if not c["passed"]]
     return render(
         request,
         "registry/ui/request_detail.html",
         {
+            **context,
             "dr": deployment_request,
             "version": version,
-            "model": model,
-            "training_data": catalog.training_data(version),
-            "approvals": list(deployment_request.approvals.all()),
-            "sections": sections_for(deployment_request, request.user),
-            "may_decide": allowed and open_for_decision,
-            "why_not": why_not if open_for_decision else "",
-            "is_rollback": deployment_request.kind == RequestKind.ROLLBACK,
-            "valid_for": (
-                services.describe_duration(right.approval_valid_for) if right is not None else ""
-            ),
-            "live_now": live_now,
-            "failing_checks": [
-                c["name"]
-                for c in deployment_request.checks
-                if not c["passed"] and c["name"] != "approvals-complete"
-            ],
+            "model": version.model,
+            "training_data": training_data,
+            "sections": [s for s in sections if s.group != "changes"],
+            "change_sections": [s for s in sections if s.group == "changes"],
+            "may_decide": context["me"].allowed,
+            "why_not": "" if services.is_settled(deployment_request) else context["me"].reason,
+            "valid_for": context["me"].valid_for,
+            "failing_checks": [c["name"] for c in failing if c["name"] != "approvals-complete"],
+            "failing": failing,
         },
     )
 

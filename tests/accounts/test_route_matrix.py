@@ -122,6 +122,10 @@ def route_kwargs(world) -> dict[str, dict]:
         "ui-request-detail": "registry.deploymentrequest",
         "ui-request-approve": "registry.deploymentrequest",
         "ui-request-reject": "registry.deploymentrequest",
+        "ui-risk-detail": "risk.risk",
+        "ui-risk-review": "risk.risk",
+        "ui-risk-acceptance-approve": "risk.riskacceptance",
+        "ui-risk-acceptance-reject": "risk.riskacceptance",
     }
     kwargs = {name: {"pk": r[label].pk} for name, label in pk.items()}
     kwargs["incident-complete-step"] = {"pk": r["playbooks.incident"].pk, "step": 0}
@@ -209,6 +213,9 @@ WRITES = (
     ("post", "auditevent-list", {}),
     ("post", "ui-request-approve", {"comment": "looks fine"}),
     ("post", "ui-request-reject", {"comment": "not yet"}),
+    ("post", "ui-risk-review", {"notes": "still mitigated"}),
+    ("post", "ui-risk-acceptance-approve", {"comment": "until retrained"}),
+    ("post", "ui-risk-acceptance-reject", {"comment": "no"}),
 )
 
 # route (or "METHOD route" for a write) -> the answer for each of ROLES, in order:
@@ -274,6 +281,9 @@ EXPECTED: dict[str, str] = {
     "POST threshold-recalibrate": "401 404 400 400 400 403 403 400 400",
     "POST ui-request-approve": "302 404 302 302 302 302 302 302 302",
     "POST ui-request-reject": "302 404 302 302 302 302 302 302 302",
+    "POST ui-risk-review": "302 404 302 302 302 302 302 302 302",
+    "POST ui-risk-acceptance-approve": "302 404 302 302 302 302 302 302 302",
+    "POST ui-risk-acceptance-reject": "302 404 302 302 302 302 302 302 302",
     "actionitem-cancel": "401 405 405 405 405 405 405 405 405",
     "actionitem-complete": "401 405 405 405 405 405 405 405 405",
     "actionitem-detail": "401 404 200 200 200 200 200 200 200",
@@ -387,6 +397,12 @@ EXPECTED: dict[str, str] = {
     "ui-request-detail": "302 404 200 200 200 200 200 200 200",
     "ui-request-list": "302 200 200 200 200 200 200 200 200",
     "ui-request-reject": "405 405 405 405 405 405 405 405 405",
+    "ui-risk-acceptance-approve": "405 405 405 405 405 405 405 405 405",
+    "ui-risk-acceptance-reject": "405 405 405 405 405 405 405 405 405",
+    "ui-risk-detail": "302 404 200 200 200 200 200 200 200",
+    "ui-risk-heatmap": "302 200 200 200 200 200 200 200 200",
+    "ui-risk-list": "302 200 200 200 200 200 200 200 200",
+    "ui-risk-review": "405 405 405 405 405 405 405 405 405",
 }
 
 
