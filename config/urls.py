@@ -22,6 +22,10 @@ urlpatterns = [
     path("", include("console.urls")),
     path("", include("registry.ui.urls")),
     path("risks/", include("risk.ui.urls")),
+    path("audit/", include("audit.ui.urls")),
+    path("", include("playbooks.ui.urls")),
+    path("lineage/", include("lineage.ui.urls")),
+    path("lineage/", include("registry.ui.lineage_views")),
 ]
 
 handler400 = "config.views.bad_request"

@@ -9,3 +9,4 @@ class LineageConfig(AppConfig):
         from lineage import metrics
 
         metrics.register()
+        from lineage.ui import nav  # noqa: F401  (the lineage picture's navigation)

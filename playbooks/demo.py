@@ -16,6 +16,10 @@ and the incident the revoked bureau extract opened.
   data: engineer opens an incident and marks it serious (its reporting clock runs
   until an approver decides whether to report it); day 10 credit-limit@2 replaces
   @1 through the gate, and the incident is contained and resolved.
+- day 9.5: loan-default@1 declines every applicant of three Member States (a postcode
+  table maps them to "unknown"): engineer opens an incident, marks it serious as a
+  widespread infringement (report due within 2 days), contains and resolves it within
+  hours; nobody records the report, so it is overdue (the board finds it on its board).
 - day 3: a new alert rule misspells its model ("creditlimit"): the signal waits,
   unlinked, for an admin to map it.
 """
@@ -46,6 +50,7 @@ DRIFT_LABELS = {
     "severity": "critical",
 }
 REVOKED_DATA_INCIDENT = "credit-limit@1 serves on a revoked bureau extract"
+OVERDUE_REPORT_INCIDENT = "loan-default@1 declines every applicant of three Member States"
 MISROUTED_FINGERPRINT = "9a4f2c7e1b0d3856"  # an alert whose rule misspells its model
 
 
@@ -334,4 +339,39 @@ def revoked_data_incident_resolved(context):
             incident,
             engineer,
             note="@1 is retired; the limits it set since the withdrawal are re-scored by @2.",
+        )
+
+
+@chapter(days_ago=9.5)
+def overdue_report_incident(context):
+    """loan-default@1 declines the applicants of three Member States: a widespread
+    infringement, resolved within hours, whose report to the authority nobody records"""
+    if Incident.objects.filter(title=OVERDUE_REPORT_INCIDENT).exists():
+        return
+    engineer = context["users"]["engineer"]
+    model = MLModel.objects.get(name="loan-default")
+    live = Deployment.objects.get(
+        model=model, environment__name="production", state=DeploymentState.LIVE
+    )
+    with as_user(context, "engineer"):
+        incident = incidents.open_incident(
+            model=model,
+            title=OVERDUE_REPORT_INCIDENT,
+            severity=Severity.HIGH,
+            description="A postcode table update mapped applicants from PT, ES and EL to "
+            "'unknown'; loan-default@1 declined all of them for six hours.",
+            environment_name="production",
+            links={"deployment": live, "model_version": live.model_version},
+            user=engineer,
+        )
+        later(context, minutes=15)
+        incidents.acknowledge(incident, engineer, note="Postcode table suspected.")
+        incidents.mark_serious(incident, engineer, category="widespread", aware_at=timezone.now())
+        later(context, minutes=40)
+        incidents.contain(
+            incident, engineer, note="Previous postcode table restored; declines re-scored."
+        )
+        later(context, hours=3)
+        incidents.resolve(
+            incident, engineer, note="The table's loader now refuses unmapped postcodes."
         )

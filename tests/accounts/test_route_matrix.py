@@ -122,6 +122,17 @@ def route_kwargs(world) -> dict[str, dict]:
         "ui-request-detail": "registry.deploymentrequest",
         "ui-request-approve": "registry.deploymentrequest",
         "ui-request-reject": "registry.deploymentrequest",
+        "ui-incident-detail": "playbooks.incident",
+        "ui-incident-acknowledge": "playbooks.incident",
+        "ui-incident-escalate": "playbooks.incident",
+        "ui-incident-contain": "playbooks.incident",
+        "ui-incident-resolve": "playbooks.incident",
+        "ui-incident-close": "playbooks.incident",
+        "ui-incident-comment": "playbooks.incident",
+        "ui-action-item-complete": "playbooks.actionitem",
+        "ui-drill-detail": "playbooks.drill",
+        "ui-lineage-version": "lineage.datasetversion",
+        "ui-lineage-version-status": "lineage.datasetversion",
         "ui-risk-detail": "risk.risk",
         "ui-risk-review": "risk.risk",
         "ui-risk-acceptance-approve": "risk.riskacceptance",
@@ -129,8 +140,15 @@ def route_kwargs(world) -> dict[str, dict]:
     }
     kwargs = {name: {"pk": r[label].pk} for name, label in pk.items()}
     kwargs["incident-complete-step"] = {"pk": r["playbooks.incident"].pk, "step": 0}
+    kwargs["ui-incident-complete-step"] = {"pk": r["playbooks.incident"].pk, "step": 1}
+    model_version = r["registry.modelversion"]
+    kwargs["ui-model-lineage"] = {
+        "name": model_version.model.name,
+        "version": model_version.version,
+    }
     kwargs["auditevent-detail"] = {"seq": r["audit.auditevent"].seq}
     kwargs["apitoken-detail"] = {"token_key": r["accounts.apitoken"].token_key}
+    kwargs["ui-model-detail"] = {"name": r["registry.mlmodel"].name}
     kwargs["lineage-namespace"] = {"namespace": namespace}
     kwargs["lineage-datasets"] = {"namespace": namespace}
     kwargs["lineage-jobs"] = {"namespace": namespace}
@@ -138,8 +156,23 @@ def route_kwargs(world) -> dict[str, dict]:
     for name in ("lineage-dataset", "lineage-dataset-versions"):
         kwargs[name] = {"namespace": dataset.namespace.name, "name": dataset.name}
     job = r["lineage.job"]
-    for name in ("lineage-job", "lineage-job-runs"):
+    for name in ("lineage-job", "lineage-job-runs", "lineage-job-versions"):
         kwargs[name] = {"namespace": job.namespace.name, "name": job.name}
+    lineage_names = {"namespace": dataset.namespace.name, "name": dataset.name}
+    version = r["lineage.datasetversion"].version
+    kwargs["lineage-dataset-version"] = {**lineage_names, "version": version}
+    kwargs["lineage-dataset-tag"] = {**lineage_names, "tag": "PII"}
+    kwargs["lineage-field-tag"] = {**lineage_names, "field": "id", "tag": "PII"}
+    job_version = str(r["lineage.run"].job_version.version)
+    kwargs["lineage-job-version"] = {
+        "namespace": job.namespace.name,
+        "name": job.name,
+        "version": job_version,
+    }
+    run_id = str(r["lineage.run"].run_id)
+    kwargs["lineage-run"] = kwargs["lineage-run-facets"] = {"run_id": run_id}
+    kwargs["lineage-source"] = {"source": dataset.namespace.name}
+    kwargs["lineage-tag"] = {"tag": "PII"}
     return kwargs
 
 
@@ -151,6 +184,9 @@ def route_query(world) -> dict[str, str]:
         "lineage-upstream": f"?nodeId={node}",
         "lineage-downstream": f"?nodeId={node}",
         "lineage-search": "?q=credit",
+        "ui-lineage-graph-json": f"?nodeId={node}",
+        "lineage-column-lineage": f"?nodeId={node}",
+        "lineage-run-upstream": f"?runId={world.records['lineage.run'].run_id}",
     }
 
 
@@ -166,6 +202,11 @@ WRITES = (
     ("post", "lineage-intake", {}),
     ("post", "lineage-batch", []),
     ("post", "lineage-dvc-import", {}),
+    ("delete", "lineage-dataset", None),
+    ("delete", "lineage-job", None),
+    ("delete", "lineage-namespace", None),
+    ("put", "lineage-tag", {"description": "personal data"}),
+    ("post", "lineage-dataset-tag", {}),
     ("patch", "datasetversion-detail", {}),
     ("patch", "mlmodel-detail", {}),
     ("post", "mlmodel-rollback", {}),
@@ -213,6 +254,9 @@ WRITES = (
     ("post", "auditevent-list", {}),
     ("post", "ui-request-approve", {"comment": "looks fine"}),
     ("post", "ui-request-reject", {"comment": "not yet"}),
+    ("post", "ui-incident-acknowledge", {"note": "on it"}),
+    ("post", "ui-action-item-complete", {"note": "done"}),
+    ("post", "ui-lineage-version-status", {"status": "quarantined"}),
     ("post", "ui-risk-review", {"notes": "still mitigated"}),
     ("post", "ui-risk-acceptance-approve", {"comment": "until retrained"}),
     ("post", "ui-risk-acceptance-reject", {"comment": "no"}),
@@ -263,6 +307,11 @@ EXPECTED: dict[str, str] = {
     "POST incident-acknowledge": "401 404 200 200 200 403 403 200 200",
     "POST incident-comments": "401 404 201 201 201 403 403 201 201",
     "POST investigationtask-close": "401 404 200 200 200 403 403 200 200",
+    "DELETE lineage-dataset": "401 403 403 403 403 403 403 403 200",
+    "DELETE lineage-job": "401 403 403 403 403 403 403 403 200",
+    "DELETE lineage-namespace": "401 403 403 403 403 403 403 403 200",
+    "PUT lineage-tag": "401 200 200 200 403 403 403 200 200",
+    "POST lineage-dataset-tag": "401 200 200 200 403 403 403 200 200",
     "POST lineage-batch": "401 200 200 200 403 403 403 200 200",
     "POST lineage-dvc-import": "401 400 400 400 403 403 403 400 400",
     "POST lineage-intake": "401 422 422 422 403 403 403 422 422",
@@ -281,6 +330,9 @@ EXPECTED: dict[str, str] = {
     "POST threshold-recalibrate": "401 404 400 400 400 403 403 400 400",
     "POST ui-request-approve": "302 404 302 302 302 302 302 302 302",
     "POST ui-request-reject": "302 404 302 302 302 302 302 302 302",
+    "POST ui-incident-acknowledge": "302 404 302 302 302 302 302 302 302",
+    "POST ui-action-item-complete": "302 404 302 302 302 302 302 302 302",
+    "POST ui-lineage-version-status": "302 302 302 302 302 302 302 302 302",
     "POST ui-risk-review": "302 404 302 302 302 302 302 302 302",
     "POST ui-risk-acceptance-approve": "302 404 302 302 302 302 302 302 302",
     "POST ui-risk-acceptance-reject": "302 404 302 302 302 302 302 302 302",
@@ -320,6 +372,9 @@ EXPECTED: dict[str, str] = {
     "featureversion-list": "401 200 200 200 200 200 200 200 200",
     "healthz": "200 200 200 200 200 200 200 200 200",
     "home": "302 200 200 200 200 200 200 200 200",
+    "ui-model-list": "302 200 200 200 200 200 200 200 200",
+    "ui-model-detail": "302 404 200 200 200 200 200 200 200",
+    "ui-audit-trail": "302 403 403 403 403 200 200 403 200",
     "console-login": "200 302 302 302 302 302 302 302 302",
     "console-logout": "405 405 405 405 405 405 405 405 405",
     "impact": "401 400 400 400 400 400 400 400 400",
@@ -337,6 +392,24 @@ EXPECTED: dict[str, str] = {
     "investigationtask-close": "401 405 405 405 405 405 405 405 405",
     "investigationtask-detail": "401 404 200 200 200 200 200 200 200",
     "investigationtask-list": "401 200 200 200 200 200 200 200 200",
+    "lineage-all-jobs": "401 200 200 200 200 200 200 200 200",
+    "lineage-column-lineage": "401 200 200 200 200 200 200 200 200",
+    "lineage-dataset-tag": "401 405 405 405 405 405 405 405 405",
+    "lineage-dataset-version": "401 200 200 200 200 200 200 200 200",
+    "lineage-field-tag": "401 405 405 405 405 405 405 405 405",
+    "lineage-job-version": "401 200 200 200 200 200 200 200 200",
+    "lineage-job-versions": "401 200 200 200 200 200 200 200 200",
+    "lineage-run": "401 200 200 200 200 200 200 200 200",
+    "lineage-run-facets": "401 200 200 200 200 200 200 200 200",
+    "lineage-run-upstream": "401 200 200 200 200 200 200 200 200",
+    "lineage-source": "401 200 200 200 200 200 200 200 200",
+    "lineage-sources": "401 200 200 200 200 200 200 200 200",
+    "lineage-stats-datasets": "401 200 200 200 200 200 200 200 200",
+    "lineage-stats-jobs": "401 200 200 200 200 200 200 200 200",
+    "lineage-stats-lineage-events": "401 200 200 200 200 200 200 200 200",
+    "lineage-stats-sources": "401 200 200 200 200 200 200 200 200",
+    "lineage-tag": "401 405 405 405 405 405 405 405 405",
+    "lineage-tags": "401 200 200 200 200 200 200 200 200",
     "lineage-batch": "401 405 405 405 405 405 405 405 405",
     "lineage-dataset": "401 200 200 200 200 200 200 200 200",
     "lineage-dataset-versions": "401 200 200 200 200 200 200 200 200",
@@ -397,6 +470,23 @@ EXPECTED: dict[str, str] = {
     "ui-request-detail": "302 404 200 200 200 200 200 200 200",
     "ui-request-list": "302 200 200 200 200 200 200 200 200",
     "ui-request-reject": "405 405 405 405 405 405 405 405 405",
+    "ui-incident-list": "302 200 200 200 200 200 200 200 200",
+    "ui-incident-detail": "302 404 200 200 200 200 200 200 200",
+    "ui-incident-acknowledge": "405 405 405 405 405 405 405 405 405",
+    "ui-incident-escalate": "405 405 405 405 405 405 405 405 405",
+    "ui-incident-contain": "405 405 405 405 405 405 405 405 405",
+    "ui-incident-resolve": "405 405 405 405 405 405 405 405 405",
+    "ui-incident-close": "405 405 405 405 405 405 405 405 405",
+    "ui-incident-comment": "405 405 405 405 405 405 405 405 405",
+    "ui-incident-complete-step": "405 405 405 405 405 405 405 405 405",
+    "ui-action-item-complete": "405 405 405 405 405 405 405 405 405",
+    "ui-drill-list": "302 200 200 200 200 200 200 200 200",
+    "ui-drill-detail": "302 404 200 200 200 200 200 200 200",
+    "ui-lineage": "302 200 200 200 200 200 200 200 200",
+    "ui-lineage-graph-json": "302 200 200 200 200 200 200 200 200",
+    "ui-lineage-version": "302 200 200 200 200 200 200 200 200",
+    "ui-lineage-version-status": "405 405 405 405 405 405 405 405 405",
+    "ui-model-lineage": "302 404 302 302 302 302 302 302 302",
     "ui-risk-acceptance-approve": "405 405 405 405 405 405 405 405 405",
     "ui-risk-acceptance-reject": "405 405 405 405 405 405 405 405 405",
     "ui-risk-detail": "302 404 200 200 200 200 200 200 200",
