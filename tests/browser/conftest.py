@@ -83,7 +83,7 @@ def new_page(browser):
     contexts = []
 
     def open_page(**options):
-        context = browser.new_context(viewport=VIEWPORT, **options)
+        context = browser.new_context(**{"viewport": VIEWPORT, **options})
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15_000)
