@@ -10,8 +10,10 @@ class VersionStatus(models.TextChoices):
 
 
 class RunState(models.TextChoices):
-    """OpenLineage run event types, kept as the run's state."""
+    """OpenLineage run event types, kept as the run's state (``NEW``: known only by
+    reference, e.g. as a parent, or from an OTHER event)."""
 
+    NEW = "NEW", "New"
     START = "START", "Started"
     RUNNING = "RUNNING", "Running"
     COMPLETE = "COMPLETE", "Completed"
@@ -21,6 +23,17 @@ class RunState(models.TextChoices):
 
 
 TERMINAL_RUN_STATES = frozenset({RunState.COMPLETE, RunState.FAIL, RunState.ABORT})
+
+# The run states of Marquez's API (and of every client of it), from the stored event names.
+MARQUEZ_RUN_STATE = {
+    RunState.NEW: "NEW",
+    RunState.START: "RUNNING",
+    RunState.RUNNING: "RUNNING",
+    RunState.COMPLETE: "COMPLETED",
+    RunState.FAIL: "FAILED",
+    RunState.ABORT: "ABORTED",
+    RunState.OTHER: "NEW",
+}
 
 
 class EventKind(models.TextChoices):

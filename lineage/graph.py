@@ -22,7 +22,7 @@ from datetime import datetime
 from django.db import connection
 
 from config.errors import Missing
-from lineage.models import DatasetVersion, Run, RunInput, RunOutput
+from lineage.models import ColumnLineage, DatasetVersion, JobDataset, Run, RunInput, RunOutput
 
 MAX_DEPTH = 50
 DEFAULT_DEPTH = 20
@@ -168,6 +168,8 @@ def resolve_node(node_id: str):
         for ns, name in _splits(rest, 2):
             query |= Q(namespace__name=ns, name=name)
         row = model.objects.select_related("namespace").filter(query).order_by("pk").first()
+        if row is None and kind == "dataset":
+            row = dataset_by_symlink(rest)
     elif kind == "datasetVersion":
         query = Q(pk__in=[])
         for ns, name, version in _splits(rest, 3):
@@ -183,6 +185,55 @@ def resolve_node(node_id: str):
     if row is None:
         raise NodeNotFound(f"no {kind} {rest!r}")
     return kind, row
+
+
+def dataset_by_symlink(rest: str):
+    """The dataset one of whose ``symlinks`` identifiers is ``NS:NAME`` (any split)."""
+    from django.db.models import Q
+
+    from lineage.models import DatasetSymlink
+
+    query = Q(pk__in=[])
+    for ns, name in _splits(rest, 2):
+        query |= Q(namespace=ns, name=name)
+    link = (
+        DatasetSymlink.objects.select_related("dataset__namespace")
+        .filter(query)
+        .order_by("pk")
+        .first()
+    )
+    return link.dataset if link else None
+
+
+def resolve_field_node(node_id: str):
+    """``datasetField:NS:NAME:FIELD`` -> ``(dataset row, field)`` (names may hold ':')."""
+    from django.db.models import Q
+
+    from lineage.models import Dataset
+
+    kind, sep, rest = (node_id or "").partition(":")
+    if kind != "datasetField" or not rest:
+        raise NodeNotFound(f"{node_id!r} is not a datasetField:NS:NAME:FIELD node id")
+    query = Q(pk__in=[])
+    splits = list(_splits(rest, 3))
+    for ns, name, _ in splits:
+        query |= Q(namespace__name=ns, name=name)
+    rows = {
+        (d.namespace.name, d.name): d
+        for d in Dataset.objects.select_related("namespace").filter(query)
+    }
+    for ns, name, field in splits:
+        if (ns, name) in rows:
+            return rows[(ns, name)], field
+    for ns, name, field in splits:
+        found = dataset_by_symlink(f"{ns}:{name}")
+        if found is not None:
+            return found, field
+    raise NodeNotFound(f"no dataset field {rest!r}")
+
+
+def field_node_id(namespace: str, dataset: str, field: str) -> str:
+    return f"datasetField:{namespace}:{dataset}:{field}"
 
 
 def dataset_node_id(dataset) -> str:
@@ -203,8 +254,21 @@ def run_node_id(run) -> str:
 
 
 def job_dataset_edges(dataset_ids=(), job_ids=()):
-    """Job-level edges ``(job id, dataset id)`` for reads and writes touching the given nodes."""
+    """Job-level edges ``(job id, dataset id)`` for reads and writes touching the given nodes:
+    what the jobs' runs read and wrote, and what their JobEvents declare."""
     reads, writes = set(), set()
+    for direction, bucket in ((JobDataset.INPUT, reads), (JobDataset.OUTPUT, writes)):
+        declared = JobDataset.objects.filter(direction=direction)
+        if dataset_ids:
+            bucket.update(
+                declared.filter(dataset_id__in=list(dataset_ids)).values_list(
+                    "job_id", "dataset_id"
+                )
+            )
+        if job_ids:
+            bucket.update(
+                declared.filter(job_id__in=list(job_ids)).values_list("job_id", "dataset_id")
+            )
     for model, bucket in ((RunInput, reads), (RunOutput, writes)):
         if dataset_ids:
             bucket.update(
@@ -308,3 +372,77 @@ def _edges_to(model, version_ids, as_of):
             query = query.filter(created_at__lte=as_of)
         found.update(query.values_list("run_id", "dataset_version_id"))
     return found
+
+
+# --- column lineage ---------------------------------------------------------------------
+
+
+def current_column_lineage(dataset_ids, as_of: datetime | None = None) -> dict[int, list]:
+    """``{dataset id: [ColumnLineage]}``: each dataset's column lineage as its newest
+    version with a ``columnLineage`` facet states it (the current version when it has one)."""
+    dataset_ids = _id_list(dataset_ids)
+    if not dataset_ids:
+        return {}
+    rows = ColumnLineage.objects.filter(dataset_version__dataset_id__in=dataset_ids).select_related(
+        "dataset_version__dataset__namespace", "input_dataset__namespace"
+    )
+    if as_of is not None:
+        rows = rows.filter(dataset_version__created_at__lte=as_of)
+    by_version: dict[int, list] = {}
+    for row in rows.order_by("pk"):
+        by_version.setdefault(row.dataset_version_id, []).append(row)
+    chosen: dict[int, tuple] = {}
+    for version_id, items in by_version.items():
+        version = items[0].dataset_version
+        dataset = version.dataset
+        rank = (
+            as_of is None and dataset.current_version_id == version_id,
+            version.created_at,
+            version_id,
+        )
+        if dataset.pk not in chosen or rank > chosen[dataset.pk][0]:
+            chosen[dataset.pk] = (rank, items)
+    return {dataset_id: items for dataset_id, (_, items) in chosen.items()}
+
+
+def column_lineage_walk(
+    start, *, depth: int | None = None, upstream: bool = True, downstream: bool = False, as_of=None
+):
+    """Field-level lineage around ``start`` (``(dataset id, field)`` pairs), ``depth`` hops
+    each way asked for. Returns ``(fields, edges)``: every ``(dataset id, field)`` reached
+    and the ``ColumnLineage`` rows between them (input field -> output field)."""
+    limit = _bounded(depth)
+    fields = set(start)
+    edges: dict[int, object] = {}
+    if upstream:
+        frontier = set(start)
+        for _ in range(limit):
+            if not frontier:
+                break
+            lineage = current_column_lineage({d for d, _ in frontier}, as_of)
+            found = set()
+            for dataset_id, rows in lineage.items():
+                for row in rows:
+                    if (dataset_id, row.output_field) in frontier:
+                        edges[row.pk] = row
+                        found.add((row.input_dataset_id, row.input_field))
+            frontier = found - fields
+            fields |= found
+    if downstream:
+        frontier = set(start)
+        for _ in range(limit):
+            if not frontier:
+                break
+            readers = ColumnLineage.objects.filter(
+                input_dataset_id__in={d for d, _ in frontier}
+            ).values_list("dataset_version__dataset_id", flat=True)
+            lineage = current_column_lineage(set(readers), as_of)
+            found = set()
+            for dataset_id, rows in lineage.items():
+                for row in rows:
+                    if (row.input_dataset_id, row.input_field) in frontier:
+                        edges[row.pk] = row
+                        found.add((dataset_id, row.output_field))
+            frontier = found - fields
+            fields |= found
+    return fields, list(edges.values())

@@ -19,6 +19,7 @@ class Namespace(models.Model):
 
     name = models.CharField(max_length=1024, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -28,11 +29,24 @@ class Namespace(models.Model):
 
 
 class Dataset(models.Model):
-    """A dataset as OpenLineage names it; its content lives in its versions."""
+    """A dataset as OpenLineage names it; its content lives in its versions.
+
+    ``facets``, ``lifecycle_state`` and ``current_version`` follow event time, not
+    arrival order: ``last_event_time`` is the time of the newest event that set the
+    facets, ``current_version_time`` of the newest event that wrote a version.
+    """
 
     namespace = models.ForeignKey(Namespace, on_delete=models.PROTECT, related_name="datasets")
     name = models.CharField(max_length=1024)
     facets = models.JSONField(default=dict, blank=True)
+    last_event_time = models.DateTimeField(null=True, blank=True)
+    lifecycle_state = models.CharField(max_length=32, blank=True)
+    current_version = models.ForeignKey(
+        "DatasetVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    current_version_time = models.DateTimeField(null=True, blank=True)
+    tags = models.ManyToManyField("Tag", blank=True, related_name="datasets")
+    deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -51,11 +65,19 @@ class Dataset(models.Model):
 
 
 class Job(models.Model):
-    """A job (pipeline step, training job, DVC stage) that runs read and write datasets."""
+    """A job (pipeline step, training job, DVC stage) that runs read and write datasets.
+
+    ``declared_time`` is the event time of the newest JobEvent, whose inputs and outputs
+    are the job's declared lineage (``JobDataset``)."""
 
     namespace = models.ForeignKey(Namespace, on_delete=models.PROTECT, related_name="jobs")
     name = models.CharField(max_length=1024)
     facets = models.JSONField(default=dict, blank=True)
+    current_version = models.ForeignKey(
+        "JobVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    declared_time = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -77,8 +99,14 @@ class Run(models.Model):
     """One execution of a job. Its state is the one of its latest event by event time."""
 
     run_id = models.UUIDField(unique=True)
+    # the runId as the emitter sent it; ``run_id`` is a name-based UUID of it when it is
+    # not a UUID (as Marquez derives it)
+    source_run_id = models.CharField(max_length=1024, blank=True)
     job = models.ForeignKey(Job, on_delete=models.PROTECT, related_name="runs")
-    state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.START)
+    job_version = models.ForeignKey(
+        "JobVersion", on_delete=models.SET_NULL, null=True, blank=True, related_name="runs"
+    )
+    state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.NEW)
     nominal_start_time = models.DateTimeField(null=True, blank=True)
     nominal_end_time = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -115,6 +143,8 @@ class DatasetVersion(models.Model):
         Run, on_delete=models.SET_NULL, null=True, blank=True, related_name="produced_versions"
     )
     facets = models.JSONField(default=dict, blank=True)
+    # the ``lifecycleStateChange`` facet of the event that wrote it (CREATE, DROP, ...)
+    lifecycle_state = models.CharField(max_length=32, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -241,3 +271,114 @@ class LineageEvent(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.event_type} {self.event_time:%Y-%m-%d %H:%M:%S}"
+
+
+class JobVersion(models.Model):
+    """A version of a job: its source location and the datasets it reads and writes.
+
+    ``version`` is a name-based UUID of the job's name, location, inputs and outputs
+    (Marquez identifies job versions the same way), so the same shape is the same version.
+    """
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="versions")
+    version = models.UUIDField()
+    location = models.CharField(max_length=2048, blank=True)
+    inputs = models.JSONField(default=list, blank=True)
+    outputs = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "version"],
+                name="%(app_label)s_%(class)s_unique_job_version",
+                violation_error_message="This job already has this version.",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.job}@{self.version}"
+
+
+class JobDataset(models.Model):
+    """A job's declared lineage: an input or output named by its newest JobEvent."""
+
+    INPUT = "input"
+    OUTPUT = "output"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="declared")
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="declared_by")
+    direction = models.CharField(
+        max_length=8, choices=[(INPUT, "input"), (OUTPUT, "output")], default=INPUT
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "dataset", "direction"],
+                name="%(app_label)s_%(class)s_unique_edge",
+                violation_error_message="This job already declares this dataset.",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.job_id} {self.direction} {self.dataset_id}"
+
+
+class DatasetSymlink(models.Model):
+    """Another identifier of a dataset (the ``symlinks`` facet): a table's path, a
+    catalog name... A read by this namespace and name finds the dataset."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="symlinks")
+    namespace = models.CharField(max_length=1024)
+    name = models.CharField(max_length=1024)
+    type = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["namespace", "name"],
+                name="%(app_label)s_%(class)s_unique_identifier",
+                violation_error_message="This identifier already names a dataset.",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.namespace}:{self.name} -> {self.dataset_id}"
+
+
+class Tag(models.Model):
+    """A label for datasets and their fields (Marquez's tags, e.g. PII, SENSITIVE)."""
+
+    name = models.CharField(max_length=255, unique=True)
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class FieldTag(models.Model):
+    """A tag on one field (column) of a dataset."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="field_tags")
+    field = models.CharField(max_length=1024)
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="fields")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dataset", "field", "tag"],
+                name="%(app_label)s_%(class)s_unique_tag",
+                violation_error_message="This field already carries this tag.",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.dataset_id}.{self.field}: {self.tag_id}"

@@ -30,18 +30,26 @@ from lineage.choices import TERMINAL_RUN_STATES, EventKind, RunState, VersionSta
 from lineage.models import (
     ColumnLineage,
     Dataset,
+    DatasetSymlink,
     DatasetVersion,
+    FieldTag,
     Job,
+    JobDataset,
+    JobVersion,
     LineageEvent,
     Namespace,
     Run,
     RunInput,
     RunOutput,
+    Tag,
 )
 from lineage.signals import dataset_version_status_changed, run_lineage_changed
 from lineage.validation import event_kind
 
 _HEX_DIGEST = re.compile(r"^[0-9a-f]{32}$")
+_CANONICAL_UUID = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
+# Facets that describe one event's change, not the dataset: never kept from an older event.
+_TRANSIENT_FACETS = frozenset({"lifecycleStateChange"})
 
 
 @dataclass
@@ -93,6 +101,16 @@ def content_hash_of(version: str) -> str | None:
     if sep and algorithm.lower() in {"md5", "sha1", "sha256", "sha512", "etag"} and digest:
         return f"{algorithm.lower()}:{digest}"
     return None
+
+
+def run_uuid(run_id) -> uuid.UUID:
+    """The UUID of an OpenLineage ``runId``: itself when it is a UUID, else a stable
+    name-based UUID of its UTF-8 bytes (version 3, an MD5 of the bytes alone: Marquez
+    derives it the same way, ``UUID.nameUUIDFromBytes``)."""
+    text = str(run_id)
+    if _CANONICAL_UUID.match(text):
+        return uuid.UUID(text)
+    return uuid.UUID(bytes=hashlib.md5(text.encode("utf-8")).digest(), version=3)  # noqa: S324
 
 
 def _version_facet(dataset: dict) -> str | None:
@@ -302,14 +320,99 @@ def ensure_versions(wanted: dict[tuple[int, str], dict]) -> dict[tuple[int, str]
 
 
 def _merge_facets(current: dict, new: dict | None, *, newer: bool) -> dict:
-    """Facets of a newer event replace same-named ones; an older event only fills gaps."""
+    """Facets of a newer event replace same-named ones; an older event only fills gaps
+    (never with a facet of one event's change, such as ``lifecycleStateChange``)."""
     if not new:
         return current
     merged = dict(current or {})
     for name, value in new.items():
-        if newer or name not in merged:
+        if newer or (name not in merged and name not in _TRANSIENT_FACETS):
             merged[name] = value
     return merged
+
+
+def _lifecycle(spec: dict) -> str:
+    facet = (spec.get("facets") or {}).get("lifecycleStateChange") or {}
+    return str(facet.get("lifecycleStateChange") or "")[:32]
+
+
+_DATASET_STATE = (
+    "facets",
+    "last_event_time",
+    "lifecycle_state",
+    "current_version_id",
+    "current_version_time",
+    "deleted_at",
+)
+
+
+def _update_datasets(datasets: dict, specs, event_time: datetime, written=None) -> None:
+    """Bring datasets up to date with one event, by event time, not arrival order.
+
+    ``specs`` are ``(dataset spec, is_output)`` pairs; ``written`` maps dataset ids to
+    the version the event wrote. Facets of a newer event replace same-named ones (an
+    older one only fills gaps); the lifecycle state is the newest write's; the current
+    version is the one written by the newest event. An event naming a soft-deleted
+    dataset brings it back. One UPDATE for all datasets that changed.
+    """
+    written = written or {}
+    before = {row.pk: tuple(getattr(row, f) for f in _DATASET_STATE) for row in datasets.values()}
+    for spec, is_output in specs:
+        row = datasets[(spec["namespace"], spec["name"])]
+        newer = row.last_event_time is None or event_time >= row.last_event_time
+        if getattr(row, "_govreg_created", False) and row.last_event_time is None:
+            merged = row.facets  # inserted with these facets a moment ago
+        else:
+            merged = _merge_facets(row.facets, spec.get("facets"), newer=newer)
+        row.facets = merged
+        if newer:
+            row.last_event_time = event_time
+            if is_output:
+                row.lifecycle_state = _lifecycle(spec)
+        version = written.get(row.pk)
+        if version is not None and (
+            row.current_version_time is None or event_time >= row.current_version_time
+        ):
+            row.current_version_id = version.pk
+            row.current_version_time = event_time
+        row.deleted_at = None
+    changed = [
+        row
+        for row in datasets.values()
+        if tuple(getattr(row, f) for f in _DATASET_STATE) != before[row.pk]
+    ]
+    if changed:  # in pk order, so concurrent writers lock rows in the same order
+        changed.sort(key=lambda row: row.pk)
+        fields = [f.removesuffix("_id") for f in _DATASET_STATE]
+        Dataset.objects.bulk_update(changed, fields)
+
+
+def _store_symlinks(datasets: dict, specs) -> None:
+    """The ``symlinks`` facet's identifiers, so a read by any of them finds the dataset."""
+    rows = []
+    for spec in specs:
+        facet = (spec.get("facets") or {}).get("symlinks") or {}
+        for ident in facet.get("identifiers") or []:
+            if isinstance(ident, dict) and ident.get("namespace") and ident.get("name"):
+                rows.append(
+                    DatasetSymlink(
+                        dataset=datasets[(spec["namespace"], spec["name"])],
+                        namespace=str(ident["namespace"])[:1024],
+                        name=str(ident["name"])[:1024],
+                        type=str(ident.get("type") or "")[:64],
+                    )
+                )
+    if rows:
+        DatasetSymlink.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def _undelete(rows) -> None:
+    """An event naming a soft-deleted namespace or job brings it back (as in Marquez)."""
+    deleted = [row for row in rows if row.deleted_at is not None]
+    for row in deleted:
+        row.deleted_at = None
+    if deleted:
+        type(deleted[0]).objects.filter(pk__in=[r.pk for r in deleted]).update(deleted_at=None)
 
 
 def _save_facets(rows, facets_by_row, *, newer: bool) -> None:
@@ -347,7 +450,7 @@ def store_raw_event(event: dict, kind: str, event_time: datetime) -> tuple[Linea
         kind=kind,
         event_type=str(event.get("eventType") or "")[:16],
         event_time=event_time,
-        run_id=uuid.UUID(str(run_id)) if run_id else None,
+        run_id=run_uuid(run_id) if run_id else None,
         job_namespace=str(job.get("namespace") or "")[:1024],
         job_name=str(job.get("name") or "")[:1024],
         producer=str(event.get("producer") or "")[:2048],
@@ -382,9 +485,9 @@ def ingest_event(event: dict) -> IngestResult:
         return IngestResult(event=raw, created=False)
 
     if kind == EventKind.DATASET:
-        result = _project_dataset_event(event, raw)
+        result = _project_dataset_event(event, raw, event_time)
     elif kind == EventKind.JOB:
-        result = _project_job_event(event, raw)
+        result = _project_job_event(event, raw, event_time)
     else:
         result = _project_run_event(event, raw, event_time)
         if result.inputs or result.outputs:
@@ -419,52 +522,82 @@ def _column_lineage_inputs(outputs) -> list[tuple[str, str]]:
     return keys
 
 
-def _project_dataset_event(event: dict, raw: LineageEvent) -> IngestResult:
-    dataset = event["dataset"]
-    namespaces = ensure_namespaces([dataset["namespace"]])
-    datasets = ensure_datasets(_dataset_keys([dataset]), namespaces)
-    row = datasets[(dataset["namespace"], dataset["name"])]
-    _save_facets([row], {row.pk: dataset.get("facets")}, newer=True)
+def _project_dataset_event(event: dict, raw: LineageEvent, event_time: datetime) -> IngestResult:
+    """A DatasetEvent: the dataset's facets (schema, symlinks, ...) by event time, and its
+    version when the ``version`` facet names one (then the current version)."""
+    spec = event["dataset"]
+    namespaces = ensure_namespaces([spec["namespace"]])
+    _undelete(namespaces.values())
+    datasets = ensure_datasets(
+        _dataset_keys([spec]), namespaces, {(spec["namespace"], spec["name"]): spec.get("facets")}
+    )
+    row = datasets[(spec["namespace"], spec["name"])]
     versions = []
-    version = _version_facet(dataset)
+    version = _version_facet(spec)
     if version:
         versions = list(
             ensure_versions(
                 {
                     (row.pk, version): {
                         "content_hash": content_hash_of(version),
-                        "facets": dataset.get("facets") or {},
+                        "facets": spec.get("facets") or {},
+                        "lifecycle_state": _lifecycle(spec),
                     }
                 }
             ).values()
         )
+    _update_datasets(
+        datasets, [(spec, True)], event_time, {row.pk: versions[0]} if versions else None
+    )
+    _store_symlinks(datasets, [spec])
     return IngestResult(event=raw, created=True, outputs=versions)
 
 
-def _project_job_event(event: dict, raw: LineageEvent) -> IngestResult:
+def _project_job_event(event: dict, raw: LineageEvent, event_time: datetime) -> IngestResult:
+    """A JobEvent: the job's facets, and its inputs and outputs as the job's declared
+    lineage (the newest JobEvent by event time decides the declared set)."""
     job_spec = event["job"]
-    io = list(event.get("inputs") or []) + list(event.get("outputs") or [])
+    inputs = list(event.get("inputs") or [])
+    outputs = list(event.get("outputs") or [])
+    io = inputs + outputs
     namespaces = ensure_namespaces([job_spec["namespace"], *(d["namespace"] for d in io)])
+    _undelete(namespaces.values())
     job = ensure_jobs([(job_spec["namespace"], job_spec["name"])], namespaces)[
         (job_spec["namespace"], job_spec["name"])
     ]
-    _save_facets([job], {job.pk: job_spec.get("facets")}, newer=True)
-    datasets = ensure_datasets(_dataset_keys(io), namespaces)
-    _save_facets(
-        list(datasets.values()),
-        {datasets[(d["namespace"], d["name"])].pk: d.get("facets") for d in io},
-        newer=True,
+    newer = job.declared_time is None or event_time >= job.declared_time
+    _save_facets([job], {job.pk: job_spec.get("facets")}, newer=newer)
+    _undelete([job])
+    datasets = ensure_datasets(
+        _dataset_keys(io), namespaces, {(d["namespace"], d["name"]): d.get("facets") for d in io}
     )
+    _update_datasets(
+        datasets, [(d, False) for d in inputs] + [(d, True) for d in outputs], event_time
+    )
+    _store_symlinks(datasets, io)
+    if newer:
+        Job.objects.filter(pk=job.pk).update(declared_time=event_time)
+        job.declared_time = event_time
+        JobDataset.objects.filter(job=job).delete()
+        JobDataset.objects.bulk_create(
+            [
+                JobDataset(job=job, dataset=datasets[(d["namespace"], d["name"])], direction=way)
+                for way, specs in ((JobDataset.INPUT, inputs), (JobDataset.OUTPUT, outputs))
+                for d in specs
+            ],
+            ignore_conflicts=True,
+        )
     return IngestResult(event=raw, created=True, job=job)
 
 
 def _placeholder_run(run_id: str, job: Job) -> Run:
-    """A run known only by reference (a parent): created bare, filled by its own events."""
-    run_uuid = uuid.UUID(str(run_id))
-    candidate = Run(run_id=run_uuid, job=job)
+    """A run known only by reference (a parent): created bare (``NEW``), filled by its
+    own events."""
+    key = run_uuid(run_id)
+    candidate = Run(run_id=key, source_run_id=str(run_id), job=job)
     if insert_returning([candidate], ("run_id",)):
         return candidate
-    return Run.objects.get(run_id=run_uuid)
+    return Run.objects.get(run_id=key)
 
 
 def _apply_state(run: Run, event_type: str, event_time: datetime) -> bool:
@@ -480,7 +613,9 @@ def _apply_state(run: Run, event_type: str, event_time: datetime) -> bool:
             and run.state not in TERMINAL_RUN_STATES
         )
     )
-    if newer and state != RunState.OTHER:
+    # a terminal state stays terminal: a late RUNNING (or START) never reopens the run
+    reopens = run.state in TERMINAL_RUN_STATES and state not in TERMINAL_RUN_STATES
+    if newer and state != RunState.OTHER and not reopens:
         run.state = state
     if newer:
         run.last_event_time = event_time
@@ -497,8 +632,15 @@ def _project_run_event(event: dict, raw: LineageEvent, event_time: datetime) -> 
     run_facets = run_spec.get("facets") or {}
     inputs = list(event.get("inputs") or [])
     outputs = list(event.get("outputs") or [])
-    parent = run_facets.get("parent") or {}
-    parent_job = parent.get("job") or {}
+    # ``parentRun``: the name older Airflow integrations gave the parent facet
+    parent = run_facets.get("parent") or run_facets.get("parentRun") or {}
+    parent_job = parent.get("job") if isinstance(parent, dict) else None
+    if not (
+        isinstance(parent_job, dict) and parent_job.get("namespace") and parent_job.get("name")
+    ):
+        parent_job = {}
+    if not isinstance((parent or {}).get("run"), dict):
+        parent = {}
 
     ns_names = {job_spec["namespace"], *(d["namespace"] for d in inputs + outputs)}
     column_sources = _column_lineage_inputs(outputs)
@@ -518,7 +660,7 @@ def _project_run_event(event: dict, raw: LineageEvent, event_time: datetime) -> 
     parent_row = None
     if parent and parent.get("run", {}).get("runId") and parent_job:
         parent_run_id = str(parent["run"]["runId"])
-        if uuid.UUID(parent_run_id) != uuid.UUID(str(run_spec["runId"])):
+        if run_uuid(parent_run_id) != run_uuid(run_spec["runId"]):
             parent_row = _placeholder_run(
                 parent_run_id, jobs[(parent_job["namespace"], parent_job["name"])]
             )
@@ -536,12 +678,12 @@ def _project_run_event(event: dict, raw: LineageEvent, event_time: datetime) -> 
         return newer
 
     # Insert first: a new run costs one statement; a known one is locked and updated.
-    run_uuid = uuid.UUID(str(run_spec["runId"]))
-    run = Run(run_id=run_uuid, job=job, facets={})
+    key = run_uuid(run_spec["runId"])
+    run = Run(run_id=key, source_run_id=str(run_spec["runId"]), job=job, facets={})
     newer = fill(run)
     run_created = bool(insert_returning([run], ("run_id",)))
     if not run_created:
-        run = Run.objects.select_for_update().get(run_id=run_uuid)
+        run = Run.objects.select_for_update().get(run_id=key)
         newer = fill(run)
         run.save()
     if not getattr(job, "_govreg_created", False):
@@ -551,11 +693,6 @@ def _project_run_event(event: dict, raw: LineageEvent, event_time: datetime) -> 
         _dataset_keys(inputs + outputs) + column_sources,
         namespaces,
         {(d["namespace"], d["name"]): d.get("facets") for d in inputs + outputs},
-    )
-    _save_facets(
-        list(datasets.values()),
-        {datasets[(d["namespace"], d["name"])].pk: d.get("facets") for d in inputs + outputs},
-        newer=newer,
     )
 
     # Versions: an output is its content hash, else "the version this run wrote".
@@ -570,6 +707,7 @@ def _project_run_event(event: dict, raw: LineageEvent, event_time: datetime) -> 
             "content_hash": content_hash_of(version),
             "producing_run": run,
             "facets": spec.get("facets") or {},
+            "lifecycle_state": _lifecycle(spec),
         }
     input_keys = []
     unversioned_inputs = []
@@ -615,6 +753,16 @@ def _project_run_event(event: dict, raw: LineageEvent, event_time: datetime) -> 
         ignore_conflicts=True,
     )
     _store_column_lineage(output_keys, versions, datasets)
+    _update_datasets(
+        datasets,
+        [(d, False) for d in inputs] + [(d, True) for d in outputs],
+        event_time,
+        {key[0]: versions[key] for key, _ in output_keys},
+    )
+    _store_symlinks(datasets, inputs + outputs)
+    _undelete([job, *namespaces.values()])
+    if raw.event_type in TERMINAL_RUN_STATES:
+        _record_job_version(run, job, job_spec, newer=newer)
     return IngestResult(
         event=raw,
         created=True,
@@ -623,6 +771,55 @@ def _project_run_event(event: dict, raw: LineageEvent, event_time: datetime) -> 
         inputs=[versions[key] for key, _ in input_keys],
         outputs=[versions[key] for key, _ in output_keys],
     )
+
+
+def job_version_uuid(job: Job, location: str, inputs, outputs) -> uuid.UUID:
+    """A name-based UUID of the job's identity, source location, inputs and outputs."""
+    text = "|".join(
+        [
+            job.namespace.name,
+            job.name,
+            location,
+            ",".join(f"{ns}:{name}" for ns, name in sorted(inputs)),
+            ",".join(f"{ns}:{name}" for ns, name in sorted(outputs)),
+        ]
+    )
+    return uuid.UUID(bytes=hashlib.md5(text.encode("utf-8")).digest(), version=3)  # noqa: S324
+
+
+def _record_job_version(run: Run, job: Job, job_spec: dict, *, newer: bool) -> None:
+    """When a run ends: the job version it ran (location, every dataset it read and
+    wrote), created once; it becomes the job's current version if the event is newest."""
+    facets = job_spec.get("facets") or job.facets or {}
+    location = str((facets.get("sourceCodeLocation") or {}).get("url") or "")[:2048]
+    io = []
+    for model in (RunInput, RunOutput):
+        io.append(
+            sorted(
+                set(
+                    model.objects.filter(run=run).values_list(
+                        "dataset_version__dataset__namespace__name",
+                        "dataset_version__dataset__name",
+                    )
+                )
+            )
+        )
+    version = job_version_uuid(job, location, *io)
+    row = JobVersion(
+        job=job,
+        version=version,
+        location=location,
+        inputs=[{"namespace": ns, "name": name} for ns, name in io[0]],
+        outputs=[{"namespace": ns, "name": name} for ns, name in io[1]],
+    )
+    if not insert_returning([row], ("job", "version")):
+        row = JobVersion.objects.get(job=job, version=version)
+    if run.job_version_id != row.pk:
+        Run.objects.filter(pk=run.pk).update(job_version=row)
+        run.job_version = row
+    if (newer or job.current_version_id is None) and job.current_version_id != row.pk:
+        Job.objects.filter(pk=job.pk).update(current_version=row)
+        job.current_version = row
 
 
 def _resolve_unversioned_inputs(run: Run, items, *, new_run: bool = False):
@@ -729,3 +926,76 @@ def change_dataset_version(
         {k: getattr(locked, k) for k in ("status", *NOTE_FIELDS, "updated_at")}
     )
     return locked
+
+
+# --- Marquez's writes: tags and soft deletes ------------------------------------------------
+
+
+def _may_write_lineage(actor) -> None:
+    if not may_any(actor, "add", LineageEvent):
+        raise PermissionDenied("Writing lineage needs the pipeline or ml-engineer role.")
+
+
+def upsert_tag(name: str, description: str | None, *, actor) -> Tag:
+    """Create a tag (or change its description); audited."""
+    _may_write_lineage(actor)
+    name = str(name).strip()
+    if not name or len(name) > 255:
+        raise ValidationError({"tag": "A tag name is 1 to 255 characters."})
+    with transaction.atomic():
+        tag, created = Tag.objects.select_for_update().get_or_create(name=name)
+        before = None if created else {"description": tag.description}
+        if description is not None and description != tag.description:
+            tag.description = description
+            tag.save(update_fields=["description", "updated_at"])
+        elif not created:
+            return tag
+        record("lineage.tag", obj=tag, before=before, after={"description": tag.description})
+    return tag
+
+
+def tag_dataset(dataset: Dataset, tag_name: str, *, actor, field: str | None = None) -> Dataset:
+    """Tag a dataset, or one of its fields (the tag is created when new); audited."""
+    _may_write_lineage(actor)
+    if field is not None:
+        fields = {
+            f.get("name") for f in ((dataset.facets or {}).get("schema") or {}).get("fields") or []
+        }
+        if field not in fields:
+            raise ValidationError({"field": f"Dataset {dataset.name!r} has no field {field!r}."})
+    with transaction.atomic():
+        tag, _ = Tag.objects.get_or_create(name=str(tag_name).strip()[:255])
+        if field is None:
+            dataset.tags.add(tag)
+        else:
+            FieldTag.objects.get_or_create(dataset=dataset, field=field, tag=tag)
+        record(
+            "lineage.dataset.tag",
+            obj=dataset,
+            after={"tag": tag.name, **({"field": field} if field is not None else {})},
+        )
+    return dataset
+
+
+def lineage_delete(target, *, actor):
+    """Soft-delete a namespace (and every job and dataset in it), a dataset or a job.
+
+    Admins only; audited. Lists leave it out; the next event naming it brings it back,
+    as in Marquez. Nothing is removed: versions, runs and edges stay for the audit trail.
+    """
+    if not may_any(actor, "delete", type(target)):
+        raise PermissionDenied("Only administrators delete lineage records.")
+    now = datetime.now(UTC)
+    with transaction.atomic():
+        type(target).objects.filter(pk=target.pk).update(deleted_at=now)
+        target.deleted_at = now
+        after = {"deletedAt": now.isoformat()}
+        if isinstance(target, Namespace):
+            after["datasets"] = Dataset.objects.filter(
+                namespace=target, deleted_at__isnull=True
+            ).update(deleted_at=now)
+            after["jobs"] = Job.objects.filter(namespace=target, deleted_at__isnull=True).update(
+                deleted_at=now
+            )
+        record(f"lineage.{type(target)._meta.model_name}.delete", obj=target, after=after)
+    return target

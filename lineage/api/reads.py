@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import UTC
 
 from django.db.models import OuterRef, Q, Subquery
-from django.shortcuts import get_object_or_404
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -23,7 +22,7 @@ from config.api import MarquezPagination, int_query_param
 from config.errors import BadParameter
 from lineage import graph
 from lineage.api import shapes
-from lineage.models import Dataset, DatasetVersion, Job, Namespace, Run, RunInput, RunOutput
+from lineage.models import Dataset, DatasetVersion, Job, Namespace, Run
 
 MAX_LIMIT = 1000
 PAGE = [
@@ -33,7 +32,8 @@ PAGE = [
 NODE = [
     OpenApiParameter(
         "nodeId", OpenApiTypes.STR, required=True,
-        description="dataset:NS:NAME, job:NS:NAME or datasetVersion:NS:NAME:VERSION",
+        description="dataset:NS:NAME, job:NS:NAME, datasetVersion:NS:NAME:VERSION or (directed "
+        "queries) datasetField:NS:NAME:FIELD",
     ),
     OpenApiParameter("depth", OpenApiTypes.INT, description="hops (default 20, at most 50)"),
 ]  # fmt: skip
@@ -66,145 +66,28 @@ class LineageReadView(APIView):
         return MarquezPagination("results", max_limit=MAX_LIMIT).paginate(request, queryset)
 
 
-def _namespace(name: str) -> Namespace:
-    return get_object_or_404(Namespace, name=name)
-
-
-def _current_versions(dataset_ids) -> dict[int, DatasetVersion]:
-    latest = (
-        DatasetVersion.objects.filter(dataset_id=OuterRef("dataset_id"))
-        .order_by("-created_at", "-pk")
-        .values("pk")[:1]
-    )
-    rows = DatasetVersion.objects.filter(dataset_id__in=list(dataset_ids), pk=Subquery(latest))
-    return {v.dataset_id: v for v in rows}
-
-
 class NamespaceListView(LineageReadView):
     @read_doc
     def get(self, request):
-        rows, total = self.page(request, Namespace.objects.order_by("name"))
+        queryset = Namespace.objects.filter(deleted_at__isnull=True).order_by("name")
+        rows, total = self.page(request, queryset)
         return Response({"namespaces": [shapes.namespace(ns) for ns in rows], "totalCount": total})
 
 
-class NamespaceDetailView(LineageReadView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
-    def get(self, request, namespace):
-        return Response(shapes.namespace(_namespace(namespace)))
-
-
-class DatasetListView(LineageReadView):
-    @read_doc
-    def get(self, request, namespace):
-        ns = _namespace(namespace)
-        queryset = Dataset.objects.filter(namespace=ns).select_related("namespace").order_by("name")
-        rows, total = self.page(request, queryset)
-        current = _current_versions(d.pk for d in rows)
-        return Response(
-            {"datasets": [shapes.dataset(d, current.get(d.pk)) for d in rows], "totalCount": total}
-        )
-
-
-class DatasetDetailView(LineageReadView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
-    def get(self, request, namespace, name):
-        ds = get_object_or_404(
-            Dataset.objects.select_related("namespace"), namespace__name=namespace, name=name
-        )
-        return Response(shapes.dataset(ds, _current_versions([ds.pk]).get(ds.pk)))
-
-
-class DatasetVersionListView(LineageReadView):
-    @read_doc
-    def get(self, request, namespace, name):
-        ds = get_object_or_404(Dataset, namespace__name=namespace, name=name)
-        queryset = DatasetVersion.objects.filter(dataset=ds).select_related(
-            "dataset__namespace", "producing_run"
-        )
-        rows, total = self.page(request, queryset.order_by("-created_at", "-pk"))
-        return Response(
-            {"versions": [shapes.dataset_version(v) for v in rows], "totalCount": total}
-        )
-
-
-def _job_io(job_ids):
-    """``{job id: (inputs, outputs)}`` as dataset rows, two queries for the whole page."""
-    reads, writes = graph.job_dataset_edges(job_ids=job_ids)
-    dataset_ids = {d for _, d in reads | writes}
-    rows = Dataset.objects.filter(pk__in=dataset_ids).select_related("namespace")
-    by_pk = {d.pk: d for d in rows}
-    result = {j: ([], []) for j in job_ids}
-    for j, d in sorted(reads, key=lambda e: by_pk[e[1]].name):
-        result[j][0].append(by_pk[d])
-    for j, d in sorted(writes, key=lambda e: by_pk[e[1]].name):
-        result[j][1].append(by_pk[d])
-    return result
-
-
-def _latest_runs(job_ids) -> dict[int, Run]:
-    latest = Run.objects.filter(job_id=OuterRef("job_id")).order_by("-created_at", "-pk")
-    rows = Run.objects.filter(job_id__in=list(job_ids), pk=Subquery(latest.values("pk")[:1]))
-    return {r.job_id: r for r in rows.select_related("parent")}
-
-
-class JobListView(LineageReadView):
-    @read_doc
-    def get(self, request, namespace):
-        ns = _namespace(namespace)
-        queryset = Job.objects.filter(namespace=ns).select_related("namespace").order_by("name")
-        rows, total = self.page(request, queryset)
-        ids = [j.pk for j in rows]
-        io = _job_io(ids) if ids else {}
-        latest = _latest_runs(ids) if ids else {}
-        return Response(
-            {
-                "jobs": [shapes.job(j, *io[j.pk], latest.get(j.pk)) for j in rows],
-                "totalCount": total,
-            }
-        )
-
-
-class JobDetailView(LineageReadView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT})
-    def get(self, request, namespace, name):
-        jb = get_object_or_404(
-            Job.objects.select_related("namespace"), namespace__name=namespace, name=name
-        )
-        io = _job_io([jb.pk])
-        return Response(shapes.job(jb, *io[jb.pk], _latest_runs([jb.pk]).get(jb.pk)))
-
-
-class JobRunListView(LineageReadView):
-    @read_doc
-    def get(self, request, namespace, name):
-        jb = get_object_or_404(Job, namespace__name=namespace, name=name)
-        queryset = Run.objects.filter(job=jb).select_related("parent").order_by("-created_at")
-        rows, total = self.page(request, queryset)
-        run_ids = [r.pk for r in rows]
-        inputs: dict[int, list] = {pk: [] for pk in run_ids}
-        outputs: dict[int, list] = {pk: [] for pk in run_ids}
-        for model, bucket in ((RunInput, inputs), (RunOutput, outputs)):
-            edges = model.objects.filter(run_id__in=run_ids).select_related(
-                "dataset_version__dataset__namespace"
-            )
-            for edge in edges.order_by("pk"):
-                bucket[edge.run_id].append(edge.dataset_version)
-        return Response(
-            {
-                "runs": [shapes.run(r, inputs[r.pk], outputs[r.pk]) for r in rows],
-                "totalCount": total,
-            }
-        )
-
-
 class SearchView(LineageReadView):
-    """Datasets and jobs whose name contains ``q`` (Marquez's /api/v1/search)."""
+    """Datasets and jobs whose name contains ``q`` (Marquez's /api/v1/search): ``filter``
+    DATASET or JOB, ``sort`` NAME or UPDATE_AT (newest first, the default), ``namespace``,
+    ``before`` and ``after`` (dates, on the last update)."""
 
     @extend_schema(
         responses={200: OpenApiTypes.OBJECT},
         parameters=[
             OpenApiParameter("q", OpenApiTypes.STR, required=True),
             OpenApiParameter("filter", OpenApiTypes.STR, enum=["DATASET", "JOB"]),
+            OpenApiParameter("sort", OpenApiTypes.STR, enum=["NAME", "UPDATE_AT"]),
+            OpenApiParameter("namespace", OpenApiTypes.STR),
+            OpenApiParameter("before", OpenApiTypes.DATE),
+            OpenApiParameter("after", OpenApiTypes.DATE),
             OpenApiParameter("limit", OpenApiTypes.INT),
         ],
     )
@@ -216,6 +99,16 @@ class SearchView(LineageReadView):
         kind = (request.query_params.get("filter") or "").upper()
         if kind not in ("", "DATASET", "JOB"):
             raise BadParameter("must be DATASET or JOB", field="filter")
+        sort = (
+            (request.query_params.get("sort") or "UPDATE_AT")
+            .upper()
+            .replace("UPDATED_AT", "UPDATE_AT")
+        )
+        if sort not in ("NAME", "UPDATE_AT"):
+            raise BadParameter("must be NAME or UPDATE_AT", field="sort")
+        namespace = request.query_params.get("namespace")
+        before, after = time_param(request, "before"), time_param(request, "after")
+        order = "name" if sort == "NAME" else "-updated_at"
         results = []
         for node_type, model, node_id in (
             ("DATASET", Dataset, graph.dataset_node_id),
@@ -223,11 +116,16 @@ class SearchView(LineageReadView):
         ):
             if kind and kind != node_type:
                 continue
-            rows = (
-                model.objects.filter(Q(name__icontains=q) | Q(namespace__name__icontains=q))
-                .select_related("namespace")
-                .order_by("-updated_at")[:limit]
+            rows = model.objects.filter(
+                Q(name__icontains=q) | Q(namespace__name__icontains=q), deleted_at__isnull=True
             )
+            if namespace:
+                rows = rows.filter(namespace__name=namespace)
+            if before:
+                rows = rows.filter(updated_at__lt=before)
+            if after:
+                rows = rows.filter(updated_at__gt=after)
+            rows = rows.select_related("namespace").order_by(order, "pk")[:limit]
             results += [
                 {
                     "type": node_type,
@@ -238,7 +136,10 @@ class SearchView(LineageReadView):
                 }
                 for row in rows
             ]
-        results.sort(key=lambda r: r["updatedAt"] or "", reverse=True)
+        if sort == "NAME":
+            results.sort(key=lambda r: (r["name"], r["nodeId"]))
+        else:
+            results.sort(key=lambda r: r["updatedAt"] or "", reverse=True)
         results = results[:limit]
         return Response({"totalCount": len(results), "results": results})
 
@@ -256,9 +157,25 @@ class LineageGraphView(LineageReadView):
         if kind == "datasetVersion":
             kind, row = "dataset", row.dataset
         dataset_ids, job_ids, reads, writes = graph.job_dataset_neighbourhood(kind, row, depth)
-        datasets = list(Dataset.objects.filter(pk__in=dataset_ids).select_related("namespace"))
-        jobs = list(Job.objects.filter(pk__in=job_ids).select_related("namespace"))
-        return Response({"graph": shapes.job_dataset_graph(datasets, jobs, reads, writes)})
+        datasets = list(
+            Dataset.objects.filter(pk__in=dataset_ids)
+            .select_related("namespace", "current_version")
+            .prefetch_related(*shapes.DATASET_PREFETCH)
+        )
+        jobs = list(
+            Job.objects.filter(pk__in=job_ids).select_related("namespace", "current_version")
+        )
+        latest = latest_run_per_job(job_ids)
+        return Response({"graph": shapes.job_dataset_graph(datasets, jobs, reads, writes, latest)})
+
+
+def latest_run_per_job(job_ids) -> dict:
+    """``{job id: its newest run}``, one query."""
+    latest = Run.objects.filter(job_id=OuterRef("job_id")).order_by("-created_at", "-pk")
+    rows = Run.objects.filter(
+        job_id__in=list(job_ids), pk=Subquery(latest.values("pk")[:1])
+    ).select_related(*shapes.RUN_RELATED)
+    return {r.job_id: r for r in rows}
 
 
 class DirectedLineageView(LineageReadView):
@@ -282,6 +199,25 @@ class DirectedLineageView(LineageReadView):
             )
         depth = int_param(request, "depth", graph.DEFAULT_DEPTH, low=1, high=graph.MAX_DEPTH)
         as_of = time_param(request, "asOf")
+        if node_id.startswith("datasetField:"):
+            from lineage.api.marquez import column_graph
+
+            nodes = column_graph(
+                node_id,
+                depth=depth,
+                upstream=self.direction == "upstream",
+                downstream=self.direction == "downstream",
+                as_of=as_of,
+            )
+            return Response(
+                {
+                    "nodeId": node_id,
+                    "direction": self.direction,
+                    "depth": depth,
+                    "asOf": shapes._iso(as_of),
+                    "graph": nodes,
+                }
+            )
         kind, row = graph.resolve_node(node_id)
         version_ids, run_ids, reads, writes = graph.directed_subgraph(
             kind, row, self.direction, depth=depth, as_of=as_of

@@ -7,6 +7,10 @@ list is a fixed number of queries whatever its length.
 from __future__ import annotations
 
 from lineage import graph
+from lineage.choices import MARQUEZ_RUN_STATE
+
+# What every run query selects with it, so a run's shape costs no further query.
+RUN_RELATED = ("parent__job__namespace", "job__namespace", "job_version")
 
 
 def _iso(moment):
@@ -24,13 +28,14 @@ def namespace(ns) -> dict:
     }
 
 
-def _fields(facets: dict) -> list:
+def _fields(facets: dict, field_tags: dict | None = None) -> list:
     schema = (facets or {}).get("schema") or {}
+    field_tags = field_tags or {}
     return [
         {
             "name": field.get("name"),
             "type": field.get("type"),
-            "tags": [],
+            "tags": sorted(field_tags.get(field.get("name"), ())),
             "description": field.get("description"),
         }
         for field in schema.get("fields") or []
@@ -38,12 +43,50 @@ def _fields(facets: dict) -> list:
     ]
 
 
+def _tag_names(ds) -> tuple[list, dict]:
+    """The dataset's tags and ``{field: tags}``, from prefetched rows when the view
+    prefetched them (``DATASET_PREFETCH``)."""
+    if not getattr(ds, "pk", None):
+        return [], {}
+    tags = sorted(t.name for t in ds.tags.all())
+    fields: dict[str, list] = {}
+    for row in ds.field_tags.all():
+        fields.setdefault(row.field, []).append(row.tag.name)
+    return tags, fields
+
+
+DATASET_PREFETCH = ("tags", "field_tags__tag")
+
+
+def column_lineage(rows) -> list:
+    """Marquez's ``columnLineage`` of a dataset: each output field and its input fields."""
+    by_field: dict[str, list] = {}
+    for row in rows or ():
+        transformation = (row.transformations or [None])[0]
+        if isinstance(transformation, dict):
+            description = transformation.get("description")
+            kind = transformation.get("type")
+        else:
+            description, kind = None, transformation
+        by_field.setdefault(row.output_field, []).append(
+            {
+                "namespace": row.input_dataset.namespace.name,
+                "dataset": row.input_dataset.name,
+                "field": row.input_field,
+                "transformationDescription": description,
+                "transformationType": kind,
+            }
+        )
+    return [{"name": name, "inputFields": items} for name, items in sorted(by_field.items())]
+
+
 def _description(facets: dict):
     return ((facets or {}).get("documentation") or {}).get("description")
 
 
-def dataset(ds, current_version=None) -> dict:
+def dataset(ds, current_version=None, column_rows=None) -> dict:
     ns = ds.namespace.name
+    tags, field_tags = _tag_names(ds)
     return {
         "id": {"namespace": ns, "name": ds.name},
         "type": "DB_TABLE",
@@ -53,13 +96,22 @@ def dataset(ds, current_version=None) -> dict:
         "updatedAt": _iso(ds.updated_at),
         "namespace": ns,
         "sourceName": ns,
-        "fields": _fields(ds.facets),
-        "tags": [],
-        "lastModifiedAt": _iso(current_version.created_at) if current_version else None,
+        "fields": _fields(ds.facets, field_tags),
+        "tags": tags,
+        "lastModifiedAt": _iso(
+            ds.current_version_time or (current_version.created_at if current_version else None)
+        ),
+        "lastLifecycleState": ds.lifecycle_state or None,
         "description": _description(ds.facets),
         "facets": ds.facets,
         "currentVersion": current_version.version if current_version else None,
-        "deleted": False,
+        "columnLineage": column_lineage(column_rows) if column_rows else None,
+        "symlinks": [
+            {"namespace": i.get("namespace"), "name": i.get("name"), "type": i.get("type")}
+            for i in ((ds.facets or {}).get("symlinks") or {}).get("identifiers") or []
+            if isinstance(i, dict)
+        ],
+        "deleted": ds.deleted_at is not None,
     }
 
 
@@ -79,9 +131,10 @@ def dataset_version(version) -> dict:
         "sourceName": ns,
         "fields": _fields(version.facets),
         "tags": [],
+        "lifecycleState": version.lifecycle_state or None,
         "description": _description(version.facets),
         "facets": version.facets,
-        "createdByRun": {"id": str(run.run_id)} if run else None,
+        "createdByRun": created_by_run(run),
         "contentHash": version.content_hash,
         "status": version.status,
         "privacyNotes": version.privacy_notes,
@@ -90,22 +143,63 @@ def dataset_version(version) -> dict:
     }
 
 
-def job(jb, inputs=(), outputs=(), latest_run=None) -> dict:
+def created_by_run(run):
+    """The run that wrote a version, in full when its relations were fetched with it."""
+    if run is None:
+        return None
+    if "job" in run._state.fields_cache:
+        return globals()["run"](run)
+    return {"id": str(run.run_id)}
+
+
+def _job_type(facets: dict) -> str:
+    processing = ((facets or {}).get("jobType") or {}).get("processingType")
+    return "STREAM" if str(processing).upper() == "STREAMING" else "BATCH"
+
+
+def job(jb, inputs=(), outputs=(), latest_run=None, latest_runs=None) -> dict:
     ns = jb.namespace.name
+    parent = latest_run.parent if latest_run is not None and latest_run.parent_id else None
+    facets = jb.facets or {}
+    version = jb.current_version if jb.current_version_id else None
     return {
         "id": {"namespace": ns, "name": jb.name},
-        "type": "BATCH",
+        "type": _job_type(facets),
         "name": jb.name,
         "simpleName": jb.name.rsplit(".", 1)[-1],
+        "parentJobName": parent.job.name if parent is not None else None,
+        "parentJobUuid": None,
         "createdAt": _iso(jb.created_at),
         "updatedAt": _iso(jb.updated_at),
         "namespace": ns,
         "inputs": [{"namespace": d.namespace.name, "name": d.name} for d in inputs],
         "outputs": [{"namespace": d.namespace.name, "name": d.name} for d in outputs],
-        "location": ((jb.facets or {}).get("sourceCodeLocation") or {}).get("url"),
-        "description": _description(jb.facets),
-        "facets": jb.facets,
+        "location": (facets.get("sourceCodeLocation") or {}).get("url"),
+        "description": _description(facets),
+        "facets": facets,
         "latestRun": run(latest_run) if latest_run else None,
+        "latestRuns": [run(r) for r in (latest_runs or ([latest_run] if latest_run else []))],
+        "currentVersion": str(version.version) if version is not None else None,
+        "labels": [],
+        "tags": [],
+        "deleted": jb.deleted_at is not None,
+    }
+
+
+def job_version(version, latest_run=None) -> dict:
+    jb = version.job
+    ns = jb.namespace.name
+    return {
+        "id": {"namespace": ns, "name": jb.name, "version": str(version.version)},
+        "name": jb.name,
+        "version": str(version.version),
+        "createdAt": _iso(version.created_at),
+        "namespace": ns,
+        "inputs": version.inputs,
+        "outputs": version.outputs,
+        "location": version.location or None,
+        "latestRun": run(latest_run) if latest_run else None,
+        "facets": jb.facets,
     }
 
 
@@ -113,13 +207,23 @@ def run(rn, inputs=None, outputs=None) -> dict:
     duration = None
     if rn.started_at and rn.ended_at:
         duration = int((rn.ended_at - rn.started_at).total_seconds() * 1000)
+    job_version_id = None
+    if rn.job_version_id and "job_version" in rn._state.fields_cache:
+        jb = rn.job
+        job_version_id = {
+            "namespace": jb.namespace.name,
+            "name": jb.name,
+            "version": str(rn.job_version.version),
+        }
     body = {
         "id": str(rn.run_id),
+        "sourceRunId": rn.source_run_id or str(rn.run_id),
         "createdAt": _iso(rn.created_at),
         "updatedAt": _iso(rn.updated_at),
         "nominalStartTime": _iso(rn.nominal_start_time),
         "nominalEndTime": _iso(rn.nominal_end_time),
-        "state": rn.state,
+        "state": MARQUEZ_RUN_STATE.get(rn.state, "NEW"),
+        "jobVersion": job_version_id,
         "startedAt": _iso(rn.started_at),
         "endedAt": _iso(rn.ended_at),
         "durationMs": duration,
@@ -134,7 +238,11 @@ def run(rn, inputs=None, outputs=None) -> dict:
     return body
 
 
-def _version_ref(version) -> dict:
+def _version_ref(edge) -> dict:
+    """A run's input or output: the version, with the facets of the run's context
+    (``inputFacets``, ``outputFacets`` such as ``outputStatistics``). Takes the edge row
+    (``RunInput``/``RunOutput``) or, for older callers, the version alone."""
+    version = getattr(edge, "dataset_version", edge)
     ds = version.dataset
     return {
         "datasetVersionId": {
@@ -142,7 +250,7 @@ def _version_ref(version) -> dict:
             "name": ds.name,
             "version": version.version,
         },
-        "facets": {},
+        "facets": getattr(edge, "facets", None) if edge is not version else {},
     }
 
 
@@ -156,8 +264,10 @@ def graph_node(node_id: str, node_type: str, data: dict, in_edges, out_edges) ->
     }
 
 
-def job_dataset_graph(datasets, jobs, reads, writes) -> list[dict]:
-    """Marquez's ``{"graph": [...]}`` nodes from rows and ``(job id, dataset id)`` edges."""
+def job_dataset_graph(datasets, jobs, reads, writes, latest_runs=None) -> list[dict]:
+    """Marquez's ``{"graph": [...]}`` nodes from rows and ``(job id, dataset id)`` edges;
+    ``latest_runs`` (``{job id: run}``) fills the job nodes' ``latestRun``."""
+    latest_runs = latest_runs or {}
     d_ids = {ds.pk: graph.dataset_node_id(ds) for ds in datasets}
     j_ids = {jb.pk: graph.job_node_id(jb) for jb in jobs}
     d_rows = {ds.pk: ds for ds in datasets}
@@ -181,7 +291,11 @@ def job_dataset_graph(datasets, jobs, reads, writes) -> list[dict]:
         job_outputs = [d_rows[d] for j, d in sorted(writes) if j == jb.pk]
         nodes.append(
             graph_node(
-                nid, "JOB", job(jb, job_inputs, job_outputs), ins.get(nid, ()), outs.get(nid, ())
+                nid,
+                "JOB",
+                job(jb, job_inputs, job_outputs, latest_runs.get(jb.pk)),
+                ins.get(nid, ()),
+                outs.get(nid, ()),
             )
         )
     return sorted(nodes, key=lambda n: n["id"])

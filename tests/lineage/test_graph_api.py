@@ -160,7 +160,7 @@ def test_marquez_reads(api, pipeline_runs):
     assert {j["name"] for j in jobs["jobs"]} == {"clean", "train", "report"}
     train = api.get("/api/v1/namespaces/pipelines/jobs/train").json()
     assert train["inputs"] == [{"namespace": "warehouse", "name": "features"}]
-    assert train["latestRun"]["state"] == "COMPLETE"
+    assert train["latestRun"]["state"] == "COMPLETED"  # Marquez's run state names
     runs = api.get("/api/v1/namespaces/pipelines/jobs/train/runs").json()
     assert runs["totalCount"] == 1
     assert runs["runs"][0]["outputDatasetVersions"][0]["datasetVersionId"]["name"] == "model_input"

@@ -54,7 +54,7 @@ def test_sample_instances_were_found():
 
 MUTATIONS = {
     "missing runId": (lambda e: e["run"].pop("runId"), "run.runId"),
-    "runId not a uuid": (lambda e: e["run"].update(runId="12345"), "run.runId"),
+    "runId not a string": (lambda e: e["run"].update(runId=12345), "run.runId"),
     "eventTime not a date-time": (lambda e: e.update(eventTime="5 Jan 2026"), "eventTime"),
     "eventType unknown": (lambda e: e.update(eventType="DONE"), "eventType"),
     "missing producer": (lambda e: e.pop("producer"), "producer"),
@@ -104,7 +104,7 @@ def test_mutations_the_spec_refuses_are_422_naming_the_field(pipeline, name):
         (
             "ParentRunFacet",
             "parent",
-            {"run": {"runId": "x"}, "job": {"namespace": "a", "name": "b"}},
+            {"run": {"runId": 7}, "job": {"namespace": "a", "name": "b"}},
         ),
         ("DatasetVersionDatasetFacet", "version", {"datasetVersion": 7}),
         ("SchemaDatasetFacet", "schema", {"fields": [{"type": "INT"}]}),
@@ -122,3 +122,13 @@ def test_facets_we_interpret_are_checked_like_the_official_facet_schema(facet_fi
     with pytest.raises(InvalidEvent) as caught:
         validate_event(event)
     assert f".{name}" in caught.value.path
+
+
+def test_a_run_id_that_is_not_a_uuid_is_accepted_as_marquez_accepts_it(pipeline):
+    """The spec asks for a UUID; Marquez (and so govreg) takes any non-empty string and
+    derives a stable UUID from it. The one deliberate difference with the schema."""
+    event = _full_event()
+    event["run"]["runId"] = "12345"
+    assert spec.official_errors(event), "the official schema asks for a UUID"
+    assert validate_event(event) == "RunEvent"
+    assert pipeline.post(URL, event, format="json").status_code == 201
