@@ -132,7 +132,8 @@ def dataset_version(version) -> dict:
         "fields": _fields(version.facets),
         "tags": [],
         "lifecycleState": version.lifecycle_state or None,
-        "description": _description(version.facets),
+        # required by Marquez's schema (a string): empty when no documentation facet says
+        "description": _description(version.facets) or "",
         "facets": version.facets,
         "createdByRun": created_by_run(run),
         "contentHash": version.content_hash,
