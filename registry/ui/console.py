@@ -117,7 +117,8 @@ def pending_requests(request):
 def live_matrix(user, limit: int = MATRIX_MODELS) -> dict:
     """Models x environments: what serves where now, for the first ``limit`` models
     (by name) the user may see that serve somewhere, with each deployment's health
-    marks. Four queries plus the registered mark functions', whatever the data size."""
+    marks; environments where none of them serves are left out. Four queries plus
+    the registered mark functions', whatever the data size."""
     environments = list(Environment.objects.order_by("order"))
     serving = Deployment.objects.filter(model=OuterRef("pk"), state=DeploymentState.LIVE)
     models = list(
@@ -134,6 +135,9 @@ def live_matrix(user, limit: int = MATRIX_MODELS) -> dict:
     )
     marks = marks_for(deployments)
     cells = {(d.model_id, d.environment_id): d for d in deployments}
+    # an environment where none of these models serves is left out (narrow screens)
+    serving_in = {d.environment_id for d in deployments}
+    environments = [e for e in environments if e.pk in serving_in]
     rows = []
     for model in models:
         row = []
