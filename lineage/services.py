@@ -601,7 +601,8 @@ def _placeholder_run(run_id: str, job: Job) -> Run:
 
 
 def _apply_state(run: Run, event_type: str, event_time: datetime) -> bool:
-    """Move the run's state if this event is the latest by event time; True if newer."""
+    """Move the run's state by event time (an end is final); True if the event is the
+    newest the run has seen."""
     state = event_type if event_type in RunState.values else RunState.OTHER
     last = run.last_event_time
     newer = (
@@ -613,16 +614,23 @@ def _apply_state(run: Run, event_type: str, event_time: datetime) -> bool:
             and run.state not in TERMINAL_RUN_STATES
         )
     )
-    # a terminal state stays terminal: a late RUNNING (or START) never reopens the run
-    reopens = run.state in TERMINAL_RUN_STATES and state not in TERMINAL_RUN_STATES
-    if newer and state != RunState.OTHER and not reopens:
-        run.state = state
+    terminal = state in TERMINAL_RUN_STATES
+    if terminal:
+        # the end of a run wins over any non-terminal state, whichever arrived or happened
+        # later; between two ends, the later one by event time
+        if (
+            run.state not in TERMINAL_RUN_STATES
+            or run.ended_at is None
+            or event_time >= run.ended_at
+        ):
+            run.state = state
+            run.ended_at = event_time
+    elif newer and state != RunState.OTHER and run.state not in TERMINAL_RUN_STATES:
+        run.state = state  # a terminal state stays terminal: a late RUNNING never reopens
     if newer:
         run.last_event_time = event_time
     if state == RunState.START and (run.started_at is None or event_time < run.started_at):
         run.started_at = event_time
-    if state in TERMINAL_RUN_STATES and (newer or run.ended_at is None):
-        run.ended_at = event_time
     return newer
 
 
