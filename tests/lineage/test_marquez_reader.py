@@ -478,3 +478,13 @@ def test_search_sorts_and_filters(pipeline, graph):
     only = ok(pipeline, f"{V1}/search?q=e&namespace=analytics")["results"]
     assert {r["namespace"] for r in only} == {"analytics"}
     ok(pipeline, f"{V1}/search?q=e&sort=size", status=400)
+
+
+def test_an_end_arriving_after_a_later_start_still_ends_the_run(pipeline):
+    ingest_event(run_event("START", run_id="r-3", minutes=5))
+    ingest_event(run_event("COMPLETE", run_id="r-3", minutes=4))  # happened first, came last
+    body = ok(pipeline, f"{V1}/jobs/runs/r-3")
+    assert body["state"] == "COMPLETED"
+    assert body["endedAt"].startswith("2026-01-05T09:04")
+    ingest_event(run_event("FAIL", run_id="r-3", minutes=3))  # an earlier end does not win
+    assert ok(pipeline, f"{V1}/jobs/runs/r-3")["state"] == "COMPLETED"
