@@ -18,18 +18,71 @@ Both checks judge deployments only: a rollback puts back a version that passed
 them when it shipped.
 """
 
-from django.db.models import Prefetch, Q
+from datetime import UTC
+
+from django.db.models import Exists, Prefetch, Q, Subquery
+from django.db.models.functions import JSONObject
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from registry.choices import RequestKind
 from registry.gate import services as gate
-from registry.gate.checks import CheckResult, GateContext, fingerprint_part, gate_check, memoize
+from registry.gate.checks import (
+    CheckResult,
+    GateContext,
+    JSONArray,
+    fingerprint_part,
+    gate_check,
+    gate_fact,
+    loaded_fact,
+    memoize,
+)
 from risk.choices import AcceptanceStatus, EvaluationKind
 from risk.models import Evaluation, RequiredEvaluation, Risk, RiskAcceptance
 
 KIND_LABELS = dict(EvaluationKind.choices)
+
+
+# What one judgement reads, loaded with the request (``registry.gate.checks.gate_fact``).
+REQUIRED_KINDS = "risk.required-kinds"
+EVALUATIONS = "risk.evaluations"
+ABOVE_APPETITE = "risk.above-appetite"
+NOT_LOADED = object()
+EVALUATION_FIELDS = ("id", "kind", "name", "outcome", "passed", "created_at")
+
+
+@gate_fact(REQUIRED_KINDS)
+def required_kinds_fact(version):
+    """The evaluation kinds the version's risk tier requires."""
+    return Subquery(
+        RequiredEvaluation.objects.filter(risk_tier=version("model__risk_tier"))
+        .order_by()
+        .values("risk_tier")
+        .annotate(kinds=JSONArray("kind"))
+        .values("kinds")
+    )
+
+
+@gate_fact(EVALUATIONS)
+def evaluations_fact(version):
+    """The version's evaluation results (the fields the gate reads)."""
+    row = JSONObject(pk="pk", **{name: name for name in EVALUATION_FIELDS if name != "id"})
+    return Subquery(
+        Evaluation.objects.filter(model_version=version("pk"))
+        .order_by()
+        .values("model_version")
+        .annotate(rows=JSONArray(row))
+        .values("rows")
+    )
+
+
+@gate_fact(ABOVE_APPETITE)
+def above_appetite_fact(version):
+    """Whether a live risk linked to the version is above its appetite (accepted or not)."""
+    return Exists(linked_risks(version("model_id"), version("pk")).above_appetite())
 
 
 def required_kinds(risk_tier: str) -> list[str]:
@@ -43,14 +96,38 @@ def required_kinds(risk_tier: str) -> list[str]:
     return list(memoize(("risk.required_kinds", risk_tier), read))
 
 
+def required_kinds_of(model_version) -> list[str]:
+    """The kinds the version's tier requires, as loaded for this judgement if it was."""
+    loaded = loaded_fact(model_version, REQUIRED_KINDS, NOT_LOADED)
+    if loaded is NOT_LOADED:
+        return required_kinds(model_version.model.risk_tier)
+    return sorted(loaded or [])
+
+
+def _loaded_evaluation(row: dict) -> Evaluation:
+    """An evaluation as ``.only(*EVALUATION_FIELDS)`` would load it, from a fact's row
+    (JSON: a boolean may be 0/1, a time is text in the database's own format)."""
+    created_at = parse_datetime(row["created_at"])
+    if timezone.is_naive(created_at):
+        created_at = timezone.make_aware(created_at, UTC)
+    values = {**row, "id": row["pk"], "passed": bool(row["passed"]), "created_at": created_at}
+    names = [f.attname for f in Evaluation._meta.concrete_fields if f.attname in EVALUATION_FIELDS]
+    return Evaluation.from_db("default", names, [values[name] for name in names])
+
+
 def evaluations_of(model_version) -> list[Evaluation]:
-    """The version's evaluation results, oldest first; one query per judgement, shared
-    by the fingerprint part and the required-evaluations check."""
+    """The version's evaluation results, oldest first; read once per judgement (with
+    the request when the gate loaded it), shared by the fingerprint part and the
+    required-evaluations check."""
 
     def read():
+        loaded = loaded_fact(model_version, EVALUATIONS, NOT_LOADED)
+        if loaded is not NOT_LOADED:
+            rows = [_loaded_evaluation(row) for row in loaded or []]
+            return sorted(rows, key=lambda e: (e.created_at, e.pk))
         return list(
             Evaluation.objects.filter(model_version=model_version)
-            .only("pk", "kind", "name", "passed", "outcome", "created_at")
+            .only(*EVALUATION_FIELDS)
             .order_by("created_at", "pk")
         )
 
@@ -60,14 +137,14 @@ def evaluations_of(model_version) -> list[Evaluation]:
 def evaluation_gaps(model_version) -> list[str]:
     """One sentence per required evaluation kind that is missing or failing."""
     tier = model_version.model.risk_tier
-    kinds = required_kinds(tier)
+    kinds = required_kinds_of(model_version)
     if not kinds:
         return []
     latest: dict[tuple[str, str], Evaluation] = {}
     for evaluation in evaluations_of(model_version):
         if evaluation.kind in kinds:
             latest[(evaluation.kind, evaluation.name)] = evaluation
-    url = f"/api/model-versions/{model_version.pk}/evaluations"
+    url = reverse("modelversion-evaluations", args=[model_version.pk])
     gaps = []
     for kind in kinds:
         results = [e for (k, _), e in latest.items() if k == kind]
@@ -94,7 +171,7 @@ def required_evaluations(deployment_request, context: GateContext) -> CheckResul
     gaps = evaluation_gaps(version)
     if gaps:
         return CheckResult("required-evaluations", False, "; ".join(gaps))
-    kinds = required_kinds(version.model.risk_tier)
+    kinds = required_kinds_of(version)
     if not kinds:
         reason = f"The {version.model.risk_tier} tier requires no evaluations."
     else:
@@ -102,17 +179,17 @@ def required_evaluations(deployment_request, context: GateContext) -> CheckResul
     return CheckResult("required-evaluations", True, reason)
 
 
+def linked_risks(model_id, model_version_id):
+    """Live risks linked to a model, to one of its versions, or to a deployment of it
+    (the ids may be ``OuterRef``s)."""
+    return Risk.objects.live().filter(
+        Q(ml_models=model_id) | Q(model_versions=model_version_id) | Q(deployments__model=model_id)
+    )
+
+
 def risks_concerning(model_version):
     """Live risks linked to the version's model, to the version, or to a deployment of the model."""
-    return (
-        Risk.objects.live()
-        .filter(
-            Q(ml_models=model_version.model_id)
-            | Q(model_versions=model_version.pk)
-            | Q(deployments__model=model_version.model_id)
-        )
-        .distinct()
-    )
+    return linked_risks(model_version.model_id, model_version.pk).distinct()
 
 
 def appetite_breaches(model_version, now=None) -> list[str]:
@@ -138,14 +215,15 @@ def appetite_breaches(model_version, now=None) -> list[str]:
         breaches.append(
             f"risk #{risk.pk} {risk.title!r} has residual level {risk.residual_level} above "
             f"its appetite {risk.appetite} and {why}; lower its residual score with controls "
-            f"or get an acceptance approved (POST /api/risks/{risk.pk}/acceptances/)"
+            f"or get an acceptance approved (POST {reverse('risk-acceptances', args=[risk.pk])})"
         )
     return breaches
 
 
 @gate_check("risks-within-appetite", order=210, kinds=(RequestKind.DEPLOY,))
 def risks_within_appetite(deployment_request, context: GateContext) -> CheckResult:
-    breaches = appetite_breaches(context.version, context.now)
+    above = context.facts.get(ABOVE_APPETITE)
+    breaches = [] if above is False else appetite_breaches(context.version, context.now)
     if breaches:
         return CheckResult("risks-within-appetite", False, "; ".join(breaches))
     return CheckResult(

@@ -15,6 +15,28 @@ POLICY = "decision-right"
 APPROVALS = "approvals-complete"
 
 
+def _not_eligible(context: GateContext) -> str:
+    """Who separation of duties excludes, by name: the known people with their reason,
+    then the run's other authors as lineage names them."""
+    version = context.version
+    known = {a.approver_id: a.approver for a in context.approvals}
+    if version.registered_by_id:
+        known[version.registered_by_id] = version.registered_by
+    if context.requested_by is not None:
+        known[context.requested_by.pk] = context.requested_by
+    people = [known[uid] for uid in context.conflicts if uid in known]
+    named = [
+        f"{known[uid].get_username() if uid in known else f'user #{uid}'} ({reason})"
+        for uid, reason in sorted(context.conflicts.items())
+    ]
+    named += [
+        f"{name} (authored the training run)"
+        for name in dict.fromkeys(context.run_authors)
+        if not any(decisions.is_named(person, [name]) for person in people)
+    ]
+    return ", ".join(named)
+
+
 def _scope(context: GateContext) -> str:
     model = context.model
     verb = "rolling back" if context.kind == RequestKind.ROLLBACK else "deploying"
@@ -75,16 +97,8 @@ def approvals_complete(deployment_request, context: GateContext) -> CheckResult:
         f" An approver with the approve right on {model.name} approves in the board UI "
         "or with POST .../approve."
     )
-    if context.conflicts:
-        known = {deployment_request.requested_by_id: context.requested_by}
-        version = context.version
-        if version.registered_by_id:
-            known[version.registered_by_id] = version.registered_by
-        names = ", ".join(
-            f"{known[uid].get_username() if uid in known else f'user #{uid}'} ({reason})"
-            for uid, reason in sorted(context.conflicts.items())
-        )
-        sentence += f" Separation of duties: not eligible: {names}."
+    if context.conflicts or context.run_authors:
+        sentence += f" Separation of duties: not eligible: {_not_eligible(context)}."
     if context.lapse_reason:
         sentence = f"{context.lapse_reason}. {sentence}"
     return CheckResult(APPROVALS, False, sentence)

@@ -42,12 +42,15 @@ change of them lapses approvals.
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from django.db.models import Aggregate, JSONField, OuterRef
 
 if TYPE_CHECKING:  # the catalog imports this module; the types are for readers only
     from registry.models import DecisionRight, Environment, MLModel, ModelVersion
@@ -70,10 +73,15 @@ class GateContext:
     """What one judgement of a request knows, computed once and handed to every check.
 
     ``approvals`` are the approvals that count (not lapsed, not lapsing now);
-    ``conflicts`` maps user ids to why separation of duties excludes them;
+    ``conflicts`` maps user ids to why separation of duties excludes them (the
+    requester, the registrant, and the approvers or the one deciding who authored the
+    training run); ``run_authors`` are the training run's owner names, whoever they
+    name being excluded too;
     ``lapse_reason`` explains the approvals still missing after the latest lapse
     (empty when none is to explain); ``requirements`` are the decision right's
-    required approvals with the floor applied (``decisions.requirements_for``)."""
+    required approvals with the floor applied (``decisions.requirements_for``);
+    ``facts`` are the registered facts about the version (``gate_fact``), read in
+    the statement that loaded the request."""
 
     kind: str
     version: "ModelVersion"
@@ -89,6 +97,8 @@ class GateContext:
     training_data: "TrainingDataVerdict"
     fingerprint_parts: dict = field(default_factory=dict)
     fingerprint: str = ""
+    facts: dict = field(default_factory=dict)
+    run_authors: tuple[str, ...] = ()
 
 
 _checks: dict[str, tuple[int, Callable]] = {}
@@ -174,10 +184,6 @@ def fingerprint_of(parts: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def fingerprint(model_version) -> str:
-    return fingerprint_of(fingerprint_parts(model_version))
-
-
 # --- sharing work within one judgement ---------------------------------------
 
 _memo: ContextVar[dict | None] = ContextVar("govreg_gate_memo", default=None)
@@ -203,3 +209,95 @@ def memoize(key, compute: Callable):
     if key not in memo:
         memo[key] = compute()
     return memo[key]
+
+
+def loaded_fact(model_version, name: str, default=None):
+    """The fact ``name`` about ``model_version`` as loaded for the current judgement
+    (``default`` outside one, or when it was not loaded): for fingerprint parts, which
+    receive only the version; checks read ``context.facts``."""
+    memo = _memo.get()
+    facts = memo.get(("gate.facts", model_version.pk)) if memo is not None else None
+    return facts.get(name, default) if facts else default
+
+
+# --- facts: what checks read, loaded with the request -------------------------
+
+_facts: dict[str, Callable] = {}
+
+
+def gate_fact(name: str):
+    """Register ``func(version) -> expression``: an SQL expression (``Exists``, a
+    ``Subquery``, ``JSONArray`` of a few rows) about the model version being judged,
+    ``version(field)`` being an ``OuterRef`` to one of its fields (``version("pk")``,
+    ``version("model_id")``, ``version("model__risk_tier")``).
+
+    The gate evaluates every registered fact in the statement that loads the request
+    (``with_facts``), or, for a request not saved yet, in one query over its version,
+    so a check reads ``context.facts[name]`` instead of running a query of its own.
+    A fact missing from ``context.facts`` (judged outside the gate's loading) means
+    "read it yourself"."""
+
+    def decorator(func):
+        _facts[name] = func
+        return func
+
+    return decorator
+
+
+def _alias(name: str) -> str:
+    return "gate_fact_" + re.sub(r"\W", "_", name)
+
+
+def with_facts(queryset, path: str = ""):
+    """``queryset`` of model versions (``path`` empty), or of rows that point at one
+    through ``path`` (``"model_version"``), with every registered fact annotated."""
+
+    def ref(name: str) -> OuterRef:
+        if not path:
+            return OuterRef(name)
+        return OuterRef(f"{path}_id" if name in ("pk", "id") else f"{path}__{name}")
+
+    return queryset.annotate(**{_alias(name): func(ref) for name, func in _facts.items()})
+
+
+def take_facts(instance) -> dict | None:
+    """The facts ``with_facts`` annotated on ``instance``, taken off it: they are as of
+    the statement that loaded it and serve the one judgement that follows. ``None``
+    when it carries none."""
+    aliases = {name: _alias(name) for name in _facts}
+    if not aliases or any(alias not in instance.__dict__ for alias in aliases.values()):
+        return None
+    return {name: instance.__dict__.pop(alias) for name, alias in aliases.items()}
+
+
+def facts_of(model_version) -> dict:
+    """Every registered fact about ``model_version``: one query (none without facts)."""
+    if not _facts:
+        return {}
+    queryset = type(model_version)._default_manager.filter(pk=model_version.pk)
+    row = with_facts(queryset).values(*(_alias(name) for name in _facts)).first() or {}
+    return {name: row.get(_alias(name)) for name in _facts}
+
+
+def remember_facts(model_version, facts: dict) -> None:
+    """Make ``facts`` what ``loaded_fact`` answers for ``model_version`` in the current
+    judgement (``evaluation``)."""
+    memo = _memo.get()
+    if memo is not None:
+        memo[("gate.facts", model_version.pk)] = facts
+
+
+class JSONArray(Aggregate):
+    """An expression's values over a subquery's rows as one JSON array
+    (``json_group_array`` on SQLite, ``json_agg`` on PostgreSQL); NULL over no rows.
+    For a fact that reads a few rows::
+
+        Subquery(rows.order_by().values(group).annotate(a=JSONArray(JSONObject(...)))
+                 .values("a"))
+    """
+
+    function = "JSON_GROUP_ARRAY"
+    output_field = JSONField()
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return super().as_sql(compiler, connection, function="JSON_AGG", **extra_context)

@@ -30,9 +30,11 @@ from registry.choices import DecisionAction, RiskTier, Verdict
 __all__ = [
     "approval_counts",
     "can_approve",
+    "conflicted_among",
     "conflicted_users",
     "requirements_for",
     "rights_for",
+    "run_author_names",
     "tally",
     "training_run_authors",
 ]
@@ -125,20 +127,35 @@ def _owner_names(facets) -> list[str]:
     return names
 
 
-def training_run_authors(run) -> set[int]:
-    """User ids of the people who authored a lineage training run.
-
-    Read from the OpenLineage ``ownership`` facet on the run and on its job
-    (``{"owners": [{"name": "user:olivia", "type": "MAINTAINER"}]}``): each owner
-    name, without a ``user:`` prefix, is matched to a user by username or e-mail.
-    Owners that match no user are ignored (they cannot approve anyway).
-    """
+def run_author_names(run) -> list[str]:
+    """The owner names of a lineage training run, as its OpenLineage ``ownership`` facet
+    and its job's say (``{"owners": [{"name": "user:olivia", "type": "MAINTAINER"}]}``),
+    without the ``user:`` prefix. Reads nothing: the run and its job are loaded."""
     if run is None:
-        return set()
+        return []
     names = _owner_names(getattr(run, "facets", None))
     job = getattr(run, "job", None)
     if job is not None:
         names += _owner_names(getattr(job, "facets", None))
+    return names
+
+
+def is_named(user, names) -> bool:
+    """Whether one of ``names`` is ``user``'s username or e-mail (case-insensitive), the
+    way ``training_run_authors`` matches owners to users."""
+    wanted = {name.casefold() for name in names}
+    return bool(wanted) and (
+        user.get_username().casefold() in wanted or (user.email or "").casefold() in wanted
+    )
+
+
+def training_run_authors(run) -> set[int]:
+    """User ids of the people who authored a lineage training run.
+
+    Each owner name of ``run_author_names`` is matched to a user by username or
+    e-mail. Owners that match no user are ignored (they cannot approve anyway).
+    """
+    names = run_author_names(run)
     if not names:
         return set()
     query = Q()
@@ -153,9 +170,21 @@ def conflicted_users(model_version, requested_by_id=None) -> dict[int, str]:
     The requester, the user who registered the version, and the training run's
     authors (see ``training_run_authors``). Returns ``{user_id: reason}``.
     """
-    conflicts: dict[int, str] = {}
-    for user_id in training_run_authors(getattr(model_version, "training_run", None)):
-        conflicts[user_id] = "authored the training run"
+    authors = training_run_authors(getattr(model_version, "training_run", None))
+    return _conflicts(model_version, requested_by_id, authors)
+
+
+def conflicted_among(model_version, requested_by_id, people) -> dict[int, str]:
+    """``conflicted_users`` narrowed to the requester, the registrant and ``people``
+    (users already loaded: the approvers, the one deciding), without a query: the
+    run's authors among ``people`` are found by name (``is_named``)."""
+    names = run_author_names(getattr(model_version, "training_run", None))
+    authors = {person.pk for person in people if is_named(person, names)}
+    return _conflicts(model_version, requested_by_id, authors)
+
+
+def _conflicts(model_version, requested_by_id, author_ids) -> dict[int, str]:
+    conflicts: dict[int, str] = {user_id: "authored the training run" for user_id in author_ids}
     if getattr(model_version, "registered_by_id", None):
         conflicts[model_version.registered_by_id] = "registered this version"
     if requested_by_id:

@@ -105,6 +105,9 @@ def _load_for_decision(request_id: int) -> DeploymentRequest:
 
 
 def _with_relations(queryset):
+    """The request with what one judgement and its answer read: its relations, the
+    facts the checks registered (``gate_checks.with_facts``) and its approvals."""
+    queryset = gate_checks.with_facts(queryset, "model_version")
     return queryset.select_related(
         "model_version__model__team",
         "model_version__training_run__job",
@@ -201,20 +204,31 @@ def _latest_lapse_reason(approvals, to_lapse, counted, now) -> str:
     return next((r for r in latest if r.startswith(LAPSE_PREFIX)), latest[0])
 
 
-def assess(deployment_request, now, approvals=None) -> tuple[GateContext, Lapses]:
+def assess(deployment_request, now, approvals=None, deciders=()) -> tuple[GateContext, Lapses]:
     """The context every check of one judgement receives, and the lapses it found.
     Call inside ``gate_checks.evaluation()`` (``judge`` does) so that the checks and
-    fingerprint parts reading the same lineage read it once."""
+    fingerprint parts reading the same lineage read it once. ``deciders``: users about
+    to decide, whose separation-of-duties conflicts the context must know too."""
     version = deployment_request.model_version
     model = version.model
     environment = deployment_request.environment
+    facts = gate_checks.take_facts(deployment_request)
+    if facts is None:
+        facts = gate_checks.take_facts(version)
+    if facts is None:
+        facts = gate_checks.facts_of(version)
+    gate_checks.remember_facts(version, facts)
     parts = gate_checks.fingerprint_parts(version)
     fingerprint = gate_checks.fingerprint_of(parts)
     approvals = _approvals(deployment_request) if approvals is None else approvals
     right = decisions.rights_for(deployment_request.action, model, environment)
-    conflicts = {}
+    conflicts, authors = {}, []
     if right is None or right.separation_of_duties:
-        conflicts = decisions.conflicted_users(version, deployment_request.requested_by_id)
+        # The people who may decide are known (the approvers, the one deciding): their
+        # conflicts are found by name, and the run's other authors named as they are.
+        people = [a.approver for a in approvals] + list(deciders)
+        authors = decisions.run_author_names(version.training_run)
+        conflicts = decisions.conflicted_among(version, deployment_request.requested_by_id, people)
     lapses = find_lapses(deployment_request, approvals, parts, fingerprint, right, now)
     context = GateContext(
         kind=deployment_request.kind or RequestKind.DEPLOY,
@@ -228,11 +242,13 @@ def assess(deployment_request, now, approvals=None) -> tuple[GateContext, Lapses
         right=right,
         requirements=decisions.requirements_for(right, model, environment),
         conflicts=conflicts,
+        run_authors=tuple(authors),
         approvals=lapses.counted,
         lapse_reason=lapses.reason,
         training_data=training_data_verdict(version),
         fingerprint_parts=parts,
         fingerprint=fingerprint,
+        facts=facts,
     )
     return context, lapses
 
@@ -744,8 +760,6 @@ def _decide(request_id, user, verdict, comment, now) -> DeploymentRequest:
     write the decision, any lapse it found and the new answer."""
     now = now or timezone.now()
     comment = (comment or "").strip()
-    if verdict == Verdict.REJECT and not comment:
-        raise ValidationError({"comment": "A rejection needs a comment saying why."})
     with transaction.atomic():
         deployment_request = _load_for_decision(request_id)
         allowed, reason = decisions.can_approve(
@@ -755,7 +769,7 @@ def _decide(request_id, user, verdict, comment, now) -> DeploymentRequest:
             raise GateRefused(reason)
         _refuse_settled(deployment_request)
         with gate_checks.evaluation():
-            context, lapses = assess(deployment_request, now)
+            context, lapses = assess(deployment_request, now, deciders=[user])
             approval = Approval(
                 request=deployment_request,
                 approver=user,
@@ -767,18 +781,21 @@ def _decide(request_id, user, verdict, comment, now) -> DeploymentRequest:
                 created_at=now,
             )
             # The request and the approver are loaded rows: no need to look them up again.
+            # ``Approval.clean`` holds the rules of a decision (a rejection says why).
             approval.full_clean(exclude=["request", "approver"], validate_constraints=False)
             with_decision = dataclasses.replace(context, approvals=[*context.approvals, approval])
             judgement = verdict_of(deployment_request, with_decision, lapses)
         if _denied_regardless(context, judgement):
             raise GateConflict("This request is denied; the pipeline must ask again.")
         _refuse_decider(user, context)
-        try:
-            with transaction.atomic():
-                approval.save()
-        except IntegrityError:
-            raise GateConflict("You have already decided on this request.")
+        # Lapses first: the decider's own approval may be one that lapses now.
         _record_evidence(deployment_request, judgement, now)
+        try:
+            approval.save()
+        except IntegrityError:
+            # A duplicate decision that slipped past the lock (SQLite); raising at once
+            # rolls the act back, so no savepoint is needed to go on.
+            raise GateConflict("You have already decided on this request.")
         record_decision(
             "gate.approve" if verdict == Verdict.APPROVE else "gate.reject",
             deployment_request,
