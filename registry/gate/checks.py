@@ -300,4 +300,6 @@ class JSONArray(Aggregate):
     output_field = JSONField()
 
     def as_postgresql(self, compiler, connection, **extra_context):
-        return super().as_sql(compiler, connection, function="JSON_AGG", **extra_context)
+        # As text, the way a JSON column reaches the field on either database.
+        sql, params = super().as_sql(compiler, connection, function="JSON_AGG", **extra_context)
+        return f"({sql})::text", params
