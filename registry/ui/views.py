@@ -94,6 +94,7 @@ def request_detail(request, pk):
             "valid_for": context["me"].valid_for,
             "failing_checks": [c["name"] for c in failing if c["name"] != "approvals-complete"],
             "failing": failing,
+            "rejections": [r for r in deployment_request.reasons if r.startswith("rejected by ")],
         },
     )
 

@@ -14,7 +14,10 @@ AXES = ("inherent", "residual")
 class RiskRegisterFilter(RiskFilter):
     q = django_filters.CharFilter(method="search", label="Search")
     level = django_filters.ChoiceFilter(
-        field_name="residual_level", choices=RiskLevel.choices, label="Residual level"
+        field_name="residual_level",
+        choices=RiskLevel.choices,
+        empty_label="Any",
+        label="Residual level",
     )
     status = django_filters.ChoiceFilter(
         choices=[*RiskStatus.choices, ("all", "All, closed too")],
