@@ -7,7 +7,7 @@ class PlaybooksConfig(AppConfig):
 
     def ready(self):
         from audit.tracking import track
-        from playbooks import checks, demo, metrics, models  # noqa: F401  (registrations)
+        from playbooks import checks, demo, dossier, metrics, models  # noqa: F401  (registrations)
 
         track(models.Playbook, m2m=("thresholds",))
         track(models.PlaybookVersion)
@@ -21,4 +21,6 @@ class PlaybooksConfig(AppConfig):
         track(models.PostIncidentReview)
         track(models.ActionItem)
         metrics.register()
+        from playbooks.ui import nav  # noqa: F401  (the incident board's navigation)
         from playbooks.ui import sections  # noqa: F401  (board and risk-page sections)
+        from playbooks.ui import console as _console  # noqa: F401  (home panels, model-page sections)

@@ -3,7 +3,9 @@
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.utils.html import format_html_join
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 
 from accounts.admin_base import (
     GovernedAdmin,
@@ -26,6 +28,23 @@ from registry.models import (
     MLModel,
     ModelVersion,
 )
+
+
+def dossier_links(version) -> str:
+    """Download links of a version's dossier (JSON, PDF, signed bundle), for whoever may
+    read the version here: its team, the board, auditors and admins."""
+    if version is None or version.pk is None:
+        return "-"
+    url = reverse("model-dossier", kwargs={"name": version.model.name})
+    links = [
+        (f"{url}?{urlencode({'version': version.version, 'format': fmt})}", label)
+        for fmt, label in (("pdf", "PDF"), ("json", "JSON"), ("bundle", "signed bundle"))
+    ]
+    return format_html(
+        "{} (Annex IV, {})",
+        format_html_join(" · ", '<a href="{}">{}</a>', links),
+        version,
+    )
 
 
 class ModelVersionInline(GovernedTabularInline):
@@ -52,10 +71,16 @@ class MLModelAdmin(GovernedGuardedAdmin):
     inlines = [ModelVersionInline]
 
     delete_allowed = True
+    readonly_fields = ("dossier",)
 
     @admin.display(boolean=True)
     def card_complete(self, obj):
         return obj.card_complete
+
+    @admin.display(description="dossier of the newest version")
+    def dossier(self, obj):
+        newest = obj.versions.order_by("-created_at", "-pk").first() if obj.pk else None
+        return dossier_links(newest) if newest else "-"
 
     def scope_queryset(self, request, queryset):
         seen = super().scope_queryset(request, queryset)
@@ -79,7 +104,7 @@ class ModelVersionAdmin(GovernedAdmin):
     search_fields = ("model__name", "version", "artifact_digest", "code_commit")
     list_select_related = ("model", "training_run", "registered_by")
     raw_id_fields = ("training_run",)
-    readonly_fields = ("registered_by", "training_data", "created_at", "updated_at")
+    readonly_fields = ("registered_by", "training_data", "dossier", "created_at", "updated_at")
     scope_path = "model"
     scope_model = MLModel
     actions = ["mark_validated", "mark_deprecated", "mark_retired"]
@@ -87,6 +112,10 @@ class ModelVersionAdmin(GovernedAdmin):
     def get_readonly_fields(self, request, obj=None):
         fields = (*super().get_readonly_fields(request, obj), "status")
         return (*fields, "model") if obj is not None else fields
+
+    @admin.display(description="dossier")
+    def dossier(self, obj):
+        return dossier_links(obj)
 
     @admin.display(description="training data (from lineage)")
     def training_data(self, obj):

@@ -199,6 +199,22 @@ LOAN_CARD = {
 }
 
 
+# What the dossier (Annex IV points 1, 7, 8, 9) and a serious-incident report name.
+LOAN_REGULATORY = {
+    "provider": "Example Consumer Credit B.V., Herengracht 1, Amsterdam",
+    "standards_applied": "ISO/IEC 42001:2023 AI management system\n"
+    "ISO/IEC 23894:2023 AI risk management\n"
+    "ISO/IEC TR 24027:2021 bias in AI systems (disparate-impact tests)",
+    "conformity_declaration_ref": "DoC-2026-017 (credit-risk/loan-default, signed by the CRO)",
+    "eu_database_id": "EUDB-HR-2026-004711",
+    "post_market_monitoring_plan": "Score drift (PSI against the training sample) and "
+    "default-rate calibration are watched daily in production with thresholds per version; "
+    "a critical signal opens an incident with the drift playbook. Disparate impact on "
+    "thin-file applicants is reported monthly to the board; underwriters' overrides are "
+    "sampled quarterly. Serious incidents are reported under Art. 73.",
+}
+
+
 def credit_batch(context, n: int, *, credit_limit: str | None) -> None:
     """Extract ``n`` of the application and bureau data: features, then the trainings."""
     run(
@@ -227,6 +243,7 @@ def credit_batch(context, n: int, *, credit_limit: str | None) -> None:
         "high",
         "Probability of default for consumer loan applications.",
         **LOAN_CARD,
+        **LOAN_REGULATORY,
     )
     register(context, loan, str(n), trained)
     if credit_limit is None:

@@ -8,7 +8,7 @@ class RiskConfig(AppConfig):
     def ready(self):
         from audit.tracking import track
         from config.metrics import register_gauge
-        from risk import checks, demo, metrics, models  # noqa: F401  (registrations)
+        from risk import checks, demo, dossier, metrics, models  # noqa: F401  (registrations)
 
         track(models.RiskMatrix)
         track(
@@ -39,3 +39,4 @@ class RiskConfig(AppConfig):
             metrics.overdue_reviews,
         )
         from risk.ui import nav, sections  # noqa: F401  (navigation, decision-page sections)
+        from risk.ui import console as _console  # noqa: F401  (home panels, model-page sections)

@@ -18,11 +18,26 @@ from playbooks.choices import (
     WebhookState,
 )
 
-__all__ = ["Incident", "StepCompletion", "TimelineEntry", "Escalation", "CLOCK_SKEW"]
+__all__ = [
+    "CLOCK_SKEW",
+    "EU_MEMBER_STATES",
+    "Escalation",
+    "Incident",
+    "StepCompletion",
+    "TimelineEntry",
+]
 
 # How far ahead of the server's clock a reported moment may be (a caller's clock
 # running slightly fast); anything later is in the future and refused.
 CLOCK_SKEW = timedelta(minutes=5)
+
+
+# ISO 3166-1 alpha-2 codes of the EU's Member States (Greece as EL, as the EU writes it),
+# the values a serious-incident report's ``affected_member_states`` may hold.
+EU_MEMBER_STATES = frozenset(
+    ("AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "EL", "ES", "FI", "FR", "HR", "HU")
+    + ("IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK")
+)
 
 
 def _user_fk(**kwargs):
@@ -146,6 +161,33 @@ class Incident(models.Model):
         blank=True,
         help_text="When the report reached the market surveillance authority.",
     )
+    # What the serious-incident report (Art. 73) says beyond the records above.
+    occurred_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the incident happened, if known (else the report gives when it was "
+        "opened).",
+    )
+    affected_member_states = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Member States where it happened or people were affected: ["DE", "NL"].',
+    )
+    persons_affected = models.PositiveIntegerField(
+        null=True, blank=True, help_text="How many people were affected, as far as known."
+    )
+    causal_link = models.TextField(
+        blank=True,
+        help_text="The suspected causal link between the AI system and the incident.",
+    )
+    immediate_actions = models.TextField(
+        blank=True, help_text="What was done at once to contain the harm."
+    )
+    other_regimes_notified = models.TextField(
+        blank=True,
+        help_text="Other authorities notified under other rules (e.g. GDPR Art. 33, NIS2), "
+        "with when.",
+    )
     not_reportable_at = models.DateTimeField(null=True, blank=True, editable=False)
     not_reportable_by = _user_fk(editable=False)
     not_reportable_reason = models.TextField(
@@ -200,10 +242,29 @@ class Incident(models.Model):
                         f"({self.aware_at:%Y-%m-%d %H:%M} UTC)."
                     }
                 )
+        if self.occurred_at and self.occurred_at > now + CLOCK_SKEW:
+            raise ValidationError({"occurred_at": "The incident cannot happen in the future."})
+        self._clean_member_states()
         if self.not_reportable_at is not None and not self.not_reportable_reason.strip():
             raise ValidationError(
                 {"not_reportable_reason": "A not-reportable determination needs its reason."}
             )
+
+    def _clean_member_states(self):
+        states = self.affected_member_states
+        if not isinstance(states, list) or not all(isinstance(code, str) for code in states):
+            raise ValidationError(
+                {"affected_member_states": 'A list of country codes, e.g. ["DE", "NL"].'}
+            )
+        unknown = sorted({code for code in states if code.upper() not in EU_MEMBER_STATES})
+        if unknown:
+            raise ValidationError(
+                {
+                    "affected_member_states": f"Not an EU Member State: {', '.join(unknown)} "
+                    "(ISO 3166-1 alpha-2; Greece is EL)."
+                }
+            )
+        self.affected_member_states = sorted({code.upper() for code in states})
 
     @property
     def report_overdue(self) -> bool:

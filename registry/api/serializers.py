@@ -173,6 +173,7 @@ class MLModelSerializer(FullCleanSerializer):
             "risk_tier",
             "description",
             *MLModel.CARD_FIELDS,
+            *MLModel.REGULATORY_FIELDS,
             "card_complete",
             "card_missing",
             "created_at",

@@ -30,6 +30,7 @@ router.register("deployments", DeploymentViewSet, basename="deployment")
 
 urlpatterns = [
     re_path(r"^impact/?$", ImpactView.as_view(), name="impact"),
+    path("", include("registry.api.dossier_urls")),
     *router.urls,
     path("", include("registry.gate.urls")),
 ]

@@ -34,6 +34,16 @@ class MLModel(models.Model):
         "human_oversight",
         "contact",
     )
+    # What a regulator's dossier (Annex IV points 1, 7, 8 and 9) and a serious-incident
+    # report (Art. 73) name; not asked by the gate's card check: a model in development
+    # has no declaration of conformity yet.
+    REGULATORY_FIELDS = (
+        "provider",
+        "standards_applied",
+        "conformity_declaration_ref",
+        "eu_database_id",
+        "post_market_monitoring_plan",
+    )
 
     name = models.SlugField(max_length=100, unique=True)
     team = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="ml_models")
@@ -46,6 +56,34 @@ class MLModel(models.Model):
     ethical_considerations = models.TextField(blank=True)
     human_oversight = models.TextField("human oversight measures", blank=True)
     contact = models.CharField(max_length=200, blank=True)
+    provider = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The provider placing the system on the market or into service (Art. 3(3)).",
+    )
+    standards_applied = models.TextField(
+        "harmonised standards applied",
+        blank=True,
+        help_text="Harmonised standards or other specifications applied, one per line "
+        "(Annex IV point 7).",
+    )
+    conformity_declaration_ref = models.CharField(
+        "EU declaration of conformity reference",
+        max_length=300,
+        blank=True,
+        help_text="Reference (document id or URL) of the EU declaration of conformity "
+        "(Art. 47, Annex IV point 8).",
+    )
+    eu_database_id = models.CharField(
+        "EU database registration id",
+        max_length=100,
+        blank=True,
+        help_text="The registration id in the EU database for high-risk systems (Art. 71).",
+    )
+    post_market_monitoring_plan = models.TextField(
+        blank=True,
+        help_text="The post-market monitoring plan (Art. 72, Annex IV point 9).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
