@@ -21,6 +21,8 @@ class PlaybooksConfig(AppConfig):
         track(models.PostIncidentReview)
         track(models.ActionItem)
         metrics.register()
-        from playbooks.ui import nav  # noqa: F401  (the incident board's navigation)
-        from playbooks.ui import sections  # noqa: F401  (board and risk-page sections)
         from playbooks.ui import console as _console  # noqa: F401  (home panels, model-page sections)
+        from playbooks.ui import (
+            nav,  # noqa: F401  (the incident board's navigation)
+            sections,  # noqa: F401  (board and risk-page sections)
+        )

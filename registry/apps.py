@@ -22,9 +22,16 @@ class RegistryConfig(AppConfig):
         # with what changed; a generic create/update event would say it twice.
 
         # Registrations: gate checks, fingerprint parts, signal receivers, gauges, demo data.
-        from registry import checks, demo, metrics, receivers  # noqa: F401
-        from registry import dossier_sections  # noqa: F401  (dossier sections)
+        from registry import (  # noqa: F401
+            checks,
+            demo,
+            dossier_sections,  # noqa: F401  (dossier sections)
+            metrics,
+            receivers,
+        )
         from registry.gate import approval_checks  # noqa: F401
         from registry.gate import demo as gate_demo  # noqa: F401
-        from registry.ui import console  # noqa: F401
-        from registry.ui import lineage_impact  # noqa: F401  (the lineage picture's impact)
+        from registry.ui import (
+            console,  # noqa: F401
+            lineage_impact,  # noqa: F401  (the lineage picture's impact)
+        )

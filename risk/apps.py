@@ -38,5 +38,5 @@ class RiskConfig(AppConfig):
             (),
             metrics.overdue_reviews,
         )
-        from risk.ui import nav, sections  # noqa: F401  (navigation, decision-page sections)
         from risk.ui import console as _console  # noqa: F401  (home panels, model-page sections)
+        from risk.ui import nav, sections  # noqa: F401  (navigation, decision-page sections)
