@@ -4,7 +4,7 @@ import pytest
 
 from lineage.services import change_dataset_version
 from registry import services
-from registry.gate.checks import fingerprint, fingerprint_parts, registered_checks
+from registry.gate.checks import fingerprint_of, fingerprint_parts, registered_checks
 from registry.gate.services import context_for
 from registry.models import DeploymentRequest
 from tests.factories import UserFactory
@@ -69,6 +69,10 @@ def test_retired_version_check_is_final(version, production):
     result = run_check("version-not-retired", request_for(version, production))
     assert not result.passed
     assert result.final
+
+
+def fingerprint(version) -> str:
+    return fingerprint_of(fingerprint_parts(version))
 
 
 def test_fingerprint_changes_with_dataset_status_and_card(version, chain):
