@@ -149,6 +149,9 @@ def route_kwargs(world) -> dict[str, dict]:
     kwargs["auditevent-detail"] = {"seq": r["audit.auditevent"].seq}
     kwargs["apitoken-detail"] = {"token_key": r["accounts.apitoken"].token_key}
     kwargs["ui-model-detail"] = {"name": r["registry.mlmodel"].name}
+    kwargs["model-dossier"] = {"name": r["registry.mlmodel"].name}
+    # The world holds no audit export: every role meets a 404 or is refused before it.
+    kwargs["auditexport-detail"] = kwargs["auditexport-download"] = {"pk": 999999}
     kwargs["lineage-namespace"] = {"namespace": namespace}
     kwargs["lineage-datasets"] = {"namespace": namespace}
     kwargs["lineage-jobs"] = {"namespace": namespace}
@@ -187,6 +190,8 @@ def route_query(world) -> dict[str, str]:
         "ui-lineage-graph-json": f"?nodeId={node}",
         "lineage-column-lineage": f"?nodeId={node}",
         "lineage-run-upstream": f"?runId={world.records['lineage.run'].run_id}",
+        "audit-proof": "?seq=1&tree_size=1",
+        "audit-consistency": "?from=1&to=1",
     }
 
 
@@ -372,6 +377,15 @@ EXPECTED: dict[str, str] = {
     "featureversion-list": "401 200 200 200 200 200 200 200 200",
     "healthz": "200 200 200 200 200 200 200 200 200",
     "home": "302 200 200 200 200 200 200 200 200",
+    "audit-checkpoint": "401 403 403 403 403 200 200 403 200",
+    "audit-consistency": "401 403 403 403 403 200 200 403 200",
+    "audit-keys": "200 200 200 200 200 200 200 200 200",
+    "audit-proof": "401 403 403 403 403 200 200 403 200",
+    "auditexport-detail": "401 403 403 403 403 404 404 403 404",
+    "auditexport-download": "401 403 403 403 403 404 404 403 404",
+    "auditexport-list": "401 403 403 403 403 200 200 403 200",
+    "dossier-schema": "200 200 200 200 200 200 200 200 200",
+    "model-dossier": "401 404 200 200 200 200 200 200 200",
     "ui-model-list": "302 200 200 200 200 200 200 200 200",
     "ui-model-detail": "302 404 200 200 200 200 200 200 200",
     "ui-audit-trail": "302 403 403 403 403 200 200 403 200",
