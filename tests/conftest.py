@@ -23,6 +23,12 @@ def _eager_celery_by_default():
     celery_app.conf.task_always_eager = previous
 
 
+@pytest.fixture(autouse=True)
+def _audit_exports_in_a_temporary_folder(settings, tmp_path_factory):
+    """Audit export bundles a test builds go to a folder of its own, never the checkout."""
+    settings.GOVREG_AUDIT_EXPORT_DIR = str(tmp_path_factory.mktemp("exports"))
+
+
 @pytest.fixture
 def real_worker():
     if not REAL_BROKER:

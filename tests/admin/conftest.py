@@ -15,7 +15,8 @@ from guardian.shortcuts import assign_perm
 
 from accounts.roles import Role
 from accounts.services import issue_token
-from audit.models import AuditEvent
+from audit.exports import request_export
+from audit.models import AuditEvent, AuditExport, AuditSigningKey
 from audit.services import sign_checkpoint
 from lineage.models import DatasetVersion, LineageEvent, Run
 from lineage.services import ingest_event
@@ -160,12 +161,17 @@ def build_world() -> World:
     )
     token, _ = issue_token(engineer, name="laptop")
     checkpoint = sign_checkpoint()
+    export = request_export(
+        AuditExport(after=now - timedelta(days=1), before=now + timedelta(days=1)), users["admin"]
+    )
 
     world.records = {
         "auth.group": credit,
         "auth.user": engineer,
         "audit.auditevent": AuditEvent.objects.order_by("seq").first(),
         "audit.auditcheckpoint": checkpoint,
+        "audit.auditexport": export,
+        "audit.auditsigningkey": AuditSigningKey.objects.get(key_id=checkpoint.key_id),
         "accounts.apitoken": token,
         "lineage.namespace": run.job.namespace,
         "lineage.dataset": dataset_version.dataset,

@@ -38,6 +38,8 @@ TEAM_WRITES = {
 NEVER_CHANGED = {
     "audit.auditevent",
     "audit.auditcheckpoint",
+    "audit.auditexport",
+    "audit.auditsigningkey",
     "accounts.apitoken",
     "lineage.namespace",
     "lineage.dataset",
