@@ -1,7 +1,6 @@
 """Appending to the audit trail, and signing checkpoints over it."""
 
 import base64
-import itertools
 import json
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -12,9 +11,8 @@ from audit import signing
 from audit.chain import GENESIS_HASH, canonical_pieces, check_log, event_hash
 from audit.context import current, current_actor
 from audit.exceptions import TrailTampered
-from audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
+from audit.models import AuditChainHead, AuditCheckpoint, AuditEvent, AuditTreeNode
 from govreg_verify.checkpoint import Checkpoint, CheckpointError, key_id, open_note, sign_note
-from govreg_verify.log import extension_problem
 
 
 def to_json(value):
@@ -246,36 +244,31 @@ def sign_checkpoint() -> AuditCheckpoint | None:
         )
     if size == 0 or (latest is not None and latest.tree_size == size):
         return latest
-    pinned = 0
+    from audit import keys, proofs
+
+    pinned, last_hash = 0, GENESIS_HASH
     if latest is not None:
         _check_own_signature(latest, key)
         pinned = latest.tree_size
-    prefix = (
-        AuditEvent.objects.filter(seq__lte=pinned)
-        .order_by("seq")
-        .values("seq", "prev_hash", "hash")
-        .iterator(5000)
-    )
+        last_hash = _check_pinned_prefix(latest)
     added = (
         event.as_record()
         for event in AuditEvent.objects.filter(seq__gt=pinned, seq__lte=size)
         .order_by("seq")
         .iterator(2000)
     )
-    result = check_log(
-        itertools.chain(prefix, added), root_sizes={pinned, size}, content_from=pinned + 1
-    )
+    result = check_log(added, after=(pinned, last_hash))
     if not result.intact:
         raise TrailTampered(
             f"audit chain broken at sequence {result.first_bad_seq}: {result.reason}"
         )
-    if result.verified != size:
-        raise TrailTampered(f"the chain head records {size} events but {result.verified} exist")
-    if latest is not None:
-        problem = extension_problem(result, latest.tree_size, bytes.fromhex(latest.root_hash))
-        if problem:
-            raise TrailTampered(problem)
-    checkpoint = Checkpoint(origin=origin, tree_size=size, root_hash=result.roots[size])
+    if pinned + result.verified != size:
+        raise TrailTampered(
+            f"the chain head records {size} events but {pinned + result.verified} exist"
+        )
+    proofs.index_tree(size)
+    root = proofs.root_at(size)
+    checkpoint = Checkpoint(origin=origin, tree_size=size, root_hash=root)
     _, signature = sign_note(checkpoint, key)
     row = AuditCheckpoint(
         tree_size=size,
@@ -290,11 +283,41 @@ def sign_checkpoint() -> AuditCheckpoint | None:
             row.save(force_insert=True)
     except IntegrityError:  # signed at the same size by a concurrent run: same content
         return AuditCheckpoint.objects.get(tree_size=size)
-    from audit import keys, proofs
-
     keys.register(key.public_key())
-    proofs.index_tree(size)
     return row
+
+
+def _check_pinned_prefix(latest: AuditCheckpoint) -> str:
+    """That the events the last checkpoint covers still hash to its signed root; returns
+    the hash of its last event, which the next event must link to.
+
+    The root is taken from the stored tree nodes (written from the events when
+    each checkpoint was signed) and the events after the last complete run of
+    256; the run holding the last event is re-read from the events too, so that
+    event's hash is pinned by the signed root. Events deeper in the prefix are
+    re-hashed by ``verify_audit``, not at every signing.
+    """
+    from audit import proofs
+
+    size = latest.tree_size
+    proofs.index_tree(size)
+    stated = bytes.fromhex(latest.root_hash)
+    problem = (
+        f"the first {size} events do not hash to the signed checkpoint's root (events before"
+        " it altered and re-hashed, removed or replaced)"
+    )
+    if proofs.root_at(size) != stated:
+        raise TrailTampered(problem)
+    if size % proofs.BLOCK == 0:
+        block = size // proofs.BLOCK - 1
+        from_events = proofs.perfect_root(proofs._level_hashes(0, block * proofs.BLOCK, size))
+        stored = AuditTreeNode.objects.filter(level=proofs.STRIDE, index=block).first()
+        if stored is None or stored.hash != from_events.hex():
+            raise TrailTampered(problem)
+    last = AuditEvent.objects.filter(seq=size).values_list("hash", flat=True).first()
+    if last is None:
+        raise TrailTampered(f"event {size}, the last the signed checkpoint covers, is missing")
+    return last
 
 
 def _check_own_signature(checkpoint: AuditCheckpoint, key) -> None:

@@ -28,7 +28,11 @@ class LogCheck:
 
 
 def check_log(
-    records: Iterable[dict], *, root_sizes: Iterable[int] = (), content_from: int = 1
+    records: Iterable[dict],
+    *,
+    root_sizes: Iterable[int] = (),
+    content_from: int = 1,
+    after: tuple[int, str] = (0, GENESIS_HASH),
 ) -> LogCheck:
     """Walk records in sequence order, checking every link and hash, in one pass.
 
@@ -38,15 +42,19 @@ def check_log(
     ``content_from`` are checked for order and links only and may carry just
     ``seq``, ``prev_hash`` and ``hash``: for a prefix already pinned by a
     checkpoint's root, the root settles their hashes.
+
+    ``after`` = (seq, hash) starts the walk after an event already checked: the
+    first record must then be ``seq + 1`` and link to ``hash``. ``verified``
+    counts the records walked, and ``roots`` is then over those records only.
     """
     wanted = set(root_sizes)
     result = LogCheck()
     tree = TreeBuilder()
     if 0 in wanted:
         result.roots[0] = tree.root()
-    expected_prev = GENESIS_HASH
+    offset, expected_prev = after
     for record in records:
-        seq, expected_seq = record["seq"], result.verified + 1
+        seq, expected_seq = record["seq"], offset + result.verified + 1
         if seq != expected_seq:
             result.first_bad_seq = expected_seq
             result.reason = f"expected sequence {expected_seq}, found {seq}"

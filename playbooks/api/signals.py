@@ -133,7 +133,8 @@ class AlertmanagerWebhookView(OutsideRequestTransaction, APIView):
     setting. The request is not one transaction: the alerts are stored in one insert,
     then triaged in short transactions of their own, in the request for a payload of
     at most GOVREG_SIGNALS_SYNC_TRIAGE_MAX alerts (200, each alert's outcome), else by
-    the ``playbooks.triage_signals`` task (202, what was received)."""
+    the ``playbooks.triage_signals`` task (202, what was received). A payload that fits
+    one triage batch is stored and triaged in one transaction (``triage.intake``)."""
 
     permission_classes = [IsAuthenticated, TokenScopePermission, ActionPermission]
     read_permission = write_permission = SEND_SIGNALS
@@ -160,15 +161,20 @@ class AlertmanagerWebhookView(OutsideRequestTransaction, APIView):
             _alert_input(raw, alert, data)
             for raw, alert in zip(body["alerts"], data["alerts"], strict=True)
         ]
-        receipt = triage.receive(inputs, request.user)
+        sync = len(inputs) <= settings.GOVREG_SIGNALS_SYNC_TRIAGE_MAX
+        if sync and len(inputs) <= settings.GOVREG_SIGNALS_TRIAGE_BATCH:
+            receipt = triage.intake(inputs, request.user)  # stored and triaged together
+        else:
+            receipt = triage.receive(inputs, request.user)
         waiting = receipt.waiting_ids()
         outcomes = None
-        if len(inputs) <= settings.GOVREG_SIGNALS_SYNC_TRIAGE_MAX:
+        if sync:
             try:
                 triage.triage_received(waiting)
             except DatabaseError:
                 log.exception("triage in the request failed; handing it to the task")
             else:
+                # Only what was triaged after the intake is read again.
                 current = {sig.pk: sig for sig in Signal.objects.filter(pk__in=waiting)}
                 outcomes = [
                     Outcome(current.get(sig.pk, sig), dup)

@@ -12,10 +12,9 @@ from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from audit.services import record_decision
 from playbooks.choices import EscalationReason, IncidentStatus, TimelineKind, WebhookState
 from playbooks.models import Escalation, Incident
-from playbooks.services.common import add_entry
+from playbooks.services.common import Trail, add_entry
 from playbooks.services.notify import group_emails, tell_level
 
 log = logging.getLogger(__name__)
@@ -29,10 +28,13 @@ def _create_level(
     level: dict | None = None,
     reason: str = EscalationReason.UNACKNOWLEDGED,
     add=add_entry,
+    trail: Trail,
 ) -> Escalation:
+    """Store level ``number``'s row (its ``create`` event in ``trail``), add its timeline
+    line and have it told after the commit."""
     level = level or incident.playbook_version.level(number)
     group = Group.objects.filter(name=level["group"]).first()
-    escalation = Escalation.objects.create(
+    escalation = Escalation(
         incident=incident,
         reason=reason,
         level=number,
@@ -47,6 +49,8 @@ def _create_level(
             else WebhookState.NOT_CONFIGURED
         ),
     )
+    Escalation.objects.bulk_create([escalation])
+    trail.created(escalation)
     message = (
         f"Level {number} ({level['group']}) notified; {level['minutes']} min to acknowledge."
         if reason == EscalationReason.UNACKNOWLEDGED
@@ -76,22 +80,27 @@ def escalate_report_overdue(incident: Incident, *, now) -> list[Escalation]:
     version = incident.playbook_version
     chain = list(version.escalation_chain) if version is not None else []
     levels = chain or [{"group": incident.model.team.name, "minutes": 0}]
-    return [
+    trail = Trail()
+    escalations = [
         _create_level(
             incident,
             number,
             now,
             level={"group": level["group"], "minutes": 0},
             reason=EscalationReason.REPORT_OVERDUE,
+            trail=trail,
         )
         for number, level in enumerate(levels, start=1)
     ]
+    trail.write()
+    return escalations
 
 
-def notify_first_level(incident: Incident, *, now, add=add_entry) -> Escalation:
+def notify_first_level(incident: Incident, *, now, add=add_entry, trail: Trail) -> Escalation:
     """Notify level 1 of a newly opened incident (called inside ``open_incident``, which
-    stores the new incident at level 1 of its chain; ``add`` writes the timeline line)."""
-    return _create_level(incident, 1, now, add=add)
+    stores the new incident at level 1 of its chain; ``add`` writes the timeline line,
+    ``trail`` takes the audit event)."""
+    return _create_level(incident, 1, now, add=add, trail=trail)
 
 
 def due_for_escalation(incident: Incident, now) -> bool:
@@ -116,8 +125,9 @@ def escalate(incident_id: int, from_level: int, *, now=None) -> Escalation | Non
             if changed != 1:
                 return None
             incident = Incident.objects.select_related("playbook_version").get(pk=incident_id)
-            escalation = _create_level(incident, from_level + 1, now)
-            record_decision(
+            trail = Trail()
+            escalation = _create_level(incident, from_level + 1, now, trail=trail)
+            trail.decision(
                 "incident.escalate",
                 incident,
                 from_level=from_level,
@@ -125,6 +135,7 @@ def escalate(incident_id: int, from_level: int, *, now=None) -> Escalation | Non
                 group=escalation.group_name,
                 reason=f"not acknowledged within level {from_level}'s minutes",
             )
+            trail.write()
             return escalation
     except IntegrityError:
         log.info("incident %s level %s already escalated elsewhere", incident_id, from_level + 1)

@@ -15,7 +15,7 @@ from playbooks.choices import (
     TimelineKind,
 )
 from playbooks.models import Incident, PostIncidentReview, StepCompletion
-from playbooks.services.common import IncidentConflict, NotAllowed, actor_name, add_entry
+from playbooks.services.common import IncidentConflict, NotAllowed, Trail, actor_name, add_entry
 from playbooks.services.escalation import notify_first_level
 from playbooks.services.rollback import request_rollback
 from playbooks.services.signal_links import link_signals
@@ -37,11 +37,19 @@ def open_incident(
     signal=None,
     links: dict | None = None,
     now=None,
+    trail: Trail | None = None,
 ) -> Incident:
-    """Open an incident, start its playbook and notify the first escalation level."""
+    """Open an incident, start its playbook and notify the first escalation level.
+
+    The rows go in with one INSERT each (the incident, each link table, the level-1
+    row, the opening timeline lines); their audit events are those ``audit.tracking``
+    writes for a save, appended to ``trail`` (the caller's act) or, without one, together
+    at the end."""
     now = now or timezone.now()
     links = links or {}
     escalates = playbook_version is not None and bool(playbook_version.escalation_chain)
+    own = trail is None
+    trail = Trail() if own else trail
     # No savepoint of its own: opening is all or nothing with the caller's transaction.
     with transaction.atomic(savepoint=False):
         incident = Incident(
@@ -66,10 +74,20 @@ def open_incident(
             if getattr(getattr(incident, name, None), "pk", None) is not None
         ]
         incident.full_clean(exclude=["dedup_key", *held], validate_constraints=False)
-        incident.save()
+        Incident.objects.bulk_create([incident])
+        trail.created(incident)
         for name in LINK_M2M:
-            if links.get(name):
-                getattr(incident, name).add(*links[name])  # a new incident links nothing yet
+            related = list(links.get(name) or [])
+            if related:  # a new incident links nothing yet
+                field = Incident._meta.get_field(name)
+                own_end, other_end = field.m2m_field_name(), field.m2m_reverse_field_name()
+                field.remote_field.through.objects.bulk_create(
+                    [
+                        field.remote_field.through(**{own_end: incident, other_end: row})
+                        for row in related
+                    ]
+                )
+                trail.linked(incident, name, related)
         lines = Lines()  # the opening lines, written together
         lines.add(
             incident,
@@ -91,8 +109,10 @@ def open_incident(
         if signal is not None:
             link_signals(incident, [signal], at=now, add=lines.add)
         if escalates:
-            notify_first_level(incident, now=now, add=lines.add)
-        lines.write(incident)
+            notify_first_level(incident, now=now, add=lines.add, trail=trail)
+        lines.write(incident, trail)
+        if own:
+            trail.write()
     return incident
 
 

@@ -10,11 +10,11 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Q
+from django.db.models import Case, F, OuterRef, Q, Subquery, Value, When
 
 from accounts.permissions import visible
 from playbooks.choices import ACTIVE_STATUSES
-from playbooks.models import Incident, Signal
+from playbooks.models import Incident, Playbook, Signal
 from registry import services as registry_services
 from registry.choices import DeploymentState
 from registry.models import Deployment, Environment, MLModel, ModelVersion
@@ -81,30 +81,39 @@ def incident_key(signal: Signal) -> str:
 def incident_to_join(signal: Signal, *, by_key: bool = True) -> Incident | None:
     """The active incident this linked reading joins: the one of its model, environment
     and metric; else the active one an earlier notification of the same alert episode
-    (fingerprint and startsAt) joined. None when there is none. ``by_key=False``: the
-    second rule only (the caller knows the first found nothing)."""
-    incident = None
-    if by_key:
-        incident = (
-            Incident.objects.filter(dedup_key=incident_key(signal), status__in=ACTIVE_STATUSES)
-            .order_by("-opened_at", "-pk")
-            .first()
-        )
-    if incident is not None or not signal.fingerprint:
-        return incident
-    earlier = (
-        Signal.objects.filter(
+    (fingerprint and startsAt) joined, the latest such. None when there is none.
+    ``by_key=False``: the second rule only (the caller knows the first found nothing).
+    Both rules are asked in one query."""
+    if not by_key and not signal.fingerprint:
+        return None
+    key = incident_key(signal)
+    rules = Q(dedup_key=key) if by_key else Q(pk__in=[])
+    candidates = Incident.objects.filter(status__in=ACTIVE_STATUSES)
+    if signal.fingerprint:
+        episode = Signal.objects.filter(
             fingerprint=signal.fingerprint,
             starts_at=signal.starts_at,
             model_id=signal.model_id,
             incident__status__in=ACTIVE_STATUSES,
+        ).exclude(pk=signal.pk)
+        rules |= Q(pk__in=episode.values("incident_id"))
+        candidates = candidates.annotate(
+            last_of_episode=Subquery(
+                episode.filter(incident=OuterRef("pk")).order_by("-pk").values("pk")[:1]
+            )
         )
-        .exclude(pk=signal.pk)
-        .order_by("-pk")
-        .values_list("incident_id", flat=True)
+        latest = [F("last_of_episode").desc(nulls_last=True)]
+    else:
+        latest = []
+    by_key_first = Value(1)
+    if by_key:
+        by_key_first = Case(When(dedup_key=key, then=Value(0)), default=Value(1))
+    return (
+        candidates.filter(rules)
+        .annotate(by_key_first=by_key_first)
+        .order_by("by_key_first", *latest, "-opened_at", "-pk")
         .first()
     )
-    return Incident.objects.filter(pk=earlier).first() if earlier else None
 
 
 @dataclass
@@ -160,23 +169,38 @@ def resolve(
 def _resolve(user, model_name, version_name, environment_name, deployment_id) -> Links:
     models = visible(MLModel.objects.select_related("team"), user)
     links = Links()
+    live_asked = False
     if deployment_id is not None:
         links.deployment = (
             Deployment.objects.select_related("model__team", "model_version", "environment")
             .filter(pk=deployment_id, model__in=models)
             .first()
         )
-        if links.deployment is not None:
-            links.model = links.deployment.model
-            links.environment = links.deployment.environment
-            links.model_version = links.deployment.model_version
+    elif model_name and environment_name:
+        # The usual alert: the model's live deployment in the named environment, with
+        # the model, environment and version in the same query.
+        links.deployment = (
+            Deployment.objects.select_related("model__team", "model_version", "environment")
+            .filter(
+                model__in=models,
+                model__name=model_name,
+                environment__name=environment_name,
+                state=DeploymentState.LIVE,
+            )
+            .first()
+        )
+        live_asked = True
+    if links.deployment is not None:
+        links.model = links.deployment.model
+        links.environment = links.deployment.environment
+        links.model_version = links.deployment.model_version
     if links.model is None and model_name:
         links.model = models.filter(name=model_name).first()
     if links.model is None:
         return links
     if environment_name and links.environment is None:
         links.environment = Environment.objects.filter(name=environment_name).first()
-    if links.deployment is None and links.environment is not None:
+    if links.deployment is None and links.environment is not None and not live_asked:
         links.deployment = (
             Deployment.objects.select_related("model_version")
             .filter(model=links.model, environment=links.environment, state=DeploymentState.LIVE)
@@ -192,14 +216,17 @@ def _resolve(user, model_name, version_name, environment_name, deployment_id) ->
         if len(only) == 1:
             links.deployment = only[0]
             links.environment = only[0].environment
-    if version_name:
+    deployed = links.deployment.model_version if links.deployment is not None else None
+    if version_name and getattr(deployed, "version", None) == version_name:
+        links.model_version = deployed  # the named version is the one deployed
+    elif version_name:
         links.model_version = ModelVersion.objects.filter(
             model=links.model, version=version_name
         ).first()
         if links.model_version is None:
             links.notes.append(f"version {version_name!r} is not registered")
-    elif links.deployment is not None:
-        links.model_version = links.deployment.model_version
+    else:
+        links.model_version = deployed
     return links
 
 
@@ -217,8 +244,16 @@ def thresholds_for(links: Links, metric: str, cache: LinkCache | None = None) ->
         subject |= Q(deployment=links.deployment)
     if links.model_version is not None:
         subject |= Q(model_version=links.model_version)
+    # Each threshold carries the first (by name) active playbook of the model's team that
+    # names it (``naming_playbook_id``), the playbook triage then runs.
+    naming = Playbook.objects.filter(
+        team_id=links.model.team_id, active=True, thresholds=OuterRef("pk")
+    ).order_by("name")
     found = list(
-        Threshold.objects.filter(subject, metric=metric).select_related("risk").order_by("pk")
+        Threshold.objects.filter(subject, metric=metric)
+        .select_related("risk")
+        .annotate(naming_playbook_id=Subquery(naming.values("pk")[:1]))
+        .order_by("pk")
     )
     if cache is not None:
         cache.thresholds[key] = found

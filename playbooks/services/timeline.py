@@ -5,10 +5,10 @@ INSERT with one ``incident.timeline`` audit event that pins every row
 
 from django.utils import timezone
 
-from audit.services import record, to_json
+from audit.services import to_json
 from audit.tracking import rows_digest
 from playbooks.models import TimelineEntry
-from playbooks.services.common import actor_name
+from playbooks.services.common import Trail, actor_name
 
 
 class Lines:
@@ -31,12 +31,15 @@ class Lines:
         self.entries.append(entry)
         return entry
 
-    def write(self, incident) -> list[TimelineEntry]:
-        """Insert the collected lines of ``incident`` in order, audited as one event."""
+    def write(self, incident, trail: Trail | None = None) -> list[TimelineEntry]:
+        """Insert the collected lines of ``incident`` in order, audited as one event
+        (in ``trail``, the act's events, when given; else at once)."""
         if not self.entries:
             return []
         created = TimelineEntry.objects.bulk_create(self.entries)
-        record(
+        own = trail is None
+        trail = Trail() if own else trail
+        trail.add(
             "incident.timeline",
             obj=incident,
             after={
@@ -45,5 +48,7 @@ class Lines:
                 "rows_sha256": rows_digest(created),
             },
         )
+        if own:
+            trail.write()
         self.entries = []
         return created

@@ -18,21 +18,22 @@ from datetime import datetime
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import F, FilteredRelation, Q
 from django.utils import timezone
 
 from accounts import notify
-from audit.services import record, record_decision
+from audit.services import record_decision
 from audit.tracking import rows_digest
 from lineage.services import insert_returning
 from playbooks.choices import AlertStatus, Severity, TaskStatus, Triage
 from playbooks.models import Incident, InvestigationTask, Playbook, Signal
 from playbooks.services import linking
-from playbooks.services.common import IncidentConflict
+from playbooks.services.common import IncidentConflict, Trail
 from playbooks.services.incidents import open_incident
 from playbooks.services.linking import SignalInput
-from playbooks.services.playbooks import latest_version
 from playbooks.services.signal_links import link_signals
+from playbooks.services.timeline import Lines
 
 log = logging.getLogger(__name__)
 
@@ -101,19 +102,27 @@ class Receipt:
 
 
 def choose_playbook(model, threshold, labels: dict, cache=None) -> Playbook | None:
-    """The model's team's playbook for this signal: the one naming the threshold,
-    else the one whose label matchers all match, else the one for the risk category."""
+    """The model's team's playbook for this signal: the one naming the threshold (a
+    threshold from ``linking.thresholds_for`` carries it), else the one whose label
+    matchers all match, else the one for the risk category. Each candidate comes with
+    its current version (``current``) in the same query."""
 
     def load():
         return list(
             Playbook.objects.filter(team_id=model.team_id, active=True)
-            .prefetch_related("thresholds")
+            .annotate(
+                current=FilteredRelation(
+                    "versions", condition=Q(versions__number=F("current_version"))
+                )
+            )
+            .select_related("current")
             .order_by("name")
         )
 
     candidates = cache.remember(("playbooks", model.team_id), load) if cache else load()
-    if threshold is not None:
-        by_threshold = [p for p in candidates if threshold.pk in _threshold_ids(p)]
+    naming = getattr(threshold, "naming_playbook_id", None)
+    if naming is not None:
+        by_threshold = [p for p in candidates if p.pk == naming]
         if by_threshold:
             return by_threshold[0]
     for playbook in candidates:
@@ -125,10 +134,6 @@ def choose_playbook(model, threshold, labels: dict, cache=None) -> Playbook | No
             if playbook.risk_category == category:
                 return playbook
     return None
-
-
-def _threshold_ids(playbook) -> set[int]:
-    return {threshold.pk for threshold in playbook.thresholds.all()}
 
 
 def decide(signal: Signal, links: linking.Links, cache=None) -> Decision:
@@ -256,60 +261,67 @@ def receive(inputs: list[SignalInput], user, *, now=None) -> Receipt:
     """Store a delivery: every reading not stored before, in one insert, waiting for
     triage; one ``signal.receive`` audit event names what was stored. A delivery that
     repeats only stored readings writes nothing at all."""
-    now = now or timezone.now()
+    with transaction.atomic():
+        trail = Trail()
+        receipt = _store(inputs, user, now or timezone.now(), trail)
+        # Last in the transaction: the chain's lock is held for this one append.
+        trail.write()
+    return receipt
+
+
+def _store(inputs: list[SignalInput], user, now, trail: Trail) -> Receipt:
+    """``receive``'s rows, in the caller's transaction; its audit event goes to ``trail``."""
     rows = [_new_signal(data, user, now) for data in inputs]
     receipt = Receipt()
-    with transaction.atomic():
-        first_of_key: dict[str, Signal] = {}
-        for row in rows:
-            if row.intake_key:
-                first_of_key.setdefault(row.intake_key, row)
-        inserted = _insert_new(list(first_of_key.values()))
-        unkeyed = [row for row in rows if not row.intake_key]
-        if unkeyed:
-            Signal.objects.bulk_create(unkeyed)
-        earlier = _stored_by_key(k for k in first_of_key if (k,) not in inserted)
-        fresh_keys = set()
-        for row in rows:
-            if not row.intake_key:
-                receipt.signals.append(row)
-                receipt.duplicate.append(False)
-            elif (row.intake_key,) in inserted and row.intake_key not in fresh_keys:
-                fresh_keys.add(row.intake_key)
-                receipt.signals.append(row)
-                receipt.duplicate.append(False)
-            else:
-                stored = earlier.get(row.intake_key) or first_of_key[row.intake_key]
-                if stored.pk is None:  # stored meanwhile and gone again: a rare race
-                    raise IncidentConflict("The reading changed while it was stored; send again.")
-                receipt.signals.append(stored)
-                receipt.duplicate.append(True)
-        receipt.stored = len(inserted) + len(unkeyed)
-        if receipt.stored:
-            pairs = zip(receipt.signals, receipt.duplicate, strict=True)
-            ids = sorted(sig.pk for sig, dup in pairs if not dup)
-            # Last in the transaction: the chain's lock is held for this one append.
-            record(
-                "signal.receive",
-                object_type=Signal._meta.label_lower,
-                object_id=str(ids[0]),
-                after={
-                    "source": inputs[0].source,
-                    "sender": inputs[0].sender[:200],
-                    "received": receipt.received,
-                    "stored": receipt.stored,
-                    "duplicates": receipt.duplicates,
-                    "ids": ids,
-                    "rows_sha256": rows_digest(
-                        [
-                            sig
-                            for sig, dup in zip(receipt.signals, receipt.duplicate, strict=True)
-                            if not dup
-                        ],
-                        RECEIPT_EXCLUDES,
-                    ),
-                },
-            )
+    first_of_key: dict[str, Signal] = {}
+    for row in rows:
+        if row.intake_key:
+            first_of_key.setdefault(row.intake_key, row)
+    inserted = _insert_new(list(first_of_key.values()))
+    unkeyed = [row for row in rows if not row.intake_key]
+    if unkeyed:
+        Signal.objects.bulk_create(unkeyed)
+    earlier = _stored_by_key(k for k in first_of_key if (k,) not in inserted)
+    fresh_keys = set()
+    for row in rows:
+        if not row.intake_key:
+            receipt.signals.append(row)
+            receipt.duplicate.append(False)
+        elif (row.intake_key,) in inserted and row.intake_key not in fresh_keys:
+            fresh_keys.add(row.intake_key)
+            receipt.signals.append(row)
+            receipt.duplicate.append(False)
+        else:
+            stored = earlier.get(row.intake_key) or first_of_key[row.intake_key]
+            if stored.pk is None:  # stored meanwhile and gone again: a rare race
+                raise IncidentConflict("The reading changed while it was stored; send again.")
+            receipt.signals.append(stored)
+            receipt.duplicate.append(True)
+    receipt.stored = len(inserted) + len(unkeyed)
+    if receipt.stored:
+        pairs = zip(receipt.signals, receipt.duplicate, strict=True)
+        ids = sorted(sig.pk for sig, dup in pairs if not dup)
+        trail.add(
+            "signal.receive",
+            object_type=Signal._meta.label_lower,
+            object_id=str(ids[0]),
+            after={
+                "source": inputs[0].source,
+                "sender": inputs[0].sender[:200],
+                "received": receipt.received,
+                "stored": receipt.stored,
+                "duplicates": receipt.duplicates,
+                "ids": ids,
+                "rows_sha256": rows_digest(
+                    [
+                        sig
+                        for sig, dup in zip(receipt.signals, receipt.duplicate, strict=True)
+                        if not dup
+                    ],
+                    RECEIPT_EXCLUDES,
+                ),
+            },
+        )
     return receipt
 
 
@@ -319,10 +331,12 @@ def receive(inputs: list[SignalInput], user, *, now=None) -> Receipt:
 class _Batch:
     """The signals triaged in one transaction: decisions are taken one by one (a signal
     may open the incident the next ones join), then written together: one UPDATE of
-    the signals, one audit decision per signal, one timeline entry per incident."""
+    the signals, one timeline line per incident joined, and into ``trail`` (the act's
+    audit events, appended by its caller) one audit decision per signal."""
 
-    def __init__(self, now):
+    def __init__(self, now, trail: Trail):
         self.now = now
+        self.trail = trail
         self.cache = linking.LinkCache()
         self.incidents: dict[str, Incident | None] = {}  # incident key -> active incident
         self.signals: list[Signal] = []
@@ -354,13 +368,16 @@ class _Batch:
             same.setdefault(values, []).append(signal.pk)
         for values, ids in same.items():
             Signal.objects.filter(pk__in=ids).update(**dict(zip(columns, values, strict=True)))
-        # The audit appends come last, so the chain's lock is held from here to commit.
+        for incident_id, signals in self.joined.items():
+            lines = Lines()
+            link_signals(self.incident_of[incident_id], signals, at=self.now, add=lines.add)
+            lines.write(self.incident_of[incident_id], self.trail)
         for signal in self.signals:
             if signal.triage == Triage.UNLINKED:
-                record_decision("signal.triage", signal, outcome=signal.triage,
-                                reason=signal.triage_reason)  # fmt: skip
+                self.trail.decision("signal.triage", signal, outcome=signal.triage,
+                                    reason=signal.triage_reason)  # fmt: skip
                 continue
-            record_decision(
+            self.trail.decision(
                 "signal.triage",
                 signal,
                 outcome=signal.triage,
@@ -383,8 +400,6 @@ class _Batch:
                 investigation_task=signal.investigation_task_id,
                 mapped_by=signal.mapped_by_id,
             )
-        for incident_id, signals in self.joined.items():
-            link_signals(self.incident_of[incident_id], signals, at=self.now)
 
 
 def triage_received(signal_ids, *, now=None) -> list[Signal]:
@@ -418,19 +433,59 @@ def _triage_batch(ids: list[int], now) -> list[Signal]:
             .filter(pk__in=ids, triage=Triage.RECEIVED)
             .order_by("pk")
         )
-        batch = _Batch(now or timezone.now())
-        for signal in signals:
-            links = linking.resolve(
-                signal.submitted_by,
-                model_name=signal.model_name,
-                version_name=signal.version_name,
-                environment_name=signal.environment_name,
-                deployment_id=signal.deployment_ref,
-                cache=batch.cache,
-            )
-            _triage_and_act(signal, links, batch)
-        batch.write()
+        trail = Trail()
+        _triage_signals(signals, now, trail)
+        # The audit appends come last, so the chain's lock is held from here to commit.
+        trail.write()
         return signals
+
+
+def _triage_signals(signals: list[Signal], now, trail: Trail) -> None:
+    """Triage and act on ``signals`` (each as its sender may see), in the caller's
+    transaction; the audit events go to ``trail``."""
+    batch = _Batch(now or timezone.now(), trail)
+    for signal in signals:
+        links = linking.resolve(
+            signal.submitted_by,
+            model_name=signal.model_name,
+            version_name=signal.version_name,
+            environment_name=signal.environment_name,
+            deployment_id=signal.deployment_ref,
+            cache=batch.cache,
+        )
+        _triage_and_act(signal, links, batch)
+    batch.write()
+
+
+def intake(inputs: list[SignalInput], user, *, now=None) -> Receipt:
+    """Store a small delivery (at most ``GOVREG_SIGNALS_TRIAGE_BATCH`` readings) and
+    triage its new readings in the same transaction, as ``receive`` then
+    ``triage_received`` would: the new rows are this transaction's own, so no other
+    triage can hold them (no lock, no reload), and every audit event of the act (the
+    receipt first) is appended in one go at its end. When the triage fails (a refused
+    state change, invalid links, a database error), only the triage is undone: the
+    delivery is stored and its readings wait for ``triage_received``, which triages
+    them one at a time. A repeated reading still waiting is left to it too."""
+    now = now or timezone.now()
+    if len(inputs) > settings.GOVREG_SIGNALS_TRIAGE_BATCH:
+        raise ValueError("intake() takes at most one triage batch; use receive()")
+    with transaction.atomic():
+        trail = Trail()
+        receipt = _store(inputs, user, now, trail)
+        fresh = [sig for sig, dup in zip(receipt.signals, receipt.duplicate, strict=True)
+                 if not dup and sig.triage == Triage.RECEIVED]  # fmt: skip
+        kept = len(trail.events)
+        if fresh:
+            try:
+                with transaction.atomic():
+                    _triage_signals(fresh, now, trail)
+            except (ValidationError, IncidentConflict, DatabaseError):
+                log.exception("could not triage a delivery at once; left waiting")
+                del trail.events[kept:]
+                for signal in fresh:
+                    signal.refresh_from_db()
+        trail.write()
+    return receipt
 
 
 def _keep_untriaged(pk: int, exc: Exception) -> None:
@@ -445,9 +500,9 @@ def _keep_untriaged(pk: int, exc: Exception) -> None:
 
 def ingest(data: SignalInput, user, *, now=None) -> tuple[Signal, bool]:
     """Receive one signal and triage it at once; ``(signal, duplicate)``."""
-    receipt = receive([data], user, now=now)
+    receipt = intake([data], user, now=now)
     signal = receipt.signals[0]
-    if signal.triage == Triage.RECEIVED:
+    if signal.triage == Triage.RECEIVED:  # a repeat still waiting, or a failed triage
         triage_received([signal.pk], now=now)
         signal.refresh_from_db()
     return signal, receipt.duplicate[0]
@@ -485,10 +540,7 @@ def _triage_and_act(signal: Signal, links: linking.Links, batch: _Batch) -> None
 
 def _classify(signal: Signal, decision: Decision, batch: _Batch):
     """Write the decision on the signal (in memory); the playbook version it runs."""
-    version = None
-    if decision.playbook is not None:
-        playbook = decision.playbook
-        version = batch.cache.remember(("version", playbook.pk), lambda: latest_version(playbook))
+    version = decision.playbook.current if decision.playbook is not None else None
     batch.versions[signal.pk] = version.pk if version else None
     signal.triage = decision.outcome
     signal.triage_reason = decision.reason
@@ -510,6 +562,7 @@ def _open(signal, links, decision, version, batch: _Batch) -> Incident:
     name = signal.labels.get("alertname") or signal.metric or "signal"
     where = f" in {signal.environment_name}" if signal.environment_name else ""
     summary = signal.annotations.get("summary") or signal.annotations.get("description", "")
+    kept = len(batch.trail.events)
     try:
         with transaction.atomic():
             incident = open_incident(
@@ -523,8 +576,10 @@ def _open(signal, links, decision, version, batch: _Batch) -> Incident:
                 signal=signal,
                 links=linking.incident_links(links, decision.threshold),
                 now=batch.now,
+                trail=batch.trail,
             )
     except IntegrityError:  # a concurrent triage opened it first
+        del batch.trail.events[kept:]
         incident = linking.incident_to_join(signal)
         if incident is None:
             raise IncidentConflict("could not open or find the incident") from None
@@ -577,9 +632,11 @@ def map_signal(signal: Signal, user, *, model, version_name="", environment_name
         locked.mapped_by = user
         locked.version_name = version_name or locked.version_name
         locked.environment_name = environment_name or locked.environment_name
-        batch = _Batch(now)
+        trail = Trail()
+        batch = _Batch(now, trail)
         _triage_and_act(locked, links, batch)
         batch.write()
+        trail.write()
         return locked
 
 
@@ -605,6 +662,7 @@ __all__ = [
     "close_task",
     "decide",
     "ingest",
+    "intake",
     "map_signal",
     "receive",
     "triage_received",
