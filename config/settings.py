@@ -307,6 +307,11 @@ if GOVREG_ESCALATION_WEBHOOK_URL and not GOVREG_WEBHOOK_SECRET:
     )
 GOVREG_WEBHOOK_TIMEOUT_SECONDS = env_int("GOVREG_WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
 GOVREG_REGULATORY_WARNING_HOURS = env_int("GOVREG_REGULATORY_WARNING_HOURS", 48, minimum=1)
+# Who a serious-incident report (EU AI Act Art. 73) names as the provider and its contact
+# point; a model card's own `provider` takes precedence over the name, and the card's
+# `contact` stands in when no contact point is set.
+GOVREG_PROVIDER_NAME = env_str("GOVREG_PROVIDER_NAME", "")
+GOVREG_PROVIDER_CONTACT = env_str("GOVREG_PROVIDER_CONTACT", "")
 # Risk register: how many days ahead a review counts as due, an acceptance as expiring.
 GOVREG_RISK_REVIEW_NOTICE_DAYS = env_int("GOVREG_RISK_REVIEW_NOTICE_DAYS", 7, minimum=0)
 GOVREG_RISK_ACCEPTANCE_NOTICE_DAYS = env_int("GOVREG_RISK_ACCEPTANCE_NOTICE_DAYS", 14, minimum=0)
