@@ -209,6 +209,12 @@ class IncidentSerializer(FullCleanSerializer):
             "not_reportable_at",
             "not_reportable_by",
             "not_reportable_reason",
+            "occurred_at",
+            "affected_member_states",
+            "persons_affected",
+            "causal_link",
+            "immediate_actions",
+            "other_regimes_notified",
             "review",
         ]
         read_only_fields = [
