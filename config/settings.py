@@ -292,6 +292,10 @@ GOVREG_TRUST_X_FORWARDED_FOR = env_bool("GOVREG_TRUST_X_FORWARDED_FOR", False)
 GOVREG_TRUSTED_PROXY_COUNT = env_int("GOVREG_TRUSTED_PROXY_COUNT", 1, minimum=1)
 GOVREG_LINEAGE_MAX_BODY_BYTES = env_int("GOVREG_LINEAGE_MAX_BODY_BYTES", 5 * 1024 * 1024, minimum=1)
 GOVREG_LINEAGE_ALLOW_ANONYMOUS = env_bool("GOVREG_LINEAGE_ALLOW_ANONYMOUS", False)
+# Most events one POST /api/v1/lineage/batch may carry (413 above it); a batch is projected
+# in transactions of GOVREG_LINEAGE_BATCH_CHUNK events.
+GOVREG_LINEAGE_MAX_BATCH_EVENTS = env_int("GOVREG_LINEAGE_MAX_BATCH_EVENTS", 1000, minimum=1)
+GOVREG_LINEAGE_BATCH_CHUNK = env_int("GOVREG_LINEAGE_BATCH_CHUNK", 100, minimum=1)
 # Directories under which POST /api/lineage/dvc-imports may read DVC repositories (none: off).
 GOVREG_LINEAGE_DVC_ROOTS = env_list("GOVREG_LINEAGE_DVC_ROOTS", [])
 # Where the registry is reached by people: put in front of the links in mails (unset: paths).
