@@ -57,13 +57,14 @@ def rejudge_after_status_change(sender, dataset_version, **kwargs):
 
 
 @receiver(run_lineage_changed, dispatch_uid="registry-gate-run-lineage")
-def rejudge_after_lineage(sender, run, dataset_version_ids, **kwargs):
-    """A run read or wrote dataset versions: the training data of the versions built
-    on it (the run itself, or a run downstream of what it wrote) may have changed."""
+def rejudge_after_lineage(sender, run, dataset_version_ids, runs=(), **kwargs):
+    """Runs read or wrote dataset versions (``run``, and ``runs`` for a batch): the
+    training data of the versions built on them (the runs themselves, or a run
+    downstream of what they wrote) may have changed."""
     open_versions = open_versions_by_training_run()
     if not open_versions:
         return
-    runs = {run.pk}
+    runs = {run.pk, *(r.pk for r in runs)}
     if dataset_version_ids:
         runs |= graph.downstream_run_ids(dataset_version_ids)
     rejudge_versions_built_on(open_versions, runs)
