@@ -3,6 +3,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from config import views
+from playbooks.api.incidents import SeriousReportSchemaView
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
@@ -16,6 +17,11 @@ urlpatterns = [
     path("api/", include("registry.api.urls")),
     path("api/", include("risk.api.urls")),
     path("api/", include("playbooks.api.urls")),
+    path(
+        "api/schemas/serious-incident-report.json",
+        SeriousReportSchemaView.as_view(),
+        name="serious-report-schema",
+    ),
     # Last under api/: an unknown API path answers JSON even with DEBUG on, where
     # Django would otherwise show its HTML debug page instead of handler404.
     re_path(r"^api/", views.api_not_found, name="api-not-found"),

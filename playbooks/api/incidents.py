@@ -1,19 +1,27 @@
 """Playbooks and incidents with their verbs (acknowledge, contain, resolve, close,
-steps, comments, serious, report, not-reportable), scoped by the owning team."""
+steps, comments, serious, report, not-reportable), scoped by the owning team; the
+serious-incident report (Art. 73) as JSON or PDF, and the JSON Schema it follows."""
 
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema
+from django.http import JsonResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts.api.base import ScopedModelViewSet
 from playbooks import filtersets
+from playbooks import serious_report as reports
 from playbooks.api import serializers as s
 from playbooks.models import Incident, Playbook, StepCompletion
 from playbooks.services import incidents as incident_service
 from playbooks.services import linking
 from playbooks.services import playbooks as playbook_service
+from registry.api.dossier import PDFRenderer, attachment, requested_format
 from registry.models import MLModel
 
 
@@ -188,7 +196,26 @@ class IncidentViewSet(ScopedModelViewSet):
         )
         return self._respond(incident)
 
-    @extend_schema(request=s.ReportSerializer, responses=s.IncidentDetailSerializer)
+    def get_renderers(self):
+        if self.action == "download_report":
+            return [JSONRenderer(), PDFRenderer()]
+        return super().get_renderers()
+
+    def perform_content_negotiation(self, request, force=False):
+        # ``?format=`` names the report's format: an unknown one is a 400 naming
+        # ``format``, not DRF's 404 for a format it has no renderer for.
+        if self.action == "download_report":
+            requested_format(request, reports.FORMATS)
+        return super().perform_content_negotiation(request, force)
+
+    @extend_schema(
+        operation_id="incidents_report_create",
+        summary="Mark the serious-incident report sent",
+        description="Records when the Art. 73 report reached the market surveillance "
+        "authority (reported_at, default now); the reporting clock stops. Once only.",
+        request=s.ReportSerializer,
+        responses=s.IncidentDetailSerializer,
+    )
     @action(detail=True, methods=["post"])
     def report(self, request, pk=None):
         body = s.ReportSerializer(data=request.data)
@@ -197,6 +224,42 @@ class IncidentViewSet(ScopedModelViewSet):
             self.get_object(), request.user, reported_at=body.validated_data.get("reported_at")
         )
         return self._respond(incident)
+
+    @extend_schema(
+        operation_id="incidents_report_retrieve",
+        summary="Download the serious-incident report",
+        description="The Art. 73 report of a serious incident: provider and contact point, "
+        "the AI system and its EU database registration id, version and deployment, dates of "
+        "the incident and of awareness, harm category, Member States and persons affected, "
+        "causal link, immediate actions, root cause and corrective actions, other regimes "
+        "notified; initial until the post-incident review is completed, then complete. "
+        "JSON follows /api/schemas/serious-incident-report.json; format=pdf answers "
+        "application/pdf. Each download is an audit event (incident.report_exported). "
+        "409 naming serious_category for an incident not marked serious.",
+        parameters=[
+            OpenApiParameter("format", str, enum=list(reports.FORMATS), description="json"),
+        ],
+        request=None,
+        responses={
+            200: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="The report (JSON, or the PDF with format=pdf).",
+            )
+        },
+    )
+    @report.mapping.get
+    def download_report(self, request, pk=None):
+        fmt = requested_format(request, reports.FORMATS)
+        incident = self.get_object()
+        report = reports.build_report(incident)
+        reports.record_download(incident, fmt=fmt, report=report)
+        if fmt == "pdf":
+            return attachment(
+                reports.render_pdf(report),
+                "application/pdf",
+                f"incident-{incident.pk}-serious-report-{report['report_type']}.pdf",
+            )
+        return Response(report)
 
     @extend_schema(request=s.NotReportableSerializer, responses=s.IncidentDetailSerializer)
     @action(detail=True, methods=["post"], url_path="not-reportable")
@@ -209,3 +272,15 @@ class IncidentViewSet(ScopedModelViewSet):
             self.get_object(), request.user, reason=body.validated_data["reason"]
         )
         return self._respond(incident)
+
+
+class SeriousReportSchemaView(APIView):
+    """The JSON Schema every serious-incident report's JSON follows; public (it holds
+    no record)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(operation_id="schemas_serious_incident_report", responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        return JsonResponse(reports.report_schema(), content_type="application/schema+json")

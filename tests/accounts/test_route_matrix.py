@@ -385,6 +385,7 @@ EXPECTED: dict[str, str] = {
     "auditexport-download": "401 403 403 403 403 404 404 403 404",
     "auditexport-list": "401 403 403 403 403 200 200 403 200",
     "dossier-schema": "200 200 200 200 200 200 200 200 200",
+    "serious-report-schema": "200 200 200 200 200 200 200 200 200",
     "model-dossier": "401 404 200 200 200 200 200 200 200",
     "ui-model-list": "302 200 200 200 200 200 200 200 200",
     "ui-model-detail": "302 404 200 200 200 200 200 200 200",
@@ -400,7 +401,8 @@ EXPECTED: dict[str, str] = {
     "incident-detail": "401 404 200 200 200 200 200 200 200",
     "incident-list": "401 200 200 200 200 200 200 200 200",
     "incident-not-reportable": "401 405 405 405 405 405 405 405 405",
-    "incident-report": "401 405 405 405 405 405 405 405 405",
+    # GET: the world's incident is not marked serious, so it has no Art. 73 report
+    "incident-report": "401 404 409 409 409 409 409 409 409",
     "incident-resolve": "401 405 405 405 405 405 405 405 405",
     "incident-serious": "401 405 405 405 405 405 405 405 405",
     "investigationtask-close": "401 405 405 405 405 405 405 405 405",
