@@ -208,6 +208,9 @@ def test_an_inserted_event_is_caught(exported, tmp_path):
     bundle.lines = [*lines[:4], canonical(inside), *lines[4:]]
     report = bundle.resign().verify(tmp_path)
     assert (report.file, report.seq) == ("events.jsonl", 4)
+    assert "expected sequence 5 after 4, found 4 (an event removed, inserted or moved)" in (
+        report.message
+    )
 
 
 def test_a_line_re_serialized_differently_is_not_canonical(exported, tmp_path):

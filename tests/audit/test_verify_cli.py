@@ -4,14 +4,17 @@ import io
 import subprocess
 import sys
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from audit.bundles import write_bundle
 from audit.models import AuditEvent
 from audit.services import sign_checkpoint
 from tests.audit.conftest import PUBLIC_PEM, append_events
+from tests.conftest import token_client
 
 pytestmark = pytest.mark.django_db
 GOVREG = Path(sys.executable).with_name("govreg")
@@ -102,3 +105,60 @@ def test_the_installed_script_and_the_module_verify_too(files):
     )
     assert module.returncode == 0, module.stderr
     assert "keys taken from the bundle itself" in module.stdout
+
+
+def test_a_real_export_from_the_api_verifies_with_the_installed_cli(
+    signing_key, auditor, tmp_path, django_capture_on_commit_callbacks
+):
+    """The regulator's whole path: keep last quarter's checkpoint and the public keys
+    from the API, ask for an export of the period, download it when done, and run
+    ``govreg verify`` on it; then the same with one byte of it changed."""
+    api = token_client(auditor)
+    start = timezone.now()
+    append_events(8)
+    sign_checkpoint()  # beat's hourly checkpoint
+    earlier = tmp_path / "kept-checkpoint.txt"
+    earlier.write_text(api.get("/api/audit/checkpoint").json()["note"])
+    append_events(8)
+    with django_capture_on_commit_callbacks(execute=True):
+        asked = api.post(
+            "/api/audit-exports/",
+            {
+                "after": start.isoformat(),
+                "before": (timezone.now() + timedelta(minutes=1)).isoformat(),
+            },
+            format="json",
+        )
+    assert asked.status_code == 202, asked.content
+    status = api.get(f"/api/audit-exports/{asked.json()['id']}/").json()
+    assert status["status"] == "done"
+    bundle = tmp_path / "export.zip"
+    bundle.write_bytes(b"".join(api.get(status["download"]).streaming_content))
+    keys = tmp_path / "govreg-keys.pem"
+    keys.write_text("".join(row["public_key"] for row in api.get("/api/audit/keys").json()))
+
+    def govreg_verify(path):
+        return subprocess.run(
+            [str(GOVREG), "verify", str(path), "--public-key", str(keys)]
+            + ["--previous-checkpoint", str(earlier)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    result = govreg_verify(bundle)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("OK audit-export")
+    assert f"{status['events']} events" in result.stdout
+    assert "extends the previous checkpoint" in result.stdout
+
+    tampered = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(bundle) as source, zipfile.ZipFile(tampered, "w") as target:
+        for name in source.namelist():
+            data = source.read(name)
+            if name == "events.jsonl":
+                data = data.replace(b'"n":5', b'"n":6', 1)
+            target.writestr(name, data)
+    result = govreg_verify(tampered)
+    assert result.returncode == 1
+    assert "FAILED events.jsonl: SHA-256" in result.stderr
