@@ -65,7 +65,8 @@ class MarquezPagination:
         if clamp:
             limit = int_query_param(request, "limit", self.default_limit, low=None, high=None)
             offset = int_query_param(request, "offset", 0, low=None, high=None)
-            limit, offset = min(max(limit, 0), self.max_limit), max(offset, 0)
+            # a huge offset is an empty page, not a database integer overflow
+            limit, offset = min(max(limit, 0), self.max_limit), min(max(offset, 0), 10**9)
         else:
             limit = int_query_param(request, "limit", self.default_limit, high=self.max_limit)
             offset = int_query_param(request, "offset", 0, high=10**9)

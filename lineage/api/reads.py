@@ -48,9 +48,14 @@ def time_param(request, name: str):
     raw = request.query_params.get(name)
     if not raw:
         return None
-    moment = parse_datetime(raw.replace(" ", "+"))
-    if moment is None and parse_date(raw):
-        moment = parse_datetime(raw + "T00:00:00")
+    try:
+        # parse_* answer None for a malformed value and raise ValueError for an
+        # impossible one (2026-02-30, month 13)
+        moment = parse_datetime(raw.replace(" ", "+"))
+        if moment is None and parse_date(raw):
+            moment = parse_datetime(raw + "T00:00:00")
+    except ValueError:
+        moment = None
     if moment is None:
         raise BadParameter("must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z", field=name)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
