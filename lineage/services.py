@@ -1,12 +1,12 @@
 """The verbs of lineage: take an OpenLineage event in, change a dataset version's status.
 
-``ingest_event`` stores the raw event once (a unique constraint on the hash of
-its canonical JSON decides, so two clients retrying the same event at the same
-moment cannot both store it) and, in the same transaction, projects it onto
-namespaces, datasets, versions, jobs, runs and edges. Rows are fetched and
-created per kind in bulk (a few queries per event, not one per dataset), and
-creations use ``ignore_conflicts`` so concurrent writers of the same dataset
-never fail each other.
+``ingest_event`` (one event) and ``ingest_events`` (a batch) store each raw
+event once (a unique constraint on the hash of its canonical JSON decides, so
+two clients retrying the same event at the same moment cannot both store it)
+and, in the same transaction, project the batch as one set onto namespaces,
+datasets, versions, jobs, runs and edges (``lineage.projection``): each table
+is read and written once per batch, and creations use ``ON CONFLICT DO
+NOTHING`` so concurrent writers of the same dataset never fail each other.
 """
 
 from __future__ import annotations
@@ -21,30 +21,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils.dateparse import parse_datetime
 
 from accounts.permissions import may_any
 from audit.services import record
-from lineage.choices import TERMINAL_RUN_STATES, EventKind, RunState, VersionStatus
+from lineage.choices import TERMINAL_RUN_STATES, RunState, VersionStatus
 from lineage.models import (
-    ColumnLineage,
     Dataset,
-    DatasetSymlink,
     DatasetVersion,
     FieldTag,
     Job,
-    JobDataset,
-    JobVersion,
     LineageEvent,
     Namespace,
     Run,
-    RunInput,
-    RunOutput,
     Tag,
 )
-from lineage.signals import dataset_version_status_changed, run_lineage_changed
-from lineage.validation import event_kind
+from lineage.signals import dataset_version_status_changed
 
 _HEX_DIGEST = re.compile(r"^[0-9a-f]{32}$")
 _CANONICAL_UUID = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
@@ -346,170 +339,27 @@ _DATASET_STATE = (
 )
 
 
-def _update_datasets(datasets: dict, specs, event_time: datetime, written=None) -> None:
-    """Bring datasets up to date with one event, by event time, not arrival order.
-
-    ``specs`` are ``(dataset spec, is_output)`` pairs; ``written`` maps dataset ids to
-    the version the event wrote. Facets of a newer event replace same-named ones (an
-    older one only fills gaps); the lifecycle state is the newest write's; the current
-    version is the one written by the newest event. An event naming a soft-deleted
-    dataset brings it back. One UPDATE for all datasets that changed.
-    """
-    written = written or {}
-    before = {row.pk: tuple(getattr(row, f) for f in _DATASET_STATE) for row in datasets.values()}
-    for spec, is_output in specs:
-        row = datasets[(spec["namespace"], spec["name"])]
-        newer = row.last_event_time is None or event_time >= row.last_event_time
-        if getattr(row, "_govreg_created", False) and row.last_event_time is None:
-            merged = row.facets  # inserted with these facets a moment ago
-        else:
-            merged = _merge_facets(row.facets, spec.get("facets"), newer=newer)
-        row.facets = merged
-        if newer:
-            row.last_event_time = event_time
-            if is_output:
-                row.lifecycle_state = _lifecycle(spec)
-        version = written.get(row.pk)
-        if version is not None and (
-            row.current_version_time is None or event_time >= row.current_version_time
-        ):
-            row.current_version_id = version.pk
-            row.current_version_time = event_time
-        row.deleted_at = None
-    changed = [
-        row
-        for row in datasets.values()
-        if tuple(getattr(row, f) for f in _DATASET_STATE) != before[row.pk]
-    ]
-    if changed:  # in pk order, so concurrent writers lock rows in the same order
-        changed.sort(key=lambda row: row.pk)
-        fields = [f.removesuffix("_id") for f in _DATASET_STATE]
-        Dataset.objects.bulk_update(changed, fields)
-
-
-def _store_symlinks(datasets: dict, specs) -> None:
-    """The ``symlinks`` facet's identifiers, so a read by any of them finds the dataset."""
-    rows = []
-    for spec in specs:
-        facet = (spec.get("facets") or {}).get("symlinks") or {}
-        for ident in facet.get("identifiers") or []:
-            if isinstance(ident, dict) and ident.get("namespace") and ident.get("name"):
-                rows.append(
-                    DatasetSymlink(
-                        dataset=datasets[(spec["namespace"], spec["name"])],
-                        namespace=str(ident["namespace"])[:1024],
-                        name=str(ident["name"])[:1024],
-                        type=str(ident.get("type") or "")[:64],
-                    )
-                )
-    if rows:
-        DatasetSymlink.objects.bulk_create(rows, ignore_conflicts=True)
-
-
-def _undelete(rows) -> None:
-    """An event naming a soft-deleted namespace or job brings it back (as in Marquez)."""
-    deleted = [row for row in rows if row.deleted_at is not None]
-    for row in deleted:
-        row.deleted_at = None
-    if deleted:
-        type(deleted[0]).objects.filter(pk__in=[r.pk for r in deleted]).update(deleted_at=None)
-
-
-def _save_facets(rows, facets_by_row, *, newer: bool) -> None:
-    """Merge new facets into existing rows; one UPDATE per model for all that changed."""
-    changed = []
-    for row in rows:
-        if getattr(row, "_govreg_created", False):
-            continue  # inserted with these facets a moment ago
-        new = facets_by_row.get(row.pk)
-        merged = _merge_facets(row.facets, new, newer=newer)
-        if merged != row.facets:
-            row.facets = merged
-            changed.append(row)
-    if changed:  # in pk order, so concurrent writers lock rows in the same order
-        changed.sort(key=lambda row: row.pk)
-        type(changed[0]).objects.bulk_update(changed, ["facets"])
-
-
 # --- ingestion ----------------------------------------------------------------------
 
 
-def store_raw_event(event: dict, kind: str, event_time: datetime) -> tuple[LineageEvent, bool]:
-    """Insert the raw event; ``(existing, False)`` when the same body is already stored.
-
-    The unique constraint decides (no check-then-insert): ``ON CONFLICT DO
-    NOTHING`` skips the insert when the same body is stored, even by a
-    concurrent request (PostgreSQL waits for that one to commit or roll back).
-    """
-    digest = event_hash(event)
-    run_id = (event.get("run") or {}).get("runId")
-    job = event.get("job") or {}
-    row = LineageEvent(
-        body=event,
-        body_hash=digest,
-        kind=kind,
-        event_type=str(event.get("eventType") or "")[:16],
-        event_time=event_time,
-        run_id=run_uuid(run_id) if run_id else None,
-        job_namespace=str(job.get("namespace") or "")[:1024],
-        job_name=str(job.get("name") or "")[:1024],
-        producer=str(event.get("producer") or "")[:2048],
-    )
-    if not insert_returning([row], ("body_hash",)):
-        existing = LineageEvent.objects.filter(body_hash=digest).first()
-        if existing is None:  # the other writer rolled back meanwhile: try once more
-            if not insert_returning([row], ("body_hash",)):
-                raise IntegrityError("lineage event insert conflicted twice")
-            return row, True
-        return existing, False
-    return row, True
-
-
-@transaction.atomic(savepoint=False)
 def ingest_event(event: dict) -> IngestResult:
     """Store one validated OpenLineage event and project it onto the lineage records.
 
     Idempotent: an event already stored (same canonical body) changes nothing
     and returns ``created=False``. Run state follows event time, so events may
     arrive in any order. Runs in the caller's transaction (no savepoint of its
-    own: the batch endpoint and the DVC import give each event a transaction of
-    its own); an error rolls it back. The audit event is written last, so the
-    chain's lock is held only from there to the commit.
+    own); an error rolls it back. ``ingest_events`` does the same for a batch.
     """
-    kind = event_kind(event)
-    event_time = parse_time(event.get("eventTime"))
-    if event_time is None:
-        raise ValidationError({"eventTime": "This field is required."})
-    raw, created = store_raw_event(event, kind, event_time)
-    if not created:
-        return IngestResult(event=raw, created=False)
-
-    if kind == EventKind.DATASET:
-        result = _project_dataset_event(event, raw, event_time)
-    elif kind == EventKind.JOB:
-        result = _project_job_event(event, raw, event_time)
-    else:
-        result = _project_run_event(event, raw, event_time)
-        if result.inputs or result.outputs:
-            run_lineage_changed.send(
-                sender=Run, run=result.run, dataset_version_ids=[v.pk for v in result.outputs]
-            )
-    record(
-        "lineage.ingest",
-        obj=raw,
-        after={
-            "kind": kind,
-            "eventType": raw.event_type,
-            "runId": str(raw.run_id) if raw.run_id else None,
-            "job": f"{raw.job_namespace}:{raw.job_name}" if raw.job_name else None,
-            "bodyHash": raw.body_hash,
-        },
-    )
-    return result
+    return ingest_events([event])[0]
 
 
-def _dataset_keys(datasets) -> list[tuple[str, str]]:
-    return [(d["namespace"], d["name"]) for d in datasets]
+@transaction.atomic(savepoint=False)
+def ingest_events(events: list[dict]) -> list[IngestResult]:
+    """Store and project validated events as one set (see ``lineage.projection``), in
+    the caller's transaction: one result per event, in order."""
+    from lineage.projection import project_events
+
+    return project_events(events)
 
 
 def _column_lineage_inputs(outputs) -> list[tuple[str, str]]:
@@ -520,84 +370,6 @@ def _column_lineage_inputs(outputs) -> list[tuple[str, str]]:
             for source in spec.get("inputFields") or []:
                 keys.append((source["namespace"], source["name"]))
     return keys
-
-
-def _project_dataset_event(event: dict, raw: LineageEvent, event_time: datetime) -> IngestResult:
-    """A DatasetEvent: the dataset's facets (schema, symlinks, ...) by event time, and its
-    version when the ``version`` facet names one (then the current version)."""
-    spec = event["dataset"]
-    namespaces = ensure_namespaces([spec["namespace"]])
-    _undelete(namespaces.values())
-    datasets = ensure_datasets(
-        _dataset_keys([spec]), namespaces, {(spec["namespace"], spec["name"]): spec.get("facets")}
-    )
-    row = datasets[(spec["namespace"], spec["name"])]
-    versions = []
-    version = _version_facet(spec)
-    if version:
-        versions = list(
-            ensure_versions(
-                {
-                    (row.pk, version): {
-                        "content_hash": content_hash_of(version),
-                        "facets": spec.get("facets") or {},
-                        "lifecycle_state": _lifecycle(spec),
-                    }
-                }
-            ).values()
-        )
-    _update_datasets(
-        datasets, [(spec, True)], event_time, {row.pk: versions[0]} if versions else None
-    )
-    _store_symlinks(datasets, [spec])
-    return IngestResult(event=raw, created=True, outputs=versions)
-
-
-def _project_job_event(event: dict, raw: LineageEvent, event_time: datetime) -> IngestResult:
-    """A JobEvent: the job's facets, and its inputs and outputs as the job's declared
-    lineage (the newest JobEvent by event time decides the declared set)."""
-    job_spec = event["job"]
-    inputs = list(event.get("inputs") or [])
-    outputs = list(event.get("outputs") or [])
-    io = inputs + outputs
-    namespaces = ensure_namespaces([job_spec["namespace"], *(d["namespace"] for d in io)])
-    _undelete(namespaces.values())
-    job = ensure_jobs([(job_spec["namespace"], job_spec["name"])], namespaces)[
-        (job_spec["namespace"], job_spec["name"])
-    ]
-    newer = job.declared_time is None or event_time >= job.declared_time
-    _save_facets([job], {job.pk: job_spec.get("facets")}, newer=newer)
-    _undelete([job])
-    datasets = ensure_datasets(
-        _dataset_keys(io), namespaces, {(d["namespace"], d["name"]): d.get("facets") for d in io}
-    )
-    _update_datasets(
-        datasets, [(d, False) for d in inputs] + [(d, True) for d in outputs], event_time
-    )
-    _store_symlinks(datasets, io)
-    if newer:
-        Job.objects.filter(pk=job.pk).update(declared_time=event_time)
-        job.declared_time = event_time
-        JobDataset.objects.filter(job=job).delete()
-        JobDataset.objects.bulk_create(
-            [
-                JobDataset(job=job, dataset=datasets[(d["namespace"], d["name"])], direction=way)
-                for way, specs in ((JobDataset.INPUT, inputs), (JobDataset.OUTPUT, outputs))
-                for d in specs
-            ],
-            ignore_conflicts=True,
-        )
-    return IngestResult(event=raw, created=True, job=job)
-
-
-def _placeholder_run(run_id: str, job: Job) -> Run:
-    """A run known only by reference (a parent): created bare (``NEW``), filled by its
-    own events."""
-    key = run_uuid(run_id)
-    candidate = Run(run_id=key, source_run_id=str(run_id), job=job)
-    if insert_returning([candidate], ("run_id",)):
-        return candidate
-    return Run.objects.get(run_id=key)
 
 
 def _apply_state(run: Run, event_type: str, event_time: datetime) -> bool:
@@ -634,153 +406,6 @@ def _apply_state(run: Run, event_type: str, event_time: datetime) -> bool:
     return newer
 
 
-def _project_run_event(event: dict, raw: LineageEvent, event_time: datetime) -> IngestResult:
-    job_spec = event["job"]
-    run_spec = event["run"]
-    run_facets = run_spec.get("facets") or {}
-    inputs = list(event.get("inputs") or [])
-    outputs = list(event.get("outputs") or [])
-    # ``parentRun``: the name older Airflow integrations gave the parent facet
-    parent = run_facets.get("parent") or run_facets.get("parentRun") or {}
-    parent_job = parent.get("job") if isinstance(parent, dict) else None
-    if not (
-        isinstance(parent_job, dict) and parent_job.get("namespace") and parent_job.get("name")
-    ):
-        parent_job = {}
-    if not isinstance((parent or {}).get("run"), dict):
-        parent = {}
-
-    ns_names = {job_spec["namespace"], *(d["namespace"] for d in inputs + outputs)}
-    column_sources = _column_lineage_inputs(outputs)
-    ns_names.update(ns for ns, _ in column_sources)
-    if parent_job:
-        ns_names.add(parent_job["namespace"])
-    namespaces = ensure_namespaces(ns_names)
-
-    job_keys = {(job_spec["namespace"], job_spec["name"])}
-    if parent_job:
-        job_keys.add((parent_job["namespace"], parent_job["name"]))
-    jobs = ensure_jobs(
-        job_keys, namespaces, {(job_spec["namespace"], job_spec["name"]): job_spec.get("facets")}
-    )
-    job = jobs[(job_spec["namespace"], job_spec["name"])]
-
-    parent_row = None
-    if parent and parent.get("run", {}).get("runId") and parent_job:
-        parent_run_id = str(parent["run"]["runId"])
-        if run_uuid(parent_run_id) != run_uuid(run_spec["runId"]):
-            parent_row = _placeholder_run(
-                parent_run_id, jobs[(parent_job["namespace"], parent_job["name"])]
-            )
-
-    def fill(run: Run) -> bool:
-        newer = _apply_state(run, raw.event_type, event_time)
-        nominal = run_facets.get("nominalTime") or {}
-        if nominal.get("nominalStartTime"):
-            run.nominal_start_time = parse_time(nominal["nominalStartTime"])
-        if nominal.get("nominalEndTime"):
-            run.nominal_end_time = parse_time(nominal["nominalEndTime"])
-        run.facets = _merge_facets(run.facets, run_facets, newer=newer)
-        if parent_row is not None:
-            run.parent = parent_row
-        return newer
-
-    # Insert first: a new run costs one statement; a known one is locked and updated.
-    key = run_uuid(run_spec["runId"])
-    run = Run(run_id=key, source_run_id=str(run_spec["runId"]), job=job, facets={})
-    newer = fill(run)
-    run_created = bool(insert_returning([run], ("run_id",)))
-    if not run_created:
-        run = Run.objects.select_for_update().get(run_id=key)
-        newer = fill(run)
-        run.save()
-    if not getattr(job, "_govreg_created", False):
-        _save_facets([job], {job.pk: job_spec.get("facets")}, newer=newer)
-
-    datasets = ensure_datasets(
-        _dataset_keys(inputs + outputs) + column_sources,
-        namespaces,
-        {(d["namespace"], d["name"]): d.get("facets") for d in inputs + outputs},
-    )
-
-    # Versions: an output is its content hash, else "the version this run wrote".
-    wanted: dict[tuple[int, str], dict] = {}
-    output_keys = []
-    for spec in outputs:
-        dataset = datasets[(spec["namespace"], spec["name"])]
-        version = _version_facet(spec) or str(run.run_id)
-        key = (dataset.pk, version)
-        output_keys.append((key, spec))
-        wanted[key] = {
-            "content_hash": content_hash_of(version),
-            "producing_run": run,
-            "facets": spec.get("facets") or {},
-            "lifecycle_state": _lifecycle(spec),
-        }
-    input_keys = []
-    unversioned_inputs = []
-    for spec in inputs:
-        dataset = datasets[(spec["namespace"], spec["name"])]
-        version = _version_facet(spec)
-        if version:
-            key = (dataset.pk, version)
-            input_keys.append((key, spec))
-            wanted.setdefault(
-                key, {"content_hash": content_hash_of(version), "facets": spec.get("facets") or {}}
-            )
-        else:
-            unversioned_inputs.append((dataset, spec))
-    if unversioned_inputs:
-        resolved = _resolve_unversioned_inputs(run, unversioned_inputs, new_run=run_created)
-        for key, spec in resolved:
-            input_keys.append((key, spec))
-            wanted.setdefault(key, {"facets": spec.get("facets") or {}})
-    versions = ensure_versions(wanted)
-
-    # A version first seen as an input gets its producer when a run writes it.
-    orphan_ids = [
-        versions[key].pk for key, _ in output_keys if versions[key].producing_run_id is None
-    ]
-    if orphan_ids:
-        DatasetVersion.objects.filter(pk__in=orphan_ids, producing_run__isnull=True).update(
-            producing_run=run
-        )
-
-    RunInput.objects.bulk_create(
-        [
-            RunInput(run=run, dataset_version=versions[key], facets=spec.get("inputFacets") or {})
-            for key, spec in input_keys
-        ],
-        ignore_conflicts=True,
-    )
-    RunOutput.objects.bulk_create(
-        [
-            RunOutput(run=run, dataset_version=versions[key], facets=spec.get("outputFacets") or {})
-            for key, spec in output_keys
-        ],
-        ignore_conflicts=True,
-    )
-    _store_column_lineage(output_keys, versions, datasets)
-    _update_datasets(
-        datasets,
-        [(d, False) for d in inputs] + [(d, True) for d in outputs],
-        event_time,
-        {key[0]: versions[key] for key, _ in output_keys},
-    )
-    _store_symlinks(datasets, inputs + outputs)
-    _undelete([job, *namespaces.values()])
-    if raw.event_type in TERMINAL_RUN_STATES:
-        _record_job_version(run, job, job_spec, newer=newer)
-    return IngestResult(
-        event=raw,
-        created=True,
-        run=run,
-        job=job,
-        inputs=[versions[key] for key, _ in input_keys],
-        outputs=[versions[key] for key, _ in output_keys],
-    )
-
-
 def job_version_uuid(job: Job, location: str, inputs, outputs) -> uuid.UUID:
     """A name-based UUID of the job's identity, source location, inputs and outputs."""
     text = "|".join(
@@ -793,90 +418,6 @@ def job_version_uuid(job: Job, location: str, inputs, outputs) -> uuid.UUID:
         ]
     )
     return uuid.UUID(bytes=hashlib.md5(text.encode("utf-8")).digest(), version=3)  # noqa: S324
-
-
-def _record_job_version(run: Run, job: Job, job_spec: dict, *, newer: bool) -> None:
-    """When a run ends: the job version it ran (location, every dataset it read and
-    wrote), created once; it becomes the job's current version if the event is newest."""
-    facets = job_spec.get("facets") or job.facets or {}
-    location = str((facets.get("sourceCodeLocation") or {}).get("url") or "")[:2048]
-    io = []
-    for model in (RunInput, RunOutput):
-        io.append(
-            sorted(
-                set(
-                    model.objects.filter(run=run).values_list(
-                        "dataset_version__dataset__namespace__name",
-                        "dataset_version__dataset__name",
-                    )
-                )
-            )
-        )
-    version = job_version_uuid(job, location, *io)
-    row = JobVersion(
-        job=job,
-        version=version,
-        location=location,
-        inputs=[{"namespace": ns, "name": name} for ns, name in io[0]],
-        outputs=[{"namespace": ns, "name": name} for ns, name in io[1]],
-    )
-    if not insert_returning([row], ("job", "version")):
-        row = JobVersion.objects.get(job=job, version=version)
-    if run.job_version_id != row.pk:
-        Run.objects.filter(pk=run.pk).update(job_version=row)
-        run.job_version = row
-    if (newer or job.current_version_id is None) and job.current_version_id != row.pk:
-        Job.objects.filter(pk=job.pk).update(current_version=row)
-        job.current_version = row
-
-
-def _resolve_unversioned_inputs(run: Run, items, *, new_run: bool = False):
-    """An input without a version facet is the version this run already reads, else the
-    dataset's latest version, else a first version named ``initial``."""
-    dataset_ids = [dataset.pk for dataset, _ in items]
-    already = {}
-    if not new_run:
-        already = dict(
-            RunInput.objects.filter(
-                run=run, dataset_version__dataset_id__in=dataset_ids
-            ).values_list("dataset_version__dataset_id", "dataset_version__version")
-        )
-    latest = {}
-    rest = [pk for pk in dataset_ids if pk not in already]
-    if rest:
-        for dataset_id, version in (
-            DatasetVersion.objects.filter(dataset_id__in=rest)
-            .order_by("dataset_id", "-created_at", "-pk")
-            .values_list("dataset_id", "version")
-        ):
-            latest.setdefault(dataset_id, version)
-    for dataset, spec in items:
-        version = already.get(dataset.pk) or latest.get(dataset.pk) or "initial"
-        yield (dataset.pk, version), spec
-
-
-def _store_column_lineage(output_keys, versions, datasets) -> None:
-    rows = []
-    for key, spec in output_keys:
-        facet = (spec.get("facets") or {}).get("columnLineage") or {}
-        for output_field, field_spec in (facet.get("fields") or {}).items():
-            for source in field_spec.get("inputFields") or []:
-                rows.append(
-                    ColumnLineage(
-                        dataset_version=versions[key],
-                        output_field=output_field,
-                        input_dataset=datasets[(source["namespace"], source["name"])],
-                        input_field=source["field"],
-                        transformations=source.get("transformations")
-                        or (
-                            [field_spec["transformationType"]]
-                            if field_spec.get("transformationType")
-                            else []
-                        ),
-                    )
-                )
-    if rows:
-        ColumnLineage.objects.bulk_create(rows, ignore_conflicts=True)
 
 
 # --- dataset version governance --------------------------------------------------------

@@ -9,10 +9,11 @@ part themselves with ``transaction.on_commit``.
 Arguments: ``sender`` (the DatasetVersion class), ``dataset_version``,
 ``old_status``, ``new_status``, ``actor`` (the user, or None for the system).
 
-``run_lineage_changed`` is sent, in the same way, inside the transaction of an
-ingested run event that named inputs or outputs, after they are stored:
-``sender`` (the Run class), ``run``, ``dataset_version_ids`` (its outputs). The
-gate re-judges the open requests of the model versions built on that run.
+``run_lineage_changed`` is sent, in the same way, inside the transaction of
+ingested run events that named inputs or outputs, after they are stored, once
+per ingested batch: ``sender`` (the Run class), ``run`` (the first such run),
+``runs`` (all of them, in order), ``dataset_version_ids`` (their outputs). The
+gate re-judges the open requests of the model versions built on those runs.
 """
 
 from django.dispatch import Signal

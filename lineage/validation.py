@@ -4,6 +4,15 @@
 shapes of the OpenLineage 2-0-x specification and the standard facets we read.
 The tests check it against the official schemas. Errors name the JSON path of
 the violation (``$.run.runId``) and why, so an emitter's author can fix it.
+
+Events are checked by a compiled validator (jsonschema-rs): a valid event costs
+tens of microseconds. Only an event it refuses is checked again by the
+``jsonschema`` validator, whose error (path and message) is the one we answer,
+so the messages do not depend on the fast validator's wording.
+
+Values JSON allows but the database does not hold are refused before the
+schema: a lone surrogate (``"\\ud800"``) and a number too large for a double
+(``1e999`` parses as infinity) with 400, a NUL character with 422.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import best_match
 
@@ -52,6 +62,9 @@ def _is_uuid(value) -> bool:
 class InvalidEvent(Exception):
     """An event that breaks the specification: ``path`` ($-rooted JSON path) and ``reason``."""
 
+    status = 422
+    code = "invalid_event"
+
     def __init__(self, path: str, reason: str):
         self.path = path
         self.reason = reason
@@ -60,6 +73,13 @@ class InvalidEvent(Exception):
     @property
     def field(self) -> str:
         return self.path[2:] if self.path.startswith("$.") else self.path.lstrip("$") or "$"
+
+
+class UnstorableValue(InvalidEvent):
+    """A value JSON allows but no JSON column holds (NUL, lone surrogate, infinity): 400."""
+
+    status = 400
+    code = "invalid_json"
 
 
 @cache
@@ -90,15 +110,33 @@ def _inline(node, defs: dict, stack: tuple = ()):
 
 
 @cache
-def validator_for(kind: str) -> Draft202012Validator:
+def _kind_schema(kind: str) -> dict:
     source = _schema()
-    schema = {
+    return {
         "$schema": source["$schema"],
         "$defs": source["$defs"],
         **_inline({"$ref": f"#/$defs/{kind}"}, source["$defs"]),
     }
+
+
+@cache
+def validator_for(kind: str) -> Draft202012Validator:
+    """The reference validator: slow, but its errors are the messages we answer."""
+    schema = _kind_schema(kind)
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema, format_checker=format_checker)
+
+
+@cache
+def compiled_validator_for(kind: str):
+    """The same schema compiled by jsonschema-rs, with the same format rules (only
+    ``date-time`` is checked, by the same function)."""
+    return jsonschema_rs.Draft202012Validator(
+        _kind_schema(kind),
+        formats={"date-time": _is_date_time},
+        validate_formats=True,
+        ignore_unknown_formats=True,
+    )
 
 
 def event_kind(event: dict) -> str:
@@ -117,23 +155,83 @@ def _shorten(text: str) -> str:
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
 
 
-def _nul_path(value, path: str = "$") -> str | None:
-    """Where a NUL character hides (PostgreSQL's jsonb cannot hold one)."""
+def _nul(text: str) -> bool:
+    return "\x00" in text
+
+
+def _surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _bad_path(value, bad_text, path: str = "$", bad_number=None) -> str | None:
+    """The path of the first string (or key) for which ``bad_text`` holds, or of the first
+    number for which ``bad_number`` holds."""
     if isinstance(value, str):
-        return path if "\x00" in value else None
+        return path if bad_text(value) else None
+    if isinstance(value, float):
+        return path if bad_number is not None and bad_number(value) else None
     if isinstance(value, dict):
         for key, item in value.items():
-            if "\x00" in key:
+            if bad_text(str(key)):
                 return path
-            found = _nul_path(item, f"{path}.{key}")
+            found = _bad_path(item, bad_text, f"{path}.{key}", bad_number)
             if found:
                 return found
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            found = _nul_path(item, f"{path}[{index}]")
+            found = _bad_path(item, bad_text, f"{path}[{index}]", bad_number)
             if found:
                 return found
     return None
+
+
+def _nul_path(value, path: str = "$") -> str | None:
+    """Where a NUL character hides (PostgreSQL's jsonb cannot hold one)."""
+    return _bad_path(value, _nul, path)
+
+
+def check_storable(event) -> None:
+    """Refuse what JSON parses but no JSON column holds, naming the field.
+
+    One serialisation of the whole event decides in the common case; the tree is
+    walked only to name the field of a value that failed.
+    """
+    try:
+        text = json.dumps(event, ensure_ascii=False, allow_nan=False)
+        text.encode("utf-8")
+    except ValueError:  # inf, -inf or NaN (1e999 parses as infinity); UnicodeEncodeError too
+        path = _bad_path(event, _surrogate, bad_number=lambda n: n != n or n in (_INF, -_INF))
+        if path is None:
+            raise UnstorableValue("$", "the event cannot be stored as JSON")
+        found = _walk_value(event, path)
+        if isinstance(found, float):
+            raise UnstorableValue(path, "a number must be finite (this one overflows a double)")
+        raise UnstorableValue(
+            path, "text must be valid Unicode (a lone surrogate such as \\ud800 is not)"
+        )
+    if "\\u0000" in text or "\x00" in text:  # json.dumps escapes NUL as \u0000
+        nul = _nul_path(event)
+        if nul:  # 422, as before: the schema's rule, not a parse problem
+            raise InvalidEvent(nul, "text must not contain NUL characters")
+
+
+_INF = float("inf")
+
+
+def _walk_value(value, path: str):
+    """The value at a path ``_bad_path`` answered (its keys never contain dots here:
+    a bad key is reported at its object's path)."""
+    for part in re.findall(r"\.([^.\[]+)|\[(\d+)\]", path[1:]):
+        key, index = part
+        try:
+            value = value[int(index)] if index else value[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return value
 
 
 def validate_event(event) -> str:
@@ -141,9 +239,9 @@ def validate_event(event) -> str:
     if not isinstance(event, dict):
         raise InvalidEvent("$", "an event must be a JSON object")
     kind = event_kind(event)
-    nul = _nul_path(event)
-    if nul:
-        raise InvalidEvent(nul, "text must not contain NUL characters")
+    check_storable(event)
+    if compiled_validator_for(kind).is_valid(event):
+        return kind
     error = best_match(validator_for(kind).iter_errors(event))
     if error is None:
         return kind

@@ -2,7 +2,9 @@
 
 The body is read and inflated in bounded chunks, so neither a huge upload nor
 a small gzip bomb can make the process hold more than the configured limit
-(``GOVREG_LINEAGE_MAX_BODY_BYTES``) plus one chunk.
+(``GOVREG_LINEAGE_MAX_BODY_BYTES``) plus one chunk. A body sent in chunked
+transfer encoding without Content-Length is answered 411 (WSGI gives the
+application Content-Length bytes, so it would read as empty).
 """
 
 from __future__ import annotations
@@ -43,6 +45,14 @@ def read_body(http_request, limit: int) -> bytes:
         declared = int(http_request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         raise BodyError(400, "bad_request", "Content-Length is not a number.")
+    if not declared and "chunked" in http_request.headers.get("Transfer-Encoding", "").lower():
+        # WSGI hands the application Content-Length bytes: a chunked body would read as empty
+        raise BodyError(
+            411,
+            "length_required",
+            "Content-Length is required: send the body with a Content-Length header, "
+            "not in chunked transfer encoding.",
+        )
     if declared > limit:
         raise _too_large(limit)
 

@@ -1,13 +1,21 @@
 """OpenLineage intake with Marquez's wire contract: POST /api/v1/lineage (and /batch).
 
 A RunEvent, DatasetEvent or JobEvent is validated against our schema (422
-with the JSON path of the first violation), stored once (201 again for a
-retry of the same event) and projected onto the lineage records in the
-request's transaction. The batch endpoint is not one transaction: it validates
-and stores each event in a short transaction of its own (so the audit chain's
-lock is held for one event at a time, never across the batch) and reports
-per-event failures; a retried batch stores nothing twice.
+with the JSON path of the first violation; 400 for a value no JSON column
+holds), stored once (201 again for a retry of the same event) and projected
+onto the lineage records in the request's transaction.
+
+The batch endpoint takes at most ``GOVREG_LINEAGE_MAX_BATCH_EVENTS`` events
+(413 above it). It validates every event, then stores and projects the valid
+ones as sets, ``GOVREG_LINEAGE_BATCH_CHUNK`` events per transaction (so
+another writer waits for one chunk at most, never for the whole batch). Only
+when a chunk fails is it done again one event per transaction, to store the
+good events and report the bad ones. The answer lists the first
+``LISTED_FAILURES`` failures and summarises the rest; a retried batch stores
+nothing twice.
 """
+
+from collections import Counter
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -24,8 +32,10 @@ from lineage.api.body import BodyError, parse_json, read_body
 from lineage.api.reads import NODE, LineageGraphView
 from lineage.filtersets import LineageEventFilter
 from lineage.models import LineageEvent
-from lineage.services import ingest_cache, ingest_event
+from lineage.services import ingest_cache, ingest_event, ingest_events
 from lineage.validation import InvalidEvent, validate_event
+
+LISTED_FAILURES = 100  # failed events listed one by one in a batch's answer
 
 
 def _error(status: int, code: str, message: str, fields: dict | None = None) -> Response:
@@ -33,7 +43,7 @@ def _error(status: int, code: str, message: str, fields: dict | None = None) -> 
 
 
 def _invalid(exc: InvalidEvent) -> Response:
-    return _error(422, "invalid_event", str(exc), {exc.field: [exc.reason]})
+    return _error(exc.status, exc.code, str(exc), {exc.field: [exc.reason]})
 
 
 def _django_invalid(exc: ValidationError) -> InvalidEvent:
@@ -106,29 +116,38 @@ class LineageBatchView(OutsideRequestTransaction, _IntakeView):
             return _error(exc.status, exc.code, exc.message)
         if not isinstance(events, list):
             return _error(400, "invalid_json", "The batch endpoint takes a JSON array of events.")
+        cap = settings.GOVREG_LINEAGE_MAX_BATCH_EVENTS
+        if len(events) > cap:
+            return _error(
+                413,
+                "too_many_events",
+                f"A batch carries at most {cap} events (GOVREG_LINEAGE_MAX_BATCH_EVENTS); "
+                f"this one has {len(events)}: split it.",
+            )
         failed = []
+        valid = []
+        for index, event in enumerate(events):
+            try:
+                validate_event(event)
+            except InvalidEvent as exc:
+                failed.append(_failure(index, str(exc), exc.path, retriable=False))
+                continue
+            valid.append((index, event))
         stored = duplicates = 0
+        size = settings.GOVREG_LINEAGE_BATCH_CHUNK
         with ingest_cache() as cache:
-            for index, event in enumerate(events):
+            for start in range(0, len(valid), size):
+                chunk = valid[start : start + size]
                 try:
-                    validate_event(event)
                     with transaction.atomic():
-                        result = ingest_event(event)
-                except InvalidEvent as exc:
-                    failed.append({"index": index, "reason": str(exc), "retriable": False})
-                    continue
-                except ValidationError as exc:
+                        results = ingest_events([event for _, event in chunk])
+                except (ValidationError, DatabaseError):
                     cache.clear()  # rows created inside the rolled-back transaction are gone
-                    reason = str(_django_invalid(exc))
-                    failed.append({"index": index, "reason": reason, "retriable": False})
-                    continue
-                except DatabaseError as exc:
-                    cache.clear()
-                    reason = f"database: {exc}"[:300]
-                    failed.append({"index": index, "reason": reason, "retriable": True})
-                    continue
-                stored += result.created
-                duplicates += not result.created
+                    results = self._one_by_one(chunk, failed, cache)
+                for result in results:
+                    stored += result.created
+                    duplicates += not result.created
+        failed.sort(key=lambda f: f["index"])
         body = {
             "status": "partial_success" if failed else "success",
             "summary": {
@@ -138,9 +157,41 @@ class LineageBatchView(OutsideRequestTransaction, _IntakeView):
                 "stored": stored,
                 "duplicates": duplicates,
             },
-            "failed_events": failed,
+            "failed_events": [
+                {k: v for k, v in f.items() if k != "field"} for f in failed[:LISTED_FAILURES]
+            ],
         }
+        if len(failed) > LISTED_FAILURES:
+            rest = failed[LISTED_FAILURES:]
+            body["failed_events_not_listed"] = {
+                "count": len(rest),
+                "firstIndex": rest[0]["index"],
+                "retriable": sum(f["retriable"] for f in rest),
+                "byField": dict(Counter(f["field"] for f in rest).most_common(20)),
+            }
         return Response(body, status=200)
+
+    @staticmethod
+    def _one_by_one(chunk, failed: list, cache) -> list:
+        """A chunk that failed as a whole, again one event per transaction: the good
+        events are stored, each bad one is reported."""
+        results = []
+        for index, event in chunk:
+            try:
+                with transaction.atomic():
+                    results.append(ingest_event(event))
+            except ValidationError as exc:
+                cache.clear()
+                invalid = _django_invalid(exc)
+                failed.append(_failure(index, str(invalid), invalid.path, retriable=False))
+            except DatabaseError as exc:
+                cache.clear()
+                failed.append(_failure(index, f"database: {exc}"[:300], "$", retriable=True))
+        return results
+
+
+def _failure(index: int, reason: str, path: str, *, retriable: bool) -> dict:
+    return {"index": index, "reason": reason, "retriable": retriable, "field": path}
 
 
 class LineageEventListView(APIView):
