@@ -9,7 +9,8 @@ import re
 from csp.decorators import csp_update
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.http import HttpResponse, JsonResponse
+from django.http import JsonResponse
+from django.shortcuts import render
 from django.template.loader import get_template
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.csrf import csrf_exempt
@@ -76,7 +77,7 @@ def _wants_html(request) -> bool:
 
 def not_found(request, exception=None):
     if _wants_html(request):
-        return HttpResponse("<h1>Not found</h1>", status=404)
+        return render(request, "console/not_found.html", status=404)
     return JsonResponse(error_body(404, "not_found", f"No resource at {request.path}"), status=404)
 
 
