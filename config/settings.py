@@ -222,6 +222,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "risk-expire-acceptances": {"task": "risk.expire_acceptances", "schedule": 900},
     "playbooks-escalate-incidents": {"task": "playbooks.escalate_incidents", "schedule": 60},
     "playbooks-triage-pending": {"task": "playbooks.triage_pending", "schedule": 60},
+    "lineage-purge-events": {"task": "lineage.purge_events", "schedule": 3600},
     "playbooks-regulatory-deadlines": {
         "task": "playbooks.regulatory_deadline_warnings",
         "schedule": 3600,
@@ -296,6 +297,11 @@ GOVREG_LINEAGE_ALLOW_ANONYMOUS = env_bool("GOVREG_LINEAGE_ALLOW_ANONYMOUS", Fals
 # in transactions of GOVREG_LINEAGE_BATCH_CHUNK events.
 GOVREG_LINEAGE_MAX_BATCH_EVENTS = env_int("GOVREG_LINEAGE_MAX_BATCH_EVENTS", 1000, minimum=1)
 GOVREG_LINEAGE_BATCH_CHUNK = env_int("GOVREG_LINEAGE_BATCH_CHUNK", 100, minimum=1)
+# Days raw OpenLineage events are kept (by event time; 0: forever). The beat task
+# lineage.purge_events deletes older ones in transactions of GOVREG_LINEAGE_PURGE_BATCH
+# events; projections and the events of runs governance records refer to are kept.
+GOVREG_LINEAGE_EVENT_RETENTION_DAYS = env_int("GOVREG_LINEAGE_EVENT_RETENTION_DAYS", 0, minimum=0)
+GOVREG_LINEAGE_PURGE_BATCH = env_int("GOVREG_LINEAGE_PURGE_BATCH", 1000, minimum=1)
 # Directories under which POST /api/lineage/dvc-imports may read DVC repositories (none: off).
 GOVREG_LINEAGE_DVC_ROOTS = env_list("GOVREG_LINEAGE_DVC_ROOTS", [])
 # Where the registry is reached by people: put in front of the links in mails (unset: paths).

@@ -4,6 +4,7 @@ from celery import shared_task
 
 from audit.context import acting_as
 from lineage.dvc_import import import_dvc
+from lineage.retention import purge_lineage_events
 
 
 @shared_task(name="lineage.import_dvc")
@@ -18,3 +19,11 @@ def import_dvc_task(path: str, namespace: str = "dvc", rev: str | None = None, a
         "stages": result.stages,
         "outputs": result.outputs,
     }
+
+
+@shared_task(name="lineage.purge_events")
+def purge_events_task(max_batches: int | None = None) -> dict:
+    """Purge raw events older than ``GOVREG_LINEAGE_EVENT_RETENTION_DAYS`` (see
+    ``lineage.retention``); idempotent, each batch its own transaction."""
+    with acting_as(name="lineage.purge_events"):
+        return purge_lineage_events(max_batches=max_batches).as_dict()
