@@ -29,6 +29,7 @@ import multiprocessing as mp
 import os
 import random
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -295,6 +296,7 @@ def main() -> int:
 
         connections.close_all()
         harness.drop_database(DB)
+        shutil.rmtree(workdir, ignore_errors=True)  # the key and the bundle (70 MB at 1M)
     return 0
 
 
