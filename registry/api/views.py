@@ -5,7 +5,6 @@ another team's model is a 404. Changes of state go through ``registry.services``
 """
 
 from django.db.models import Prefetch, ProtectedError
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -43,7 +42,7 @@ from registry.filtersets import (
     ModelVersionFilter,
 )
 from registry.gate import services as gate
-from registry.gate.api import request_body
+from registry.gate.serializers import DeploymentRequestSerializer
 from registry.models import (
     Deployment,
     Environment,
@@ -115,7 +114,7 @@ class MLModelViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
         responses={
             201: DeploymentSerializer,
             202: OpenApiResponse(
-                OpenApiTypes.OBJECT, description="the rollback request the gate judges"
+                DeploymentRequestSerializer, description="the rollback request the gate judges"
             ),
         },
     )
@@ -140,7 +139,10 @@ class MLModelViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
                 new=body.validated_data["new"],
                 note=note,
             )
-            return Response(request_body(deployment_request), status=status.HTTP_202_ACCEPTED)
+            return Response(
+                DeploymentRequestSerializer(deployment_request).data,
+                status=status.HTTP_202_ACCEPTED,
+            )
         deployment = services.rollback(model, environment, request.user, note=note)
         return Response(
             DeploymentSerializer(deployment, context={"request": request}).data,

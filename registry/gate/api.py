@@ -20,7 +20,6 @@ import time
 
 from django.db import transaction
 from django.db.models import Prefetch
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
@@ -32,6 +31,7 @@ from accounts.permissions import TokenScopePermission, may, scope_queryset
 from config.api import problem
 from registry.choices import RequestKind, RequestStatus
 from registry.gate import services
+from registry.gate.serializers import DeploymentRequestSerializer, request_body
 from registry.models import Approval, DeploymentRequest, Environment, MLModel, ModelVersion
 
 MAX_WAIT_SECONDS = 60
@@ -57,61 +57,6 @@ def with_related(queryset):
             queryset=Approval.objects.select_related("approver").order_by("created_at", "pk"),
         )
     )
-
-
-def approval_body(approval: Approval) -> dict:
-    return {
-        "id": approval.pk,
-        "approver": approval.approver.get_username(),
-        "verdict": approval.verdict,
-        "comment": approval.comment,
-        "roles": approval.roles,
-        "created_at": approval.created_at.isoformat(),
-        "valid": approval.lapsed_at is None,
-        "lapsed_at": approval.lapsed_at.isoformat() if approval.lapsed_at else None,
-        "lapse_reason": approval.lapse_reason,
-    }
-
-
-def request_body(deployment_request: DeploymentRequest) -> dict:
-    """The gate's answer, as pipelines and the CLI read it."""
-    version = deployment_request.model_version
-    deployment = deployment_request.deployment
-    return {
-        "id": deployment_request.pk,
-        "kind": deployment_request.kind,
-        "status": deployment_request.status,
-        "outcome": deployment_request.outcome or None,
-        "model": version.model.name,
-        "version": version.version,
-        "environment": deployment_request.environment.name,
-        "requested_by": deployment_request.requested_by.get_username(),
-        "pipeline_run_url": deployment_request.pipeline_run_url,
-        "commit": deployment_request.commit,
-        "note": deployment_request.note,
-        "checks": [
-            {"name": c["name"], "passed": c["passed"], "reason": c["reason"]}
-            for c in deployment_request.checks
-        ],
-        "reasons": deployment_request.reasons,
-        "approvals": [approval_body(a) for a in deployment_request.approvals.all()],
-        "required": deployment_request.required,
-        "fingerprint": deployment_request.fingerprint,
-        "superseded_by": deployment_request.superseded_by_id,
-        "deployment": (
-            {
-                "id": deployment.pk,
-                "state": deployment.state,
-                "deployed_at": deployment.deployed_at.isoformat(),
-            }
-            if deployment
-            else None
-        ),
-        "created_at": deployment_request.created_at.isoformat(),
-        "decided_at": (
-            deployment_request.decided_at.isoformat() if deployment_request.decided_at else None
-        ),
-    }
 
 
 class DeploymentRequestCreateSerializer(serializers.Serializer):
@@ -161,21 +106,13 @@ class NoteSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
 
-class GateErrors:
-    """Answer the gate's refusals and conflicts (also raised by the catalog's deploy
-    and rollback) as 403 and 409 JSON errors."""
+class GateView(GenericAPIView):
+    """The gate's views: refusals and conflicts the services raise (``GateRefused``,
+    ``GateConflict``) are answered by ``config.api``'s one exception map (403, 409)."""
 
-    def handle_exception(self, exc):
-        if isinstance(exc, services.GateRefused):
-            return problem(403, str(exc), code="permission_denied")
-        if isinstance(exc, services.GateConflict):
-            return problem(409, str(exc), code="conflict")
-        return super().handle_exception(exc)
-
-
-class GateView(GateErrors, GenericAPIView):
     permission_classes = [IsAuthenticated, TokenScopePermission]
     serializer_class = DeploymentRequestCreateSerializer
+    queryset = DeploymentRequest.objects.none()  # for the schema; rows come from ``find``
 
     def find(self, pk) -> DeploymentRequest | None:
         """The request if the caller may see it (one row, then one permission check)."""
@@ -202,7 +139,7 @@ class DeploymentRequestListCreate(GateView):
             OpenApiParameter("model", str, description="model name"),
             OpenApiParameter("environment", str, description="environment name"),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: DeploymentRequestSerializer(many=True)},
     )
     def get(self, request):
         queryset = with_related(visible_requests(request.user)).order_by("-created_at", "-pk")
@@ -222,11 +159,11 @@ class DeploymentRequestListCreate(GateView):
         if params.get("environment"):
             queryset = queryset.filter(environment__name=params["environment"])
         page = self.paginate_queryset(queryset)
-        return self.get_paginated_response([request_body(item) for item in page])
+        return self.get_paginated_response(DeploymentRequestSerializer(page, many=True).data)
 
     @extend_schema(
         operation_id="deployment_requests_create",
-        responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT},
+        responses={201: DeploymentRequestSerializer, 200: DeploymentRequestSerializer},
     )
     def post(self, request):
         """201 with a new request; 200 with the open request for the same version,
@@ -277,7 +214,7 @@ class DeploymentRequestDetail(GateView):
                 "wait", float, description="hold the answer up to this many seconds (0-60)"
             )
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: DeploymentRequestSerializer},
     )
     def get(self, request, pk):
         wait = parse_wait(request.query_params.get("wait"))
@@ -324,6 +261,7 @@ detail_view = transaction.non_atomic_requests(DeploymentRequestDetail.as_view())
 class ApproveView(GateView):
     serializer_class = CommentSerializer
 
+    @extend_schema(responses=DeploymentRequestSerializer)
     def post(self, request, pk):
         self.get_scoped(pk)
         serializer = self.get_serializer(data=request.data)
@@ -335,14 +273,15 @@ class ApproveView(GateView):
 class RejectView(GateView):
     serializer_class = CommentSerializer
 
+    @extend_schema(responses=DeploymentRequestSerializer)
     def post(self, request, pk):
         self.get_scoped(pk)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        comment = serializer.validated_data["comment"].strip()
-        if not comment:
-            return problem(400, "A rejection needs a comment saying why.", field="comment")
-        return Response(request_body(services.reject(pk, request.user, comment)))
+        # "A rejection needs a comment" is ``Approval.clean``'s rule, run by the service
+        # (a 400 naming ``comment``), as for the board's page and the admin.
+        answer = services.reject(pk, request.user, serializer.validated_data["comment"])
+        return Response(request_body(answer))
 
 
 class DeployedView(GateView):
@@ -350,6 +289,7 @@ class DeployedView(GateView):
 
     serializer_class = NoteSerializer
 
+    @extend_schema(responses={201: DeploymentRequestSerializer, 200: DeploymentRequestSerializer})
     def post(self, request, pk):
         self.get_scoped(pk)
         serializer = self.get_serializer(data=request.data)
@@ -367,6 +307,7 @@ class FailedView(GateView):
 
     serializer_class = NoteSerializer
 
+    @extend_schema(responses=DeploymentRequestSerializer)
     def post(self, request, pk):
         self.get_scoped(pk)
         serializer = self.get_serializer(data=request.data)
