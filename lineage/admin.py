@@ -5,7 +5,22 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from accounts.admin_base import GovernedAdmin, Who, admin_may_write
 from accounts.permissions import may_any
-from lineage.models import Dataset, DatasetVersion, Job, LineageEvent, Namespace, Run
+from lineage.models import (
+    ColumnLineage,
+    Dataset,
+    DatasetSymlink,
+    DatasetVersion,
+    FieldTag,
+    Job,
+    JobDataset,
+    JobVersion,
+    LineageEvent,
+    Namespace,
+    Run,
+    RunInput,
+    RunOutput,
+    Tag,
+)
 from lineage.services import NOTE_FIELDS, change_dataset_version
 
 
@@ -50,6 +65,70 @@ class LineageEventAdmin(ReadOnlyAdmin):
     list_display = ["event_time", "kind", "event_type", "job_namespace", "job_name", "run_id"]
     list_filter = ["kind", "event_type"]
     search_fields = ["job_name", "run_id", "body_hash"]
+
+
+@admin.register(JobVersion)
+class JobVersionAdmin(ReadOnlyAdmin):
+    list_display = ["version", "job", "location", "created_at"]
+    list_select_related = ["job__namespace"]
+    search_fields = ["version", "job__name", "location"]
+
+
+@admin.register(RunInput)
+class RunInputAdmin(ReadOnlyAdmin):
+    """A lineage edge: a run read a dataset version."""
+
+    list_display = ["run", "dataset_version", "created_at"]
+    list_select_related = ["run", "dataset_version__dataset__namespace"]
+    search_fields = ["run__run_id", "dataset_version__dataset__name", "dataset_version__version"]
+
+
+@admin.register(RunOutput)
+class RunOutputAdmin(ReadOnlyAdmin):
+    """A lineage edge: a run wrote a dataset version."""
+
+    list_display = ["run", "dataset_version", "created_at"]
+    list_select_related = ["run", "dataset_version__dataset__namespace"]
+    search_fields = ["run__run_id", "dataset_version__dataset__name", "dataset_version__version"]
+
+
+@admin.register(ColumnLineage)
+class ColumnLineageAdmin(ReadOnlyAdmin):
+    list_display = ["output_field", "dataset_version", "input_field", "input_dataset"]
+    list_select_related = ["dataset_version__dataset__namespace", "input_dataset__namespace"]
+    search_fields = ["output_field", "input_field", "dataset_version__dataset__name"]
+
+
+@admin.register(JobDataset)
+class JobDatasetAdmin(ReadOnlyAdmin):
+    """A job's declared lineage (its newest JobEvent's inputs and outputs)."""
+
+    list_display = ["job", "direction", "dataset"]
+    list_select_related = ["job__namespace", "dataset__namespace"]
+    list_filter = ["direction"]
+    search_fields = ["job__name", "dataset__name"]
+
+
+@admin.register(DatasetSymlink)
+class DatasetSymlinkAdmin(ReadOnlyAdmin):
+    list_display = ["namespace", "name", "type", "dataset"]
+    list_select_related = ["dataset__namespace"]
+    search_fields = ["namespace", "name", "dataset__name"]
+
+
+@admin.register(Tag)
+class TagAdmin(ReadOnlyAdmin):
+    """Tags are written by the lineage writers through the API (audited there)."""
+
+    list_display = ["name", "description", "updated_at"]
+    search_fields = ["name"]
+
+
+@admin.register(FieldTag)
+class FieldTagAdmin(ReadOnlyAdmin):
+    list_display = ["dataset", "field", "tag"]
+    list_select_related = ["dataset__namespace", "tag"]
+    search_fields = ["dataset__name", "field", "tag__name"]
 
 
 @admin.register(DatasetVersion)

@@ -18,8 +18,21 @@ from accounts.services import issue_token
 from audit.exports import request_export
 from audit.models import AuditEvent, AuditExport, AuditSigningKey
 from audit.services import sign_checkpoint
-from lineage.models import DatasetVersion, LineageEvent, Run
-from lineage.services import ingest_event
+from lineage.models import (
+    ColumnLineage,
+    Dataset,
+    DatasetSymlink,
+    DatasetVersion,
+    FieldTag,
+    JobDataset,
+    JobVersion,
+    LineageEvent,
+    Run,
+    RunInput,
+    RunOutput,
+    Tag,
+)
+from lineage.services import ingest_event, tag_dataset
 from playbooks.models import (
     ActionItem,
     Drill,
@@ -37,7 +50,7 @@ from registry.models import DecisionRight, Environment, ImpactNotification
 from risk.models import Control, Evaluation, Reminder, RequiredEvaluation, Threshold
 from risk.services import request_acceptance
 from tests.factories import TeamFactory, UserFactory
-from tests.lineage.factories import dataset, run_event
+from tests.lineage.factories import dataset, facet, run_event, schema_facet
 from tests.risk.factories import make_risk, make_version
 
 ROLES = ("admin", "board", "auditor", "approver", "engineer", "outsider", "pipeline")
@@ -70,6 +83,57 @@ def make_users(credit, fraud) -> dict:
     }
 
 
+def add_lineage_records(features, admin) -> None:
+    """The lineage rows beyond runs and versions: a run reading the features (an input
+    edge) into a scored table with column lineage and a symlink, a JobEvent's declared
+    lineage, a dataset tag and a field tag."""
+    ingest_event(
+        run_event(
+            job="score_applicants",
+            inputs=[dataset("credit/features", version="md5:" + "a" * 32)],
+            outputs=[
+                dataset(
+                    "credit/scores",
+                    schema=schema_facet("applicant_id", "score"),
+                    symlinks=facet(
+                        "SymlinksDatasetFacet",
+                        identifiers=[
+                            {"namespace": "hive", "name": "credit.scores", "type": "TABLE"}
+                        ],
+                    ),
+                    columnLineage=facet(
+                        "ColumnLineageDatasetFacet",
+                        fields={
+                            "score": {
+                                "inputFields": [
+                                    {
+                                        "namespace": "warehouse",
+                                        "name": "credit/features",
+                                        "field": "income",
+                                    }
+                                ]
+                            }
+                        },
+                    ),
+                )
+            ],
+            minutes=5,
+        )
+    )
+    ingest_event(
+        {
+            "eventTime": "2026-01-05T10:00:00+00:00",
+            "producer": "https://example.com/scheduler",
+            "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/JobEvent",
+            "job": {"namespace": "pipelines", "name": "monthly_report", "facets": {}},
+            "inputs": [dataset("credit/scores")],
+            "outputs": [],
+        }
+    )
+    tag_dataset(features.dataset, "PII", actor=admin)
+    tag_dataset(Dataset.objects.get(name="credit/scores"), "PII", field="score", actor=admin)
+
+
 def build_world() -> World:
     credit, fraud = TeamFactory(name="credit-risk"), TeamFactory(name="fraud-detection")
     users = make_users(credit, fraud)
@@ -85,6 +149,7 @@ def build_world() -> World:
     )
     run = Run.objects.get()
     dataset_version = DatasetVersion.objects.get()
+    add_lineage_records(dataset_version, users["admin"])
 
     model = registry_services.register_model(
         name="loan-default", team=credit, risk_tier="high", description="Loan default"
@@ -179,6 +244,14 @@ def build_world() -> World:
         "lineage.run": run,
         "lineage.lineageevent": LineageEvent.objects.first(),
         "lineage.datasetversion": dataset_version,
+        "lineage.jobversion": JobVersion.objects.order_by("pk").first(),
+        "lineage.runinput": RunInput.objects.order_by("pk").first(),
+        "lineage.runoutput": RunOutput.objects.order_by("pk").first(),
+        "lineage.columnlineage": ColumnLineage.objects.order_by("pk").first(),
+        "lineage.jobdataset": JobDataset.objects.order_by("pk").first(),
+        "lineage.datasetsymlink": DatasetSymlink.objects.order_by("pk").first(),
+        "lineage.tag": Tag.objects.order_by("pk").first(),
+        "lineage.fieldtag": FieldTag.objects.order_by("pk").first(),
         "registry.mlmodel": model,
         "registry.modelversion": version,
         "registry.feature": feature,
