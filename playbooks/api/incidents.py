@@ -88,6 +88,10 @@ class IncidentViewSet(ScopedModelViewSet):
     ordering_fields = ["opened_at", "severity", "status"]
 
     def get_queryset(self):
+        if self.action == "download_report":  # what the report reads, and no more
+            return Incident.objects.select_related(
+                "model__team", "model_version", "deployment__environment", "review"
+            )
         queryset = Incident.objects.select_related(
             "model__team",
             "model_version",

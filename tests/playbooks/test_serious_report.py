@@ -304,3 +304,14 @@ def test_the_console_incident_page_links_the_report(serious, board):
     assert page.status_code == 200
     assert f'href="/api/incidents/{serious.pk}/report?format=pdf"' in page.content.decode()
     assert browser.get(f"/api/incidents/{serious.pk}/report?format=pdf").status_code == 200
+
+
+def test_a_complete_report_reads_a_bounded_number_of_queries(
+    serious, owner, auditor, django_assert_max_num_queries
+):
+    complete_review(serious, owner)
+    api = token_client(auditor)
+    api.get(url(serious))  # the token's first use is written once
+    with django_assert_max_num_queries(10):
+        answer = api.get(url(serious))
+    assert answer.status_code == 200
