@@ -10,13 +10,14 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.exceptions import ValidationError as DRFValidationError
-from rest_framework.parsers import BaseParser, JSONParser
+from rest_framework.parsers import BaseParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from accounts.api.base import ScopedModelViewSet
 from accounts.permissions import TokenScopePermission, may, scope_queryset
 from config.api import OutsideRequestTransaction, Pagination, problem
+from config.parsers import StrictJSONParser
 from registry.models import MLModel, ModelVersion
 from risk.api.serializers import EvaluationSerializer
 from risk.choices import EvaluationKind
@@ -84,7 +85,7 @@ class ModelVersionEvaluationsView(OutsideRequestTransaction, generics.GenericAPI
     (``risk.reports``); the answer is rendered after that short transaction committed.
     """
 
-    parser_classes = [JSONParser, JUnitXMLParser, JUnitTextXMLParser]
+    parser_classes = [StrictJSONParser, JUnitXMLParser, JUnitTextXMLParser]
     queryset = Evaluation.objects.none()  # the schema's model; rows come from get_version
     permission_classes = [IsAuthenticated, TokenScopePermission]
     serializer_class = EvaluationSerializer
