@@ -21,17 +21,14 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.permissions import IsAuthenticated
+from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import ActionPermission, TokenScopePermission
-from config.api import MarquezPagination, OutsideRequestTransaction, error_body, filtered
+from config.api import OutsideRequestTransaction, error_body
 from lineage.api.body import BodyError, parse_json, read_body
 from lineage.api.reads import NODE, LineageGraphView
-from lineage.filtersets import LineageEventFilter
-from lineage.models import LineageEvent
 from lineage.services import ingest_cache, ingest_event, ingest_events
 from lineage.validation import InvalidEvent, validate_event
 
@@ -192,28 +189,3 @@ class LineageBatchView(OutsideRequestTransaction, _IntakeView):
 
 def _failure(index: int, reason: str, path: str, *, retriable: bool) -> dict:
     return {"index": index, "reason": reason, "retriable": retriable, "field": path}
-
-
-class LineageEventListView(APIView):
-    """GET the raw events, newest first, as Marquez's /api/v1/events/lineage."""
-
-    permission_classes = [IsAuthenticated, TokenScopePermission]
-    pages = MarquezPagination("events", max_limit=1000)
-
-    @extend_schema(
-        responses={200: OpenApiTypes.OBJECT},
-        parameters=[
-            OpenApiParameter("before", OpenApiTypes.DATETIME),
-            OpenApiParameter("after", OpenApiTypes.DATETIME),
-            OpenApiParameter("limit", OpenApiTypes.INT),
-            OpenApiParameter("offset", OpenApiTypes.INT),
-        ],
-    )
-    def get(self, request):
-        queryset = filtered(LineageEventFilter, request, LineageEvent.objects.all())
-        events, total = self.pages.paginate(
-            request,
-            queryset.order_by("-event_time", "-pk").values_list("body", flat=True),
-            clamp=True,
-        )
-        return Response({"events": events, "totalCount": total})

@@ -18,11 +18,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import TokenScopePermission
-from config.api import MarquezPagination, int_query_param
+from config.api import MarquezPagination, filtered, int_query_param
 from config.errors import BadParameter
 from lineage import graph
 from lineage.api import shapes
-from lineage.models import Dataset, DatasetVersion, Job, Namespace, Run
+from lineage.filtersets import LineageEventFilter
+from lineage.models import Dataset, DatasetVersion, Job, LineageEvent, Namespace, Run
 
 MAX_LIMIT = 1000
 PAGE = [
@@ -79,10 +80,46 @@ class NamespaceListView(LineageReadView):
         return Response({"namespaces": [shapes.namespace(ns) for ns in rows], "totalCount": total})
 
 
+def sort_direction(request, default: str) -> str:
+    """Marquez's ``sortDirection``: ``asc`` or ``desc`` (any case)."""
+    value = (request.query_params.get("sortDirection") or default).lower()
+    if value not in ("asc", "desc"):
+        raise BadParameter("must be asc or desc", field="sortDirection")
+    return value
+
+
+class LineageEventListView(LineageReadView):
+    """GET the raw events as Marquez's /api/v1/events/lineage: ``before`` and ``after``
+    bound the event time, ``sortDirection`` ``desc`` (newest first, the default) or
+    ``asc``; ``limit`` and ``offset`` out of range are brought into range."""
+
+    pages = MarquezPagination("events", max_limit=MAX_LIMIT)
+
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT},
+        parameters=[
+            OpenApiParameter("before", OpenApiTypes.DATETIME),
+            OpenApiParameter("after", OpenApiTypes.DATETIME),
+            OpenApiParameter("sortDirection", OpenApiTypes.STR, enum=["asc", "desc"]),
+            *PAGE,
+        ],
+    )
+    def get(self, request):
+        queryset = filtered(LineageEventFilter, request, LineageEvent.objects.all())
+        order = ("event_time", "pk") if sort_direction(request, "desc") == "asc" else None
+        events, total = self.pages.paginate(
+            request,
+            queryset.order_by(*(order or ("-event_time", "-pk"))).values_list("body", flat=True),
+            clamp=True,
+        )
+        return Response({"events": events, "totalCount": total})
+
+
 class SearchView(LineageReadView):
     """Datasets and jobs whose name contains ``q`` (Marquez's /api/v1/search): ``filter``
-    DATASET or JOB, ``sort`` NAME or UPDATE_AT (newest first, the default), ``namespace``,
-    ``before`` and ``after`` (dates, on the last update)."""
+    DATASET or JOB, ``sort`` NAME or UPDATE_AT (also spelt ``name``, ``updated_at``; the
+    default), ``sortDirection`` asc or desc (default: names ascending, updates newest
+    first), ``namespace``, ``before`` and ``after`` (dates, on the last update)."""
 
     @extend_schema(
         responses={200: OpenApiTypes.OBJECT},
@@ -90,6 +127,7 @@ class SearchView(LineageReadView):
             OpenApiParameter("q", OpenApiTypes.STR, required=True),
             OpenApiParameter("filter", OpenApiTypes.STR, enum=["DATASET", "JOB"]),
             OpenApiParameter("sort", OpenApiTypes.STR, enum=["NAME", "UPDATE_AT"]),
+            OpenApiParameter("sortDirection", OpenApiTypes.STR, enum=["asc", "desc"]),
             OpenApiParameter("namespace", OpenApiTypes.STR),
             OpenApiParameter("before", OpenApiTypes.DATE),
             OpenApiParameter("after", OpenApiTypes.DATE),
@@ -104,16 +142,15 @@ class SearchView(LineageReadView):
         kind = (request.query_params.get("filter") or "").upper()
         if kind not in ("", "DATASET", "JOB"):
             raise BadParameter("must be DATASET or JOB", field="filter")
-        sort = (
-            (request.query_params.get("sort") or "UPDATE_AT")
-            .upper()
-            .replace("UPDATED_AT", "UPDATE_AT")
-        )
+        sort = (request.query_params.get("sort") or "UPDATE_AT").upper()
+        sort = {"UPDATED_AT": "UPDATE_AT"}.get(sort, sort)
         if sort not in ("NAME", "UPDATE_AT"):
             raise BadParameter("must be NAME or UPDATE_AT", field="sort")
+        descending = sort_direction(request, "asc" if sort == "NAME" else "desc") == "desc"
         namespace = request.query_params.get("namespace")
         before, after = time_param(request, "before"), time_param(request, "after")
-        order = "name" if sort == "NAME" else "-updated_at"
+        field = "name" if sort == "NAME" else "updated_at"
+        order = ("-" if descending else "") + field
         results = []
         for node_type, model, node_id in (
             ("DATASET", Dataset, graph.dataset_node_id),
@@ -138,14 +175,12 @@ class SearchView(LineageReadView):
                     "updatedAt": shapes._iso(row.updated_at),
                     "namespace": row.namespace.name,
                     "nodeId": node_id(row),
+                    "_key": getattr(row, field),
                 }
                 for row in rows
             ]
-        if sort == "NAME":
-            results.sort(key=lambda r: (r["name"], r["nodeId"]))
-        else:
-            results.sort(key=lambda r: r["updatedAt"] or "", reverse=True)
-        results = results[:limit]
+        results.sort(key=lambda r: (r["_key"], r["nodeId"]), reverse=descending)
+        results = [{k: v for k, v in r.items() if k != "_key"} for r in results[:limit]]
         return Response({"totalCount": len(results), "results": results})
 
 
