@@ -86,7 +86,9 @@ def _playbook(team, engineer):
 def _drills(book, count, start=0):
     soon = timezone.now() + timedelta(days=1)
     return [
-        save_drill(Drill(playbook=book, title=f"drill {n}", scheduled_for=soon + timedelta(hours=n)))
+        save_drill(
+            Drill(playbook=book, title=f"drill {n}", scheduled_for=soon + timedelta(hours=n))
+        )
         for n in range(start, start + count)
     ]
 
