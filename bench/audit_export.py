@@ -229,7 +229,11 @@ def main() -> int:
     harness.recreate_database(DB)
     try:
         harness.setup_django(DB, **SETTINGS)
-        print(f"audit export on PostgreSQL, {args.events:,} events", flush=True)
+        print(
+            f"audit export on PostgreSQL, {args.events:,} events ({os.cpu_count()} cores,"
+            f" load average {os.getloadavg()[0]:.1f} at the start)",
+            flush=True,
+        )
         started = time.perf_counter()
         after, last = load_events(args.events)
         print(
