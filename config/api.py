@@ -9,6 +9,7 @@ refusals (``config.errors``) are mapped here, once: ``Conflict`` is 409, ``Refus
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.db.models import ProtectedError
 from django.http import Http404
 from django.utils.decorators import method_decorator
 from django_filters.utils import translate_validation
@@ -29,6 +30,11 @@ class Pagination(LimitOffsetPagination):
 
     default_limit = 50
     max_limit = 500
+    # past this an offset is an empty page, not a database integer overflow
+    max_offset = 10**9
+
+    def get_offset(self, request):
+        return min(super().get_offset(request), self.max_offset)
 
     def paginate_queryset(self, queryset, request, view=None):
         self.request = request
@@ -149,6 +155,20 @@ class _DomainAnswer(exceptions.APIException):
         super().__init__(detail, code)
 
 
+def _in_use(exc: ProtectedError) -> exceptions.APIException:
+    """A delete the database's ``PROTECT`` refused: 409, naming what still uses the row."""
+    users = {}
+    for row in exc.protected_objects:
+        users[row._meta.verbose_name_plural] = users.get(row._meta.verbose_name_plural, 0) + 1
+    what = ", ".join(f"{count} {name}" for name, count in sorted(users.items()))
+    answer = exceptions.APIException(
+        f"It cannot be deleted while it is in use (by {what})." if what else str(exc.args[0])
+    )
+    answer.status_code = status.HTTP_409_CONFLICT
+    answer.default_code = "conflict"
+    return answer
+
+
 # Each domain refusal's answer: the first class the exception is an instance of wins.
 DOMAIN_STATUS = (
     (Conflict, status.HTTP_409_CONFLICT, "conflict"),
@@ -165,6 +185,8 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, ProtectedError):
+        exc = _in_use(exc)
     elif isinstance(exc, DomainError):
         for kind, status_code, code in DOMAIN_STATUS:
             if isinstance(exc, kind):

@@ -1,6 +1,8 @@
 """Risk-register API: matrices, risks (with reviews, acceptances and the heatmap),
 controls and thresholds. Evaluations are in ``risk.api.evaluations``."""
 
+import math
+
 from django.db import transaction
 from django.db.models import Count, Prefetch, ProtectedError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -265,6 +267,8 @@ class ThresholdViewSet(ScopedModelViewSet):
             value = float(raw)
         except (TypeError, ValueError):
             raise BadParameter("Give the observed value as a number.", field="value")
+        if not math.isfinite(value):
+            raise BadParameter("Give the observed value as a finite number.", field="value")
         answer = {
             "threshold": threshold.pk,
             "metric": threshold.metric,
