@@ -158,6 +158,28 @@ def _job_type(facets: dict) -> str:
     return "STREAM" if str(processing).upper() == "STREAMING" else "BATCH"
 
 
+def _job_tags(facets: dict) -> list[str]:
+    """Tag names from OpenLineage's ``tags`` job facet (``{"tags": [{"key", "value",
+    "source"}]}``): ``key``, or ``key:value`` when the value says more than the key."""
+    entries = ((facets or {}).get("tags") or {}).get("tags")
+    names = set()
+    for entry in entries if isinstance(entries, list) else ():
+        if not isinstance(entry, dict) or not isinstance(entry.get("key"), str):
+            continue
+        key, value = entry["key"], entry.get("value")
+        plain = not isinstance(value, str) or value.lower() in ("", "true", key.lower())
+        names.add(key if plain else f"{key}:{value}")
+    return sorted(names)
+
+
+def _job_labels(facets: dict) -> list[str]:
+    """Labels from a ``labels`` job facet (``{"labels": [...]}`` or a list of strings)."""
+    labels = (facets or {}).get("labels")
+    if isinstance(labels, dict):
+        labels = labels.get("labels")
+    return sorted({x for x in labels if isinstance(x, str)}) if isinstance(labels, list) else []
+
+
 def job(jb, inputs=(), outputs=(), latest_run=None, latest_runs=None) -> dict:
     ns = jb.namespace.name
     parent = latest_run.parent if latest_run is not None and latest_run.parent_id else None
@@ -181,8 +203,8 @@ def job(jb, inputs=(), outputs=(), latest_run=None, latest_runs=None) -> dict:
         "latestRun": run(latest_run) if latest_run else None,
         "latestRuns": [run(r) for r in (latest_runs or ([latest_run] if latest_run else []))],
         "currentVersion": str(version.version) if version is not None else None,
-        "labels": [],
-        "tags": [],
+        "labels": _job_labels(facets),
+        "tags": _job_tags(facets),
         "deleted": jb.deleted_at is not None,
     }
 
