@@ -3,6 +3,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from accounts.roles import teams
 from playbooks import validation
 from risk.choices import RiskCategory
 
@@ -82,12 +83,18 @@ class Playbook(models.Model):
         return self.name
 
     def clean(self):
+        chain = self.escalation_chain if isinstance(self.escalation_chain, list) else []
+        # a role (admin, auditor, ...) is no escalation target: named, it reads as absent
         group_names = set(
-            Group.objects.filter(
+            teams()
+            .filter(
                 name__in=[
-                    lvl.get("group") for lvl in self.escalation_chain or [] if isinstance(lvl, dict)
+                    lvl["group"]
+                    for lvl in chain
+                    if isinstance(lvl, dict) and isinstance(lvl.get("group"), str)
                 ]
-            ).values_list("name", flat=True)
+            )
+            .values_list("name", flat=True)
         )
         steps_errors = validation.validate_steps(self.steps)
         validation.raise_if(
