@@ -180,6 +180,12 @@ def _job_labels(facets: dict) -> list[str]:
     return sorted({x for x in labels if isinstance(x, str)}) if isinstance(labels, list) else []
 
 
+def _job_context(facets: dict) -> dict:
+    """Marquez's deprecated ``context`` (string values): the ``sql`` job facet's query."""
+    query = ((facets or {}).get("sql") or {}).get("query")
+    return {"sql": query} if isinstance(query, str) else {}
+
+
 def job(jb, inputs=(), outputs=(), latest_run=None, latest_runs=None) -> dict:
     ns = jb.namespace.name
     parent = latest_run.parent if latest_run is not None and latest_run.parent_id else None
@@ -199,6 +205,7 @@ def job(jb, inputs=(), outputs=(), latest_run=None, latest_runs=None) -> dict:
         "outputs": [{"namespace": d.namespace.name, "name": d.name} for d in outputs],
         "location": (facets.get("sourceCodeLocation") or {}).get("url"),
         "description": _description(facets),
+        "context": _job_context(facets),
         "facets": facets,
         "latestRun": run(latest_run) if latest_run else None,
         "latestRuns": [run(r) for r in (latest_runs or ([latest_run] if latest_run else []))],
@@ -221,6 +228,7 @@ def job_version(version, latest_run=None) -> dict:
         "inputs": version.inputs,
         "outputs": version.outputs,
         "location": version.location or None,
+        "context": _job_context(jb.facets),
         "latestRun": run(latest_run) if latest_run else None,
         "facets": jb.facets,
     }

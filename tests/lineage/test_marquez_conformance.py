@@ -5,8 +5,9 @@ A live server gets a realistic graph through the real openlineage-python client
 a DatasetEvent and a JobEvent); then every GET operation the document declares is
 called with a token, and each answer is validated with jsonschema (Draft 2020-12)
 against the response schema the document declares, references resolved by
-``referencing``. The writes govreg serves (tags, soft deletes) are checked the
-same way.
+``referencing``; and every property the document declares must be in the answer
+(``absent``: validation alone would let an optional one go missing). The writes
+govreg serves (tags, soft deletes) are checked the same way.
 
 OpenAPI 3.0 schemas are JSON Schema with a few differences, translated here:
 ``nullable`` is spelt as a ``null`` type; ``example``, ``discriminator`` and the
@@ -166,11 +167,51 @@ def _uuid(value) -> bool:
 
 
 def response_schema(operation: dict) -> dict:
+    return {"$ref": f"{URN}{declared_answer(operation)['$ref']}"}
+
+
+@cache
+def declared_schemas() -> dict:
+    """The document's schemas with the errata applied, still in OpenAPI's spelling."""
+    document = copy.deepcopy(spec())
+    _errata(document["components"])
+    return document["components"]["schemas"]
+
+
+def absent(schema: dict, body, path: str = "$") -> list[str]:
+    """Paths of the properties the document declares that an answer leaves out.
+
+    Validation lets an optional property be missing; a client of Marquez's API reads
+    them all (``job.context``, ``dataset.columnLineage``...), so govreg answers each
+    one, ``null`` when it knows nothing. Graph nodes' data is followed by node type
+    (see ``_errata``)."""
+    schemas = declared_schemas()
+    while "$ref" in schema:
+        schema = schemas[schema["$ref"].rsplit("/", 1)[-1]]
+    if body is None:
+        return []
+    found = []
+    for part in schema.get("allOf", []):
+        if "if" not in part:
+            found += absent(part, body, path)
+        elif (
+            isinstance(body, dict) and body.get("type") == part["if"]["properties"]["type"]["const"]
+        ):
+            found += absent(part["then"], body, path)
+    if isinstance(body, dict):
+        for name, prop in (schema.get("properties") or {}).items():
+            where = f"{path}.{name}"
+            found += absent(prop, body[name], where) if name in body else [where]
+    elif isinstance(body, list) and isinstance(schema.get("items"), dict):
+        for item in body:
+            found += absent(schema["items"], item, f"{path}[*]")
+    return sorted(set(found))
+
+
+def declared_answer(operation: dict) -> dict:
     responses = operation["responses"]
     answer = responses.get("200") or responses.get(200) or responses.get("201")
-    schema = answer["content"]["application/json"]["schema"]
-    ref = schema["$ref"]
-    return {"$ref": f"{URN}{ref}"}
+    return answer["content"]["application/json"]["schema"]
 
 
 def errors(operation: dict, body) -> list[str]:
@@ -402,7 +443,9 @@ def test_every_get_answers_what_the_document_declares(world):
             failures[path] = f"{answer.status_code} {answer.text[:300]}"
             continue
         body = answer.json()
-        found = errors(operation, body)
+        found = errors(operation, body) + [
+            f"{where}: declared, not answered" for where in absent(declared_answer(operation), body)
+        ]
         if found:
             failures[path] = found[:5]
         checked += 1
@@ -429,7 +472,11 @@ def test_the_writes_govreg_serves_answer_the_declared_schema(world):
         if answer.status_code != 200:
             failures[(method, path)] = f"{answer.status_code} {answer.text[:300]}"
             continue
-        found = errors(operations_by_key[(method, path)], answer.json())
+        operation = operations_by_key[(method, path)]
+        found = errors(operation, answer.json()) + [
+            f"{where}: declared, not answered"
+            for where in absent(declared_answer(operation), answer.json())
+        ]
         if found:
             failures[(method, path)] = found[:5]
     assert not failures, failures
@@ -447,3 +494,19 @@ def test_the_checker_would_catch_a_wrong_answer():
     listing = spec()["paths"]["/namespaces"]["get"]
     assert errors(listing, {"namespaces": [{"name": 7}]})
     assert errors(listing, {"namespaces": [{"name": "a", "createdAt": "yesterday"}]})
+
+
+def test_the_presence_check_would_catch_a_left_out_field():
+    """Validation alone lets optional properties go missing; ``absent`` names them."""
+    job = spec()["paths"]["/namespaces/{namespace}/jobs/{job}"]["get"]
+    schema = declared_answer(job)
+    declared = set(declared_schemas()["Job"]["properties"])
+    full = dict.fromkeys(declared)
+    assert absent(schema, full) == []
+    assert absent(schema, {k: v for k, v in full.items() if k != "context"}) == ["$.context"]
+    graph = declared_answer(spec()["paths"]["/lineage"]["get"])
+    node = {"id": "job:a:b", "type": "JOB", "data": {**full, "latestRun": None}, "inEdges": [],
+            "outEdges": []}  # fmt: skip
+    assert absent(graph, {"graph": [node]}) == []
+    del node["data"]["latestRun"]
+    assert absent(graph, {"graph": [node]}) == ["$.graph[*].data.latestRun"]
