@@ -162,9 +162,10 @@ class Risk(models.Model):
         if accepted_by_hand:
             raise ValidationError(accepted_by_hand)
         if self.matrix_id is None:
-            self.matrix = RiskMatrix.default()
-            if self.matrix is None:
+            matrix = RiskMatrix.default()
+            if matrix is None:
                 raise ValidationError({"matrix": "No default risk matrix exists; name one."})
+            self.matrix = matrix
         if all(getattr(self, name) is not None for name in SCORE_FIELDS):
             off_matrix = self.compute_levels()
             if off_matrix:
