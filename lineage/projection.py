@@ -57,6 +57,8 @@ from lineage.services import (
     insert_returning,
     job_version_uuid,
     parse_time,
+    pg_array_type,
+    pg_execute,
     run_uuid,
 )
 from lineage.signals import run_lineage_changed
@@ -135,8 +137,8 @@ def _parent(event: dict) -> tuple[dict, dict]:
 def update_rows(objs: list, field_names: list[str]) -> None:
     """Write ``field_names`` of model instances (one model) in one statement.
 
-    On PostgreSQL ``UPDATE ... FROM (VALUES ...)`` in pk order; Django's
-    ``bulk_update`` (a CASE per column and row, costly to build) elsewhere.
+    On PostgreSQL ``UPDATE ... FROM unnest(<one array per column>)`` in pk order;
+    Django's ``bulk_update`` (a CASE per column and row, costly to build) elsewhere.
     """
     if not objs:
         return
@@ -149,21 +151,20 @@ def update_rows(objs: list, field_names: list[str]) -> None:
     fields = [meta.get_field(name) for name in field_names]
     qn = connection.ops.quote_name
     columns = [meta.pk, *fields]
-    casts = [f"%s::{column.db_type(connection)}" for column in columns]
-    row = "(" + ", ".join(casts) + ")"
-    params = []
-    for obj in objs:
-        params.append(obj.pk)
-        params += [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
+    params = [[obj.pk for obj in objs]]
+    params += [
+        [f.get_db_prep_save(getattr(obj, f.attname), connection) for obj in objs] for f in fields
+    ]
+    arrays = ", ".join(f"%b::{pg_array_type(column)}" for column in columns)
     names = ", ".join(qn(c.column) for c in columns)
     table = qn(meta.db_table)
     sets = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in fields)
-    sql = (
-        f"UPDATE {table} SET {sets} FROM (VALUES {', '.join([row] * len(objs))}) "  # noqa: S608
-        f"AS v({names}) WHERE {table}.{qn(meta.pk.column)} = v.{qn(meta.pk.column)}"
+    pk = qn(meta.pk.column)
+    pg_execute(
+        f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v({names}) "  # noqa: S608
+        f"WHERE {table}.{pk} = v.{pk}",
+        params,
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
 
 
 # --- raw events -------------------------------------------------------------------------
@@ -672,14 +673,8 @@ class _Projection:
                     columns += self._column_rows(key, spec)
             for spec in sum(_io(item.event), []):
                 links += self._symlink_rows(spec)
-        for model, rows in (
-            (RunInput, inputs),
-            (RunOutput, outputs),
-            (ColumnLineage, columns),
-            (DatasetSymlink, links),
-        ):
-            if rows:
-                model.objects.bulk_create(rows, ignore_conflicts=True)
+        for rows in (inputs, outputs, columns, links):
+            insert_returning(rows, returning=False)
         datasets = [
             row
             for row in self.datasets.values()

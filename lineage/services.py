@@ -118,18 +118,54 @@ def _version_facet(dataset: dict) -> str | None:
 _MAX_PARAMS = 30000  # SQLite allows 32766 bound parameters per statement, PostgreSQL 65535
 
 
-def insert_returning(objs, key_fields: tuple[str, ...]) -> dict[tuple, int]:
+def pg_execute(sql: str, params: list) -> list:
+    """Run one statement on PostgreSQL with the parameters bound by the server.
+
+    For the intake's multi-row statements: each column travels as one array
+    (``unnest(%s::jsonb[], ...)``), so the statement's text is short and the
+    same for any number of rows, and nothing is quoted into it client-side.
+    Same connection and transaction as the ORM's.
+    """
+    import psycopg
+
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def pg_array_type(field) -> str:
+    return f"{field.db_type(connection)}[]"
+
+
+def insert_returning(objs, key_fields: tuple[str, ...] = (), *, returning=True) -> dict[tuple, int]:
     """``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` for unsaved model instances.
 
     One round trip; a row whose unique key already exists is skipped (the
     database constraint decides, so concurrent writers never fail each other).
-    Sets the pk of the inserted instances; returns ``{key: pk}`` for them.
+    Sets the pk of the inserted instances; returns ``{key: pk}`` for them
+    (nothing with ``returning=False``).
     """
     objs = list(objs)
     if not objs:
         return {}
     meta = type(objs[0])._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
+    key_columns = [meta.get_field(name).column for name in key_fields]
+    if connection.vendor == "postgresql":
+        rows = [
+            [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields] for obj in objs
+        ]
+        qn = connection.ops.quote_name
+        arrays = ", ".join(f"%b::{pg_array_type(f)}" for f in fields)
+        sql = (
+            f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608
+            f"SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING"
+        )
+        if returning:
+            sql += f" RETURNING {', '.join(qn(c) for c in [meta.pk.column, *key_columns])}"
+        found = pg_execute(sql, [list(column) for column in zip(*rows, strict=True)])
+        return _set_pks(objs, key_fields, found) if returning else {}
     per_statement = max(1, _MAX_PARAMS // len(fields))
     if len(objs) > per_statement:  # stay under the databases' bound-parameter limits
         inserted = {}
@@ -141,16 +177,19 @@ def insert_returning(objs, key_fields: tuple[str, ...]) -> dict[tuple, int]:
     params = []
     for obj in objs:
         params += [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    key_columns = [meta.get_field(name).column for name in key_fields]
-    returning = ", ".join(connection.ops.quote_name(c) for c in [meta.pk.column, *key_columns])
+    names = [meta.pk.column, *key_columns]
     sql = (
         f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) "  # noqa: S608
         f"VALUES {', '.join([placeholders] * len(objs))} "
-        f"ON CONFLICT DO NOTHING RETURNING {returning}"
+        f"ON CONFLICT DO NOTHING RETURNING {', '.join(connection.ops.quote_name(c) for c in names)}"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
+    return _set_pks(objs, key_fields, rows) if returning else {}
+
+
+def _set_pks(objs, key_fields, rows) -> dict[tuple, int]:
     by_key = {
         tuple(str(v) if isinstance(v, uuid.UUID) else v for v in row[1:]): row[0] for row in rows
     }
