@@ -3,7 +3,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from accounts.roles import teams
+from accounts.roles import Role, teams
 from playbooks import validation
 from risk.choices import RiskCategory
 
@@ -84,9 +84,10 @@ class Playbook(models.Model):
 
     def clean(self):
         chain = self.escalation_chain if isinstance(self.escalation_chain, list) else []
-        # a role (admin, auditor, ...) is no escalation target: named, it reads as absent
+        # a role (admin, auditor, ...) is no escalation target: named, it reads as absent;
+        # the governance board is the one role an incident escalates to (the demo's last level)
         group_names = set(
-            teams()
+            (teams() | Group.objects.filter(name=Role.BOARD))
             .filter(
                 name__in=[
                     lvl["group"]
