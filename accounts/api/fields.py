@@ -1,3 +1,4 @@
+from django.db import models
 from rest_framework import serializers
 
 from accounts.permissions import visible
@@ -22,7 +23,8 @@ class VisiblePrimaryKeyRelatedField(_Scoped, serializers.PrimaryKeyRelatedField)
 
 
 class TeamField(serializers.SlugRelatedField):
-    """A team by name; roles are not teams."""
+    """A team by name; roles are not teams. A record's team is fixed once it is
+    registered: a change on update is refused (its permissions are the team's)."""
 
     def __init__(self, **kwargs):
         from accounts.roles import teams
@@ -30,3 +32,12 @@ class TeamField(serializers.SlugRelatedField):
         kwargs.setdefault("slug_field", "name")
         kwargs.setdefault("queryset", teams())
         super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        team = super().to_internal_value(data)
+        instance = getattr(self.parent, "instance", None)
+        if isinstance(instance, models.Model) and team != getattr(instance, self.source):
+            raise serializers.ValidationError(
+                f"The team of a {instance._meta.verbose_name} is fixed once it is registered."
+            )
+        return team

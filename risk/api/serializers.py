@@ -127,12 +127,13 @@ class RiskSerializer(FullCleanSerializer):
         return risk.review_state()
 
     def validate(self, attrs):
-        if self.instance is not None:
-            for name in ("team", "matrix"):
-                if name in attrs and attrs[name] != getattr(self.instance, name):
-                    raise serializers.ValidationError(
-                        {name: f"The {name} of a risk is fixed once it is registered."}
-                    )
+        # the team is fixed by TeamField, as every record's
+        if self.instance is not None and attrs.get("matrix", self.instance.matrix) != (
+            self.instance.matrix
+        ):
+            raise serializers.ValidationError(
+                {"matrix": "The matrix of a risk is fixed once it is registered."}
+            )
         # "accepted only through an acceptance request" is the model's rule (Risk.clean)
         return super().validate(attrs)
 

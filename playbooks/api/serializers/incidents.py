@@ -76,11 +76,6 @@ class PlaybookSerializer(FullCleanSerializer):
         ]
         read_only_fields = ["id", "current_version", "created_at", "updated_at"]
 
-    def validate_team(self, team):
-        if self.instance is not None and team != self.instance.team:
-            raise serializers.ValidationError("A playbook cannot move to another team.")
-        return team
-
 
 class TimelineEntrySerializer(serializers.ModelSerializer):
     class Meta:
