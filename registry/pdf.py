@@ -3,7 +3,7 @@
 Rendered with fpdf2 (pure Python, installs from PyPI with no system library), in
 DejaVu Sans Condensed, vendored beside this module (``fonts/``, licence included), so
 every European script prints. The dossier (``registry.dossier``) and the
-serious-incident report (``playbooks.reports``) draw their pages with ``Document``;
+serious-incident report (``playbooks.serious_report``) draw their pages with ``Document``;
 neither knows fpdf2.
 """
 
