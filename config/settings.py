@@ -182,9 +182,13 @@ KNOX_TOKEN_MODEL = "accounts.ApiToken"
 # knox's own migrations create its default token table even when the model is
 # swapped; ours lives in accounts, so knox's migrations are switched off.
 MIGRATION_MODULES = {"knox": None}
+# API tokens: the lifetime a token gets when none is asked for, and the longest any
+# token may have (the API, the console and manage.py issue_token alike; none is endless)
+GOVREG_TOKEN_MAX_DAYS = env_int("GOVREG_TOKEN_MAX_DAYS", 365, minimum=1)
+GOVREG_TOKEN_TTL_DAYS = min(env_int("GOVREG_TOKEN_TTL_DAYS", 90, minimum=1), GOVREG_TOKEN_MAX_DAYS)
 REST_KNOX = {
     "AUTH_HEADER_PREFIX": "Bearer",
-    "TOKEN_TTL": timedelta(days=env_int("GOVREG_TOKEN_TTL_DAYS", 90, minimum=1)),
+    "TOKEN_TTL": timedelta(days=GOVREG_TOKEN_TTL_DAYS),
     "TOKEN_PREFIX": "gvr_",
     "TOKEN_MODEL": "accounts.ApiToken",
 }
