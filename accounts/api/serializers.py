@@ -10,10 +10,9 @@ class ApiTokenSerializer(serializers.ModelSerializer):
     expires_days = serializers.IntegerField(
         write_only=True,
         required=False,
-        min_value=0,
-        max_value=3650,
-        default=90,
-        help_text="Days until expiry; 0 for none.",
+        min_value=1,
+        help_text="Days until expiry: GOVREG_TOKEN_TTL_DAYS when left out, at most "
+        "GOVREG_TOKEN_MAX_DAYS. Every token expires.",
     )
 
     class Meta:

@@ -38,7 +38,7 @@ class ApiTokenViewSet(
         token, plaintext = issue_token(
             request.user,
             name=data.get("name", ""),
-            expires_days=data.get("expires_days") or None,
+            expires_days=data.get("expires_days"),
             read_only=data.get("read_only", False),
         )
         body = ApiTokenSerializer(token).data

@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.services import issue_token
 from audit.context import acting_as
+from config.errors import BadParameter
 
 
 class Command(BaseCommand):
@@ -10,18 +11,24 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("username")
-        parser.add_argument("--expires-days", type=int, default=90, help="0 for no expiry")
+        parser.add_argument(
+            "--expires-days",
+            type=int,
+            default=None,
+            help="days until expiry (default GOVREG_TOKEN_TTL_DAYS, at most GOVREG_TOKEN_MAX_DAYS)",
+        )
         parser.add_argument("--read-only", action="store_true")
         parser.add_argument("--name", default="cli")
 
     def handle(self, *args, username, expires_days, read_only, name, **options):
-        if expires_days < 0:
-            raise CommandError("--expires-days must be 0 (no expiry) or more")
         user = get_user_model().objects.filter(username=username, is_active=True).first()
         if user is None:
             raise CommandError(f"no active user named {username!r}")
         with acting_as(name="manage.py issue_token"):
-            _, plaintext = issue_token(
-                user, name=name, expires_days=expires_days or None, read_only=read_only
-            )
+            try:
+                _, plaintext = issue_token(
+                    user, name=name, expires_days=expires_days, read_only=read_only
+                )
+            except BadParameter as exc:
+                raise CommandError(f"--expires-days {exc.message}") from None
         self.stdout.write(plaintext)
