@@ -40,8 +40,9 @@ def events_of(run_id: str) -> int:
 
 @pytest.fixture
 def estate():
-    """A scheduler run whose task runs extract features and train a model (registered),
-    a run writing a dataset a risk-team notice names, and unrelated old runs."""
+    """A scheduler run whose task runs extract features (from a table another run
+    ingested) and train a model (registered), a run writing a dataset a notice names,
+    and unrelated old runs: 13 old events, 7 of them of no evidence run."""
     dag = str(uuid.uuid4())
     parent = {
         "parent": facet(
@@ -52,8 +53,9 @@ def estate():
     }
     raw = dataset("raw/loans", version="md5:" + "1" * 32)
     features = dataset("features/loans", version="md5:" + "2" * 32)
-    extract, train = str(uuid.uuid4()), str(uuid.uuid4())
+    extract, train, ingest = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
     emit(
+        run_event("COMPLETE", run_id=ingest, job="ingest_loans", at=OLD, outputs=[raw]),
         run_event("START", run_id=dag, job="credit_dag", at=OLD),
         run_event("START", run_id=extract, job="extract", at=OLD, minutes=1,
                   inputs=[raw], outputs=[features], run_facets=parent),
@@ -100,6 +102,7 @@ def estate():
     )
     return {
         "dag": dag,
+        "ingest": ingest,
         "extract": extract,
         "train": train,
         "noticed": noticed,
@@ -108,7 +111,7 @@ def estate():
 
 
 def test_old_events_go_and_evidence_and_projections_stay(estate):
-    evidence = ["dag", "extract", "train", "noticed"]
+    evidence = ["dag", "ingest", "extract", "train", "noticed"]
     before = {name: events_of(estate[name]) for name in evidence}
     assert all(before.values())
     runs, outputs = Run.objects.count(), RunOutput.objects.count()
@@ -119,8 +122,8 @@ def test_old_events_go_and_evidence_and_projections_stay(estate):
     assert result.deleted == 7
     assert all(events_of(run_id) == 0 for run_id in estate["unrelated"])
     assert not LineageEvent.objects.filter(kind="DATASET").exists()
-    # the training run, its parent and siblings, its inputs' writer, the noticed version's
-    # writer: every event kept
+    # the training run, its parent and siblings, the writer of what they read (upstream,
+    # outside the family), the noticed version's writer: every event kept
     assert {name: events_of(estate[name]) for name in evidence} == before
     assert result.kept == sum(before.values())
     # projections untouched: runs, edges, the unrelated runs' datasets
@@ -166,12 +169,12 @@ def test_retention_off_keeps_everything(estate, settings):
 
 def test_the_evidence_runs_follow_the_provenance_upstream(estate):
     found = set(Run.objects.filter(pk__in=evidence_run_ids()).values_list("run_id", flat=True))
-    wanted = {uuid.UUID(estate[name]) for name in ("dag", "extract", "train", "noticed")}
+    wanted = {uuid.UUID(estate[n]) for n in ("dag", "ingest", "extract", "train", "noticed")}
     assert found == wanted
 
 
 def test_batches_are_bounded(estate):
-    """Batches of 2: the 7 purgeable events among 12 old ones take 6 keyset reads of at
+    """Batches of 2: the 7 purgeable events among 13 old ones take 7 keyset reads of at
     most 2 rows, and no DELETE names more than 2 rows."""
     with CaptureQueriesContext(connection) as queries:
         result = purge_lineage_events(days=30, batch_size=2)
@@ -179,7 +182,7 @@ def test_batches_are_bounded(estate):
         q["sql"] for q in queries if q["sql"].startswith('DELETE FROM "lineage_lineageevent"')
     ]
     assert result.deleted == 7
-    assert result.batches == 6  # 12 old events, 2 per batch
+    assert result.batches == 7  # 13 old events, 2 per batch
     assert 4 <= len(deletes) <= result.batches
     for sql in deletes:
         assert sql.count(",") <= 1  # IN (a, b) at most
@@ -201,7 +204,7 @@ def test_the_beat_task_purges_with_the_setting(estate, settings):
     settings.GOVREG_LINEAGE_PURGE_BATCH = 4
     answer = purge_events_task.delay().get()
     assert answer["deleted"] == 7
-    assert answer["batches"] == 3  # 12 old events, 4 per batch
+    assert answer["batches"] == 4  # 13 old events, 4 per batch
     purge = AuditEvent.objects.get(action="lineage.events.purge")
     assert purge.actor_username == "lineage.purge_events"
     assert "lineage-purge-events" in settings.CELERY_BEAT_SCHEDULE
