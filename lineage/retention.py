@@ -26,6 +26,10 @@ statements, a keyset-paged read and one ``DELETE`` by primary key, so a purge ne
 holds a long lock and a worker killed mid-purge leaves whole batches. A purge that
 deleted something is one audit event ``lineage.events.purge`` with the counts.
 
+The audit trail's ``lineage.ingest`` event of each purged event stays (the chain is
+append-only) and keeps its body hash, so which events were received stays provable
+after their bodies are gone.
+
 A replay of a purged event (an emitter's retry days later) is stored again and
 projected idempotently (event-time rules keep newer state), and the next purge
 deletes it again.
