@@ -6,6 +6,7 @@ ALLOWED_HOSTS and DEBUG=false.
 """
 
 import os
+import re
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -168,6 +169,8 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
+    # requests without credentials, where an endpoint allows them (config/throttling.py)
+    "DEFAULT_THROTTLE_CLASSES": ["config.throttling.AnonymousThrottle"],
     "DEFAULT_PAGINATION_CLASS": "config.api.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -183,7 +186,7 @@ KNOX_TOKEN_MODEL = "accounts.ApiToken"
 # swapped; ours lives in accounts, so knox's migrations are switched off.
 MIGRATION_MODULES = {"knox": None}
 # API tokens: the lifetime a token gets when none is asked for, and the longest any
-# token may have (the API, the console and manage.py issue_token alike; none is endless)
+# token may have (the API and manage.py issue_token alike; none is endless)
 GOVREG_TOKEN_MAX_DAYS = env_int("GOVREG_TOKEN_MAX_DAYS", 365, minimum=1)
 GOVREG_TOKEN_TTL_DAYS = min(env_int("GOVREG_TOKEN_TTL_DAYS", 90, minimum=1), GOVREG_TOKEN_MAX_DAYS)
 REST_KNOX = {
@@ -238,6 +241,39 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 3600,
     },
 }
+
+# --- Cache and rate limits (config/throttling.py) ---------------------------
+# Rate limits count in the cache: Redis (GOVREG_CACHE_URL, else a Redis broker's URL)
+# so every web process shares the counts; process memory when there is none.
+GOVREG_CACHE_URL = env_url(
+    "GOVREG_CACHE_URL",
+    CELERY_BROKER_URL if (CELERY_BROKER_URL or "").startswith("redis") else None,
+    {"redis", "rediss"},
+)
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": GOVREG_CACHE_URL,
+    }
+    if GOVREG_CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+# "N/second|minute|hour|day" (or "off") per client address (sign-in, anonymous) or
+# per user (tokens)
+GOVREG_RATE_LIMITS = {
+    scope: None if rate == "off" else rate
+    for scope, rate in {
+        "sign-in": env_str("GOVREG_RATE_SIGN_IN", "10/minute"),
+        "tokens": env_str("GOVREG_RATE_TOKENS", "30/hour"),
+        "anonymous": env_str("GOVREG_RATE_ANONYMOUS", "600/minute"),
+    }.items()
+}
+for _scope, _rate in GOVREG_RATE_LIMITS.items():
+    if _rate is not None and not re.fullmatch(r"[1-9][0-9]*/(second|minute|hour|day)", _rate):
+        raise ImproperlyConfigured(
+            f"the {_scope} rate limit must read N/second, N/minute, N/hour, N/day or off, "
+            f"got {_rate!r}"
+        )
 
 # --- Mail ------------------------------------------------------------------
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

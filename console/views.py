@@ -6,6 +6,7 @@ from django.shortcuts import render
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET
 
+from config.throttling import SignInThrottle, too_many
 from console.registry import panels_for
 
 SINCE_KEY = "console_since"
@@ -17,6 +18,12 @@ class SignInView(auth_views.LoginView):
 
     template_name = "console/login.html"
     redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        throttle = SignInThrottle()  # GOVREG_RATE_SIGN_IN attempts per client address
+        if not throttle.allow_request(request, self):
+            return too_many(throttle.wait())
+        return super().post(request, *args, **kwargs)
 
     def form_valid(self, form):
         previous = form.get_user().last_login

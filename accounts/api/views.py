@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 from accounts.api.serializers import ApiTokenSerializer, MeSerializer
 from accounts.models import ApiToken
 from accounts.services import issue_token, revoke_token
+from config.throttling import TokenCreationThrottle
 
 
 class MeView(APIView):
@@ -27,6 +28,7 @@ class ApiTokenViewSet(
 
     serializer_class = ApiTokenSerializer
     lookup_field = "token_key"
+    throttle_classes = [TokenCreationThrottle]  # GOVREG_RATE_TOKENS
 
     def get_queryset(self):
         return ApiToken.objects.filter(user=self.request.user).order_by("-created")
