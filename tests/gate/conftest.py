@@ -120,6 +120,25 @@ def make_version(model, run, label, user):
     )
 
 
+def pass_required_evaluations(version, reviewer) -> None:
+    """A passing result for every evaluation kind the version's risk tier requires,
+    recorded before anything is asked: the risk register's ``required-evaluations``
+    check passes, so the story is judged by every app's checks and its subject (the
+    approvals, the lapses, the outcomes) decides the answer."""
+    from risk.checks import required_kinds
+    from risk.models import Evaluation
+
+    for kind in required_kinds(version.model.risk_tier):
+        Evaluation.objects.create(
+            model_version=version,
+            kind=kind,
+            name=f"{kind} suite",
+            outcome="passed",
+            reviewer=reviewer,
+            submitted_by=reviewer,
+        )
+
+
 @pytest.fixture
 def production(db):
     return Environment.objects.get(name="production")
@@ -186,7 +205,11 @@ def training_run(db, tara):
 
 @pytest.fixture
 def version(loan_model, training_run, carol):
-    return make_version(loan_model, training_run, "7", carol)
+    """loan-default@7, its required evaluations passed (modules about evaluations
+    override this fixture with a version that has none yet)."""
+    version = make_version(loan_model, training_run, "7", carol)
+    pass_required_evaluations(version, carol)
+    return version
 
 
 @pytest.fixture
@@ -206,13 +229,17 @@ def ask(client, model_version, environment="production", **extra):
     return client.post("/api/deployment-requests/", body, format="json")
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def only_registry_checks(monkeypatch):
-    """Judge with the registry's own checks and fingerprint parts only.
+    """Judge with the registry's own checks and fingerprint parts only, for the few
+    tests that name the registry's checks one by one (the exact list a rollback is
+    judged by).
 
-    Higher apps (risk, playbooks) register more checks; they test those through
-    the gate themselves. Here the story must not depend on their evaluations or
-    incidents, so their registrations are set aside for the test.
+    Every other gate test judges with every registered check (the risk register's
+    and the playbooks' too): the story's version has its required evaluations passed
+    (``pass_required_evaluations``) and no incident is open, so those checks pass and
+    the test's subject decides the answer. Ask for this fixture by name
+    (``@pytest.mark.usefixtures("only_registry_checks")``); it is never autouse.
     """
     from registry.gate import checks
 

@@ -1,7 +1,7 @@
 """The gate's story judged by every app's checks at once: the registry's, the risk
 register's (required evaluations, risks within appetite) and the playbooks' (no open
-critical incident). Elsewhere in tests/gate the conftest narrows the gate to the
-registry's own checks; here nothing is set aside."""
+critical incident), starting from a version with no evaluation yet (the conftest's
+story version has its required evaluations passed)."""
 
 import pytest
 
@@ -9,7 +9,7 @@ from accounts.roles import Role
 from playbooks.models import Incident
 from registry.gate.checks import registered_checks
 from tests.factories import UserFactory
-from tests.gate.conftest import ask
+from tests.gate.conftest import ask, make_version
 
 pytestmark = pytest.mark.django_db
 
@@ -25,9 +25,10 @@ EVERY_DEPLOY_CHECK = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def only_registry_checks():
-    """Every app's checks judge here (the conftest's narrowing is switched off)."""
+@pytest.fixture
+def version(loan_model, training_run, carol):
+    """loan-default@7 with no evaluation yet: this module posts them."""
+    return make_version(loan_model, training_run, "7", carol)
 
 
 @pytest.fixture

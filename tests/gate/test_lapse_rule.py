@@ -9,15 +9,15 @@ from django.test import Client
 from accounts.roles import Role
 from audit.models import AuditEvent
 from tests.factories import UserFactory
-from tests.gate.conftest import add_upstream_input, ask
+from tests.gate.conftest import add_upstream_input, ask, make_version
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def only_registry_checks():
-    """Every app's checks and fingerprint parts judge here (the conftest's narrowing
-    to the registry's own is switched off for this module)."""
+@pytest.fixture
+def version(loan_model, training_run, carol):
+    """loan-default@7 with no evaluation yet: this module posts them."""
+    return make_version(loan_model, training_run, "7", carol)
 
 
 @pytest.fixture

@@ -25,12 +25,6 @@ READ_BUDGET = 8  # was 11, then 10
 WRITES = ("INSERT", "UPDATE", "DELETE")
 
 
-@pytest.fixture(autouse=True)
-def only_registry_checks():
-    """Every app's checks and fingerprint parts judge here (the conftest's narrowing
-    to the registry's own is switched off for this module)."""
-
-
 def statements(captured) -> list[str]:
     """The SQL statements run, savepoints left out (they are the test's own)."""
     return [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"].upper()]

@@ -14,7 +14,7 @@ from registry import services as catalog
 from registry.gate import services
 from registry.gate.exceptions import ProtectedEnvironment
 from registry.models import Deployment, DeploymentRequest
-from tests.gate.conftest import ask, make_version, training_lineage
+from tests.gate.conftest import ask, make_version, pass_required_evaluations, training_lineage
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +35,9 @@ def ship_through_the_gate(api, pipeline, version, approvers):
 
 @pytest.fixture
 def v8(loan_model, carol):
-    return make_version(loan_model, training_lineage("loans-8", author=None), "8", carol)
+    v8 = make_version(loan_model, training_lineage("loans-8", author=None), "8", carol)
+    pass_required_evaluations(v8, carol)
+    return v8
 
 
 @pytest.fixture
@@ -52,6 +54,7 @@ def rollback(client, model, **body):
     )
 
 
+@pytest.mark.usefixtures("only_registry_checks")  # it names the registry's rollback checks
 def test_a_rollback_is_a_request_one_approver_decides(
     api, owner, pipeline, alice, loan_model, version, history
 ):

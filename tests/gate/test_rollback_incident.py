@@ -12,11 +12,6 @@ from tests.registry.shipping import ship
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def only_registry_checks():
-    """Every app's checks judge here (the conftest's narrowing is switched off)."""
-
-
 def check(deployment_request, name):
     return next(c for c in deployment_request.checks if c["name"] == name)
 
