@@ -439,22 +439,27 @@ class _Projection:
         latest: dict = {}
         already: dict = {}
         if unversioned_datasets:
-            for dataset_id, version in (
-                DatasetVersion.objects.filter(dataset_id__in=unversioned_datasets)
-                .order_by("dataset_id", "-created_at", "-pk")
-                .values_list("dataset_id", "version")
-            ):
-                latest.setdefault(dataset_id, version)
+            newest = DatasetVersion.objects.filter(dataset_id__in=unversioned_datasets).order_by(
+                "dataset_id", "-created_at", "-pk"
+            )
+            if connection.vendor == "postgresql":
+                newest = newest.distinct("dataset_id")  # one row per dataset, not every version
+            for row in newest:
+                if row.dataset_id not in latest:
+                    latest[row.dataset_id] = row.version
+                    found[(row.dataset_id, row.version)] = row
             old_runs = {
                 item.run.pk
                 for item in self.items
                 if item.run is not None and item.run.run_id not in self.new_runs
             }
             if old_runs:
-                for run_id, dataset_id, version in RunInput.objects.filter(
+                for edge in RunInput.objects.filter(
                     run_id__in=old_runs, dataset_version__dataset_id__in=unversioned_datasets
-                ).values_list("run_id", "dataset_version__dataset_id", "dataset_version__version"):
-                    already.setdefault((run_id, dataset_id), version)
+                ).select_related("dataset_version"):
+                    row = edge.dataset_version
+                    already.setdefault((edge.run_id, row.dataset_id), row.version)
+                    found[(row.dataset_id, row.version)] = row
         known = set(found)
         wanted: dict = {}  # new versions, in the order they are made
 
