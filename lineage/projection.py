@@ -714,18 +714,25 @@ class _Projection:
     def _write_job_versions(self) -> None:
         if not self.job_versions:
             return
-        rows = [
-            JobVersion(job_id=job_id, version=version, **defaults)
-            for (job_id, version), defaults in self.job_versions.items()
-        ]
-        insert_returning(rows, ("job", "version"))
-        by_key = {(row.job_id, row.version): row for row in rows if row.pk}
-        rest = self.job_versions.keys() - by_key.keys()
-        if rest:
-            for row in JobVersion.objects.filter(
-                job_id__in={j for j, _ in rest}, version__in={v for _, v in rest}
-            ):
-                by_key.setdefault((row.job_id, row.version), row)
+
+        def fetch(wanted) -> dict:
+            rows = JobVersion.objects.filter(
+                job_id__in={j for j, _ in wanted}, version__in={v for _, v in wanted}
+            )
+            return {(r.job_id, r.version): r for r in rows if (r.job_id, r.version) in wanted}
+
+        by_key = fetch(self.job_versions.keys())  # a recurring job's version is known
+        missing = [key for key in self.job_versions if key not in by_key]
+        if missing:
+            rows = [
+                JobVersion(job_id=job_id, version=version, **self.job_versions[(job_id, version)])
+                for job_id, version in missing
+            ]
+            insert_returning(rows, ("job", "version"))
+            by_key.update({(row.job_id, row.version): row for row in rows if row.pk})
+            rest = set(missing) - by_key.keys()
+            if rest:  # written by a concurrent request meanwhile
+                by_key.update(fetch(rest))
         for item in self.items:
             if item.job_version_key is not None:
                 item.run.job_version = by_key[item.job_version_key]
