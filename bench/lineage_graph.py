@@ -126,8 +126,8 @@ def bulk_load(dsn: str, rows):
 
         copy(
             "lineage_dataset",
-            ["id", "namespace_id", "name", "facets", "created_at", "updated_at"],
-            ((i, ns, name, "{}", base, base) for i, ns, name in datasets),
+            ["id", "namespace_id", "name", "facets", "lifecycle_state", "created_at", "updated_at"],
+            ((i, ns, name, "{}", "", base, base) for i, ns, name in datasets),
         )
         copy(
             "lineage_job",
@@ -136,9 +136,27 @@ def bulk_load(dsn: str, rows):
         )
         copy(
             "lineage_run",
-            ["id", "run_id", "job_id", "state", "facets", "created_at", "updated_at"],
+            [
+                "id",
+                "run_id",
+                "source_run_id",
+                "job_id",
+                "state",
+                "facets",
+                "created_at",
+                "updated_at",
+            ],  # fmt: skip
             (
-                (i, uuid.UUID(int=i), job, "COMPLETE", "{}", base + timedelta(seconds=i), base)
+                (
+                    i,
+                    uuid.UUID(int=i),
+                    str(uuid.UUID(int=i)),
+                    job,
+                    "COMPLETE",
+                    "{}",
+                    base + timedelta(seconds=i),
+                    base,
+                )
                 for i, job in run_rows
             ),
         )
@@ -154,11 +172,25 @@ def bulk_load(dsn: str, rows):
                 "licence_notes",
                 "producing_run_id",
                 "facets",
+                "lifecycle_state",
                 "created_at",
                 "updated_at",
             ],  # fmt: skip
             (
-                (i, d, f"v{i}", "active", "", "", "", run, "{}", base + timedelta(seconds=i), base)
+                (
+                    i,
+                    d,
+                    f"v{i}",
+                    "active",
+                    "",
+                    "",
+                    "",
+                    run,
+                    "{}",
+                    "",
+                    base + timedelta(seconds=i),
+                    base,
+                )  # fmt: skip
                 for i, d, run in dataset_versions
             ),
         )
