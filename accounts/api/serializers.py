@@ -1,4 +1,3 @@
-from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from accounts.models import ApiToken
@@ -21,16 +20,27 @@ class ApiTokenSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created", "expiry"]
 
 
-class MeSerializer(serializers.ModelSerializer):
-    teams = serializers.SerializerMethodField()
-    roles = serializers.SerializerMethodField()
+class MeSerializer(serializers.Serializer):
+    """Who the caller is. The fields are the schema; the answer is built from one read
+    of the user's group names (teams and roles are both groups), without building a
+    model serializer's fields on every call: ``GET /api/me/`` is the API's floor."""
 
-    class Meta:
-        model = get_user_model()
-        fields = ["id", "username", "email", "first_name", "last_name", "teams", "roles"]
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    email = serializers.EmailField(allow_blank=True)
+    first_name = serializers.CharField(allow_blank=True)
+    last_name = serializers.CharField(allow_blank=True)
+    teams = serializers.ListField(child=serializers.CharField(), help_text="team names, sorted")
+    roles = serializers.ListField(child=serializers.CharField(), help_text="role names, sorted")
 
-    def get_teams(self, user):
-        return sorted(g.name for g in user.groups.all() if g.name not in ROLE_NAMES)
-
-    def get_roles(self, user):
-        return sorted(g.name for g in user.groups.all() if g.name in ROLE_NAMES)
+    def to_representation(self, user):
+        names = sorted(user.groups.values_list("name", flat=True))
+        return {
+            "id": user.pk,
+            "username": user.get_username(),
+            "email": user.email,
+            "first_name": user.first_name,
+            "last_name": user.last_name,
+            "teams": [name for name in names if name not in ROLE_NAMES],
+            "roles": [name for name in names if name in ROLE_NAMES],
+        }
