@@ -129,8 +129,8 @@ def pg_execute(sql: str, params: list) -> list:
     import psycopg
 
     connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params)
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params)  # errors become Django's (IntegrityError, DataError...)
         return cursor.fetchall() if cursor.description else []
 
 
