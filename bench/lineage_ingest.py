@@ -15,8 +15,10 @@ schema facets on each, about 4 KB) with a fresh runId each time:
 
 The baseline, in the same run, on the same PostgreSQL: a plain psycopg INSERT
 of the same JSON into a bare ``jsonb`` table, one transaction per event (to
-compare with single) and one per batch (to compare with batch). Rounds are
-interleaved (govreg single, raw single, govreg batch, raw batch) and the first
+compare with single) and one per batch (to compare with batch); and, for the
+latency of one event, ``GET /api/me/`` with the same token (the cheapest
+authenticated answer: its p50 against single's). Rounds are interleaved
+(govreg single, raw single, govreg batch, raw batch, /api/me/) and the first
 round is a discarded warm-up. The client is sequential (one request at a
 time) and opens a new connection per request: gunicorn's sync workers close
 every connection, so there is no keep-alive artefact. The database is dropped
@@ -50,7 +52,7 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=600, help="events per measured round")
     parser.add_argument("--rounds", type=int, default=3, help="measured rounds (plus 1 warm-up)")
-    parser.add_argument("--batch-size", type=int, default=50)
+    parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
     parser.add_argument("--keep", action="store_true")
     return parser.parse_args()
@@ -161,16 +163,28 @@ def main():
             f"sequential client, new connection per request"
         )
 
+        latencies = {"single": [], "me": []}
+
         def govreg_single(batch):
             bodies = [json.dumps(e) for e in batch]
             t0 = time.perf_counter()
             for body in bodies:
+                start = time.perf_counter()
                 response = requests.post(
                     f"{base}/api/v1/lineage", data=body, headers=headers, timeout=30
                 )
+                latencies["single"].append(time.perf_counter() - start)
                 if response.status_code != 201:
                     raise RuntimeError(f"{response.status_code}: {response.text[:300]}")
             return time.perf_counter() - t0
+
+        def me(n):
+            for _ in range(n):
+                start = time.perf_counter()
+                response = requests.get(f"{base}/api/me/", headers=headers, timeout=30)
+                latencies["me"].append(time.perf_counter() - start)
+                if response.status_code != 200:
+                    raise RuntimeError(f"{response.status_code}: {response.text[:300]}")
 
         def govreg_batch(batch):
             chunks = [
@@ -217,6 +231,10 @@ def main():
                 "govreg batch": n / govreg_batch(events(n)),
                 "raw batch": n / raw_batch(events(n)),
             }
+            me(min(n, 200))
+            if not round_index:
+                latencies["single"].clear()
+                latencies["me"].clear()
             if round_index:
                 for name, rate in results.items():
                     rates[name].append(rate)
@@ -228,6 +246,12 @@ def main():
             )
         single = statistics.median(rates["govreg single"]) / statistics.median(rates["raw single"])
         batch = statistics.median(rates["govreg batch"]) / statistics.median(rates["raw batch"])
+        p50_single = statistics.median(latencies["single"]) * 1000
+        p50_me = statistics.median(latencies["me"]) * 1000
+        print(
+            f"single p50 {p50_single:.1f} ms, GET /api/me/ p50 {p50_me:.1f} ms "
+            f"(ratio {p50_single / p50_me:.1f}x)"
+        )
         stored = raw.execute("SELECT count(*) FROM lineage_lineageevent").fetchone()[0]
         print(f"stored lineage events: {stored}")
         print(
