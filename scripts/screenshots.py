@@ -5,8 +5,12 @@ signs in as the role each page is for, and saves one 1366x768 PNG per page into
 docs/screenshots/. Re-runnable; needs Chromium at /usr/bin/chromium (``make browser``)
 and Python playwright. Add a page with one line in PAGES: (file name, user, path, and
 optionally a link to follow from that path, for pages whose id depends on the data).
+
+To look at a narrow window: ``python scripts/screenshots.py --width 420 --full-page
+--out /some/folder`` (the README's pictures are the default, 1366x768).
 """
 
+import argparse
 import os
 import socket
 import subprocess
@@ -43,8 +47,12 @@ PAGES = [
     ("requests", "board", "/requests/?status=all", None),
     ("decision", "approver2", "/", "a[href^='/requests/'][href$='/']:not([href='/requests/'])"),
     ("risks", "board", "/risks/", None),
+    ("heatmap", "board", "/risks/heatmap/", None),
+    ("risk", "approver", "/risks/?above_appetite=true", "#register tbody a"),
     ("incidents", "board", "/incidents/?status=all", None),
-    ("lineage", "engineer", "/lineage/", None),
+    ("incident", "board", "/incidents/?overdue=true&status=all", "#main tbody a"),
+    ("lineage", "engineer", "/lineage/model/loan-default/2/", None),
+    ("dataset-version", "engineer", "/lineage/", "#main tbody a[href^='/lineage/versions/']"),
 ]
 
 
@@ -83,7 +91,15 @@ def start_server(database: Path, port: int) -> subprocess.Popen:
 
 
 def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=OUT, help="folder of the PNGs")
+    parser.add_argument("--width", type=int, default=VIEWPORT["width"])
+    parser.add_argument("--height", type=int, default=VIEWPORT["height"])
+    parser.add_argument("--full-page", action="store_true", help="the whole page, not a window")
+    args = parser.parse_args()
+    out = args.out.resolve()
+    viewport = {"width": args.width, "height": args.height}
+    out.mkdir(parents=True, exist_ok=True)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as scratch:
@@ -94,7 +110,7 @@ def main() -> None:
                 contexts = {}
                 for name, username, path, follow in PAGES:
                     if username not in contexts:
-                        context = browser.new_context(viewport=VIEWPORT)
+                        context = browser.new_context(viewport=viewport)
                         page = context.new_page()
                         page.goto(f"{base}/login/")
                         page.fill("#id_username", username)
@@ -108,10 +124,15 @@ def main() -> None:
                         page.click(follow)
                         page.wait_for_load_state("load")
                     page.wait_for_load_state("networkidle")
-                    target = OUT / f"{name}.png"
-                    page.screenshot(path=str(target))
+                    if page.locator("#lineage-graph").count():  # drawn from its JSON
+                        page.wait_for_function(
+                            "document.getElementById('graph-status').textContent.length > 0"
+                        )
+                    target = out / f"{name}.png"
+                    page.screenshot(path=str(target), full_page=args.full_page)
                     shown = page.url.removeprefix(base)
-                    print(f"{response.status} {shown} -> {target.relative_to(ROOT)}")
+                    where = target.relative_to(ROOT) if target.is_relative_to(ROOT) else target
+                    print(f"{response.status} {shown} -> {where}")
                 browser.close()
         finally:
             server.terminate()
