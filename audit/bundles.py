@@ -11,10 +11,13 @@ import base64
 import json
 from collections.abc import Callable, Iterable
 
-from django.db.models import QuerySet
+from django.db import connections
+from django.db.models import CharField, F, Func, QuerySet, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from audit import keys, proofs, signing
+from audit.chain import canonical_row
 from audit.exceptions import TrailTampered
 from audit.models import AuditCheckpoint
 from audit.services import sign_checkpoint
@@ -29,7 +32,7 @@ from govreg_verify.bundle import (
     public_keys_pem,
 )
 from govreg_verify.checkpoint import key_id
-from govreg_verify.events import HASHED_FIELDS, canonical
+from govreg_verify.events import HASHED_FIELDS
 from govreg_verify.merkle import consistency_ranges, gap_ranges
 
 EVENT_CHUNK = 5000
@@ -122,30 +125,65 @@ def write_bundle(
     return stated
 
 
+# ``format_time`` of a timestamptz, written by PostgreSQL: no datetime object per event.
+PG_CANONICAL_TIME = (
+    "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
+)
+
+
+def _event_rows(events: QuerySet, size: int):
+    """The hashed columns of ``events`` with seq <= size, in order, as ``canonical_row``
+    takes them: ``before`` and ``after`` as their stored JSON text (orjson writes them
+    back without Django decoding them first), ``created_at`` as its canonical text on
+    PostgreSQL. Read through a server-side cursor on PostgreSQL, a chunk at a time."""
+    columns = {
+        "before_text": Cast("before", TextField()),
+        "after_text": Cast("after", TextField()),
+    }
+    created = "created_at"
+    if connections[events.db].vendor == "postgresql":
+        columns["created_text"] = Func(
+            F("created_at"), template=PG_CANONICAL_TIME, output_field=CharField()
+        )
+        created = "created_text"
+    names = [
+        {"created_at": created, "before": "before_text", "after": "after_text"}.get(name, name)
+        for name in HASHED_FIELDS
+    ]
+    queryset = events.filter(seq__lte=size).order_by("seq").annotate(**columns)
+    return queryset.values_list(*names).iterator(EVENT_CHUNK)
+
+
 def _event_lines(events: QuerySet, size: int, held, counter, progress):
     """Canonical lines of ``events`` with seq <= size, noting their seq runs in ``held``."""
-    # iterator() reads through a server-side cursor on PostgreSQL, a chunk at a time.
-    queryset = events.filter(seq__lte=size).order_by("seq").values_list(*HASHED_FIELDS)
-    rows = queryset.iterator(EVENT_CHUNK)
     buffer: list[bytes] = []
-    for row in rows:
-        record = dict(zip(HASHED_FIELDS, row, strict=True))
-        seq = record["seq"]
-        if held and held[-1][1] == seq - 1:
-            held[-1] = (held[-1][0], seq)
-        else:
-            held.append((seq - 1, seq))
-        buffer.append(canonical(record))
-        counter["count"] += 1
-        if len(buffer) >= 1000:
-            yield b"\n".join(buffer) + b"\n"
+    count = 0
+    first = last = None  # the current run of consecutive seqs: (first - 1, last)
+    for row in _event_rows(events, size):
+        seq = row[0]
+        if last is None or seq != last + 1:
+            if last is not None:
+                held.append((first - 1, last))
+            first = seq
+        last = seq
+        buffer.append(canonical_row(*row))
+        if len(buffer) >= EVENT_CHUNK:
+            count += len(buffer)
+            buffer.append(b"")
+            yield b"\n".join(buffer)
             buffer.clear()
+            counter["count"] = count
             if progress is not None:
-                progress(counter["count"])
+                progress(count)
+    if last is not None:
+        held.append((first - 1, last))
     if buffer:
-        yield b"\n".join(buffer) + b"\n"
+        count += len(buffer)
+        buffer.append(b"")
+        yield b"\n".join(buffer)
+    counter["count"] = count
     if progress is not None:
-        progress(counter["count"])
+        progress(count)
 
 
 def _consistency_proofs(size: int) -> dict[str, list[str]]:
