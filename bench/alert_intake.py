@@ -26,6 +26,11 @@ Interleaved rounds, after a warm-up, each:
   2. many payloads: `--storm` payloads of one alert each from `--senders` client
      threads (each stored, triaged in the request, answered 200).
 
+Then, without the writer, A B rounds of `--critical` calls each: GET /api/me/ (the
+API's floor: token authentication) against one payload of one critical alert that
+opens an incident (the open incident is closed between calls, untimed); prints the
+p95 ratio.
+
 Reported: the writer's worst and p95 latency during each scenario against its
 worst and p95 alone (ratio of worst to worst), the storm's duration and alerts
 per second. Payloads: Alertmanager v4 as Alertmanager sends it (about 600 bytes
@@ -298,6 +303,9 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=2, help="threads sending 1-alert payloads")
     parser.add_argument("--seconds", type=float, default=3.0, help="writer-alone baseline")
     parser.add_argument("--sweep", type=int, default=300)
+    parser.add_argument(
+        "--critical", type=int, default=30, help="critical 1-alert payloads per round vs /api/me/"
+    )
     args = parser.parse_args()
 
     tokens = setup()
@@ -317,6 +325,31 @@ def main() -> None:
 
     def baseline():
         time.sleep(args.seconds)  # the writer alone: nothing else happens meanwhile
+
+    def whoami() -> float:
+        start = time.perf_counter()
+        response = requests.get(f"{url}/api/me/", headers=headers, timeout=60)
+        assert response.status_code == 200, response.text[:300]
+        return (time.perf_counter() - start) * 1000
+
+    def critical_vs_me() -> tuple[list[float], list[float]]:
+        """A B rounds: ``--critical`` GET /api/me/, then as many payloads of one critical
+        alert, each opening an incident (the open one is closed first, outside the
+        timing); the first round is a warm-up."""
+        from playbooks.models import Incident
+
+        me, critical = [], []
+        for index in range(args.rounds + 1):
+            a = [whoami() for _ in range(args.critical)]
+            b = []
+            for _ in range(args.critical):
+                Incident.objects.filter(status="open").update(status="closed")
+                b.append(post(payload([(uuid.uuid4().hex[:16], VALUES[0])]), 200))
+                assert Incident.objects.filter(status="open").count() == 1
+            if index:
+                me += a
+                critical += b
+        return me, critical
 
     def one_payload():
         return [post(payload(fresh_alerts(args.storm)), 202)]
@@ -353,6 +386,7 @@ def main() -> None:
                 seen[name]["seconds"].append(seconds)
                 seen[name]["post"] += posts or []
         errors = writer.errors
+        me, critical = critical_vs_me()
     finally:
         harness.stop(server)
 
@@ -387,6 +421,14 @@ def main() -> None:
         f"p95 {harness.percentile(singles, 95):.1f} ms (n={len(singles)})"
     )
 
+    me_p95, critical_p95 = harness.percentile(me, 95), harness.percentile(critical, 95)
+    print(
+        f"  1 critical alert opening an incident: p50 {statistics.median(critical):.1f} ms, "
+        f"p95 {critical_p95:.1f} ms; GET /api/me/ p50 {statistics.median(me):.1f} ms, "
+        f"p95 {me_p95:.1f} ms (n={len(critical)} each, A B rounds); "
+        f"p95 ratio {critical_p95 / me_p95:.2f}x"
+    )
+
     result = sweep(args.sweep, args.rounds + 1)
     task = result["task"][1:]  # first round is the warm-up
     bulk = result["bulk"][1:]
@@ -409,7 +451,8 @@ def main() -> None:
         f"{args.storm} payloads x 1 alert ({args.storm / many[2]:.0f} alerts/s); alone "
         f"{base_worst:.0f} ms (ratios {one[0] / base_worst:.1f}x, {many[0] / base_worst:.1f}x;"
         f" p95 {one[1]:.0f}/{many[1]:.0f} vs {base_p95:.0f} ms); escalation sweep "
-        f"{per_incident:.2f} ms per incident"
+        f"{per_incident:.2f} ms per incident; 1 critical alert p95 {critical_p95 / me_p95:.2f}x "
+        f"GET /api/me/"
     )
 
 

@@ -3,6 +3,7 @@
 How to run (PostgreSQL on 127.0.0.1:5432 with trust auth, python3 with venv):
     .venv/bin/python bench/registry_api.py [--rounds 5] [--per-round 60] [--workers 2]
         [--mlflow-venv DIR]   # reuse a virtualenv that has mlflow + psycopg2-binary
+        [--no-mlflow]         # govreg only: its figures and its floor, no baseline
 
 What it measures, through each server's REST API, sequential client, one new
 TCP connection per request (``requests`` without a Session, ``Connection:
@@ -27,7 +28,8 @@ MLflow (A B A B); the first round is a warm-up and is discarded. Prints
 median, p95 and min-max per request, requests per second, the ratio
 govreg/MLflow, govreg's floor for context (``/healthz``: no database work
 beyond one SELECT; ``/api/me/``: bearer-token authentication and the
-request transaction, which every API call pays), and a one-line summary last.
+request transaction, which every API call pays; the ratio of the two), and a
+one-line summary last.
 """
 
 import argparse
@@ -288,32 +290,46 @@ def main() -> int:
     parser.add_argument("--per-round", type=int, default=60, help="requests per operation")
     parser.add_argument("--workers", type=int, default=2, help="server processes on each side")
     parser.add_argument("--mlflow-venv", help="virtualenv with mlflow and psycopg2-binary")
+    parser.add_argument(
+        "--no-mlflow",
+        action="store_true",
+        help="govreg only (no MLflow baseline: its figures and the floor ratio are printed)",
+    )
     args = parser.parse_args()
 
     for db in (GOVREG_DB, MLFLOW_DB):
         harness.recreate_database(db)
     processes, scratch = [], None
     try:
-        try:
-            venv, scratch = mlflow_venv(args.mlflow_venv)
-            version = mlflow_version(venv)
-        except (subprocess.CalledProcessError, FileNotFoundError) as exc:
-            print(f"MLflow could not be installed ({exc}); no baseline in this run.")
-            return 1
-        artifacts = Path(tempfile.mkdtemp(prefix="bench-mlflow-artifacts-"))
+        version = None
+        if not args.no_mlflow:
+            try:
+                venv, scratch = mlflow_venv(args.mlflow_venv)
+                version = mlflow_version(venv)
+            except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+                print(f"MLflow could not be installed ({exc}); no baseline in this run.")
+                return 1
         govreg_process, govreg_base, setup = start_govreg(args.workers)
         processes.append(govreg_process)
-        mlflow_process, mlflow_base = start_mlflow(venv, args.workers, artifacts)
-        processes.append(mlflow_process)
-        sides = [Govreg(govreg_base, setup["token"], setup["run_id"]), MLflow(mlflow_base)]
-        sides[1].setup()
+        sides = [Govreg(govreg_base, setup["token"], setup["run_id"])]
+        if version is not None:
+            artifacts = Path(tempfile.mkdtemp(prefix="bench-mlflow-artifacts-"))
+            mlflow_process, mlflow_base = start_mlflow(venv, args.workers, artifacts)
+            processes.append(mlflow_process)
+            sides.append(MLflow(mlflow_base))
+            sides[1].setup()
 
+        against = (
+            f"vs MLflow {version} (mlflow server, {args.workers} workers), both"
+            if version
+            else "alone (no MLflow baseline: --no-mlflow),"
+        )
         print(
-            f"registry_api: govreg (gunicorn, {args.workers} sync workers) vs MLflow {version} "
-            f"(mlflow server, {args.workers} workers), both on PostgreSQL; sequential client "
-            f"(requests), new connection per request; {MODELS} models x "
-            f"{VERSIONS_PER_MODEL} versions before counting, one live in production each; "
-            f"{args.rounds} rounds x {args.per_round} requests per operation after a warm-up."
+            f"registry_api: govreg (gunicorn, {args.workers} sync workers) {against} on "
+            f"PostgreSQL; sequential client (requests), new connection per request; {MODELS} "
+            f"models x {VERSIONS_PER_MODEL} versions before counting, one live in production "
+            f"each; {args.rounds} rounds x {args.per_round} requests per operation after a "
+            "warm-up."
         )
         results = {(s.name, op): [] for s in sides for op in ("register", "live")}
         floor = {"health": [], "whoami": []}
@@ -331,23 +347,38 @@ def main() -> int:
         summary = {}
         for op, title in (("register", "model-version registrations"), ("live", "live reads")):
             govreg_stats = harness.describe(results[("govreg", op)])
+            print(f"{title}:")
+            print(line("govreg", govreg_stats))
+            if version is None:
+                summary[op] = (govreg_stats, None, None)
+                continue
             mlflow_stats = harness.describe(results[("MLflow", op)])
             ratio = govreg_stats["per_s"] / mlflow_stats["per_s"]
             summary[op] = (govreg_stats, mlflow_stats, ratio)
-            print(f"{title}:")
-            print(line("govreg", govreg_stats))
             print(line(f"MLflow {version}", mlflow_stats))
             print(f"  ratio govreg/MLflow (throughput): {ratio:.2f}x")
         print("govreg floor (context: what every request pays before the registry's work):")
-        print(line("GET /healthz", harness.describe(floor["health"])))
-        print(line("GET /api/me/", harness.describe(floor["whoami"])))
+        health, whoami = harness.describe(floor["health"]), harness.describe(floor["whoami"])
+        print(line("GET /healthz", health))
+        print(line("GET /api/me/", whoami))
+        me_ratio = whoami["median_ms"] / health["median_ms"]
+        me_p95_ratio = whoami["p95_ms"] / health["p95_ms"]
+        print(f"  GET /api/me/ vs GET /healthz: median {me_ratio:.2f}x, p95 {me_p95_ratio:.2f}x")
         reg, live = summary["register"], summary["live"]
+        if version is None:
+            print(
+                f"registry_api: register {reg[0]['per_s']:.0f}/s; live-in-production read "
+                f"median {live[0]['median_ms']:.1f} ms = {live[0]['per_s']:.0f}/s (no MLflow "
+                f"baseline); /api/me/ {me_ratio:.2f}x /healthz (median) at {MODELS} models, "
+                "sequential, new connection per request"
+            )
+            return 0
         print(
             f"registry_api: register {reg[0]['per_s']:.0f}/s (MLflow {reg[1]['per_s']:.0f}/s, "
             f"ratio {reg[2]:.2f}x); live-in-production read median {live[0]['median_ms']:.1f} ms "
             f"= {live[0]['per_s']:.0f}/s (MLflow {live[1]['median_ms']:.1f} ms = "
-            f"{live[1]['per_s']:.0f}/s, ratio {live[2]:.2f}x) at {MODELS} models, sequential, "
-            "new connection per request"
+            f"{live[1]['per_s']:.0f}/s, ratio {live[2]:.2f}x); /api/me/ {me_ratio:.2f}x /healthz "
+            f"(median) at {MODELS} models, sequential, new connection per request"
         )
         return 0
     finally:
