@@ -6,12 +6,15 @@ refusals (``config.errors``) are mapped here, once: ``Conflict`` is 409, ``Refus
 403, ``BadParameter`` 400 and ``Missing`` 404.
 """
 
+import django_filters
+from django import forms
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import ProtectedError
 from django.http import Http404
 from django.utils.decorators import method_decorator
+from django_filters import rest_framework as drf_filters
 from django_filters.utils import translate_validation
 from rest_framework import exceptions, status
 from rest_framework.pagination import LimitOffsetPagination
@@ -97,6 +100,46 @@ def int_query_param(
     if (low is not None and value < low) or (high is not None and value > high):
         raise BadParameter(f"must be between {low} and {high}", field=name)
     return value
+
+
+class IdFilter(django_filters.Filter):
+    """A related record by id, compared as a number: an id that does not exist and one
+    the caller may not see both give an empty list (no "Select a valid choice" for the
+    one only), so a filter is no oracle of other teams' records; the listed rows are
+    the caller's anyway."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)  # past it a database integer overflows
+        super().__init__(*args, **kwargs)
+
+
+def _related_by_id(defaults: dict) -> dict:
+    by_id = {"filter_class": IdFilter}
+    return {
+        **defaults,
+        models.ForeignKey: by_id,
+        models.OneToOneField: by_id,
+        models.ManyToManyField: by_id,
+    }
+
+
+class FilterSet(django_filters.FilterSet):
+    """The base of every FilterSet: a related record is filtered by id (``IdFilter``)."""
+
+    FILTER_DEFAULTS = _related_by_id(django_filters.FilterSet.FILTER_DEFAULTS)
+
+
+class _ViewFilterSet(drf_filters.FilterSet):
+    FILTER_DEFAULTS = _related_by_id(drf_filters.FilterSet.FILTER_DEFAULTS)
+
+
+class FilterBackend(drf_filters.DjangoFilterBackend):
+    """django-filter's backend; a view's ``filterset_fields`` filter related records by id."""
+
+    filterset_base = _ViewFilterSet
 
 
 def valid_filterset(filterset_class, request, queryset):
@@ -243,6 +286,9 @@ class OutsideRequestTransaction:
 
 
 __all__ = [
+    "FilterBackend",
+    "FilterSet",
+    "IdFilter",
     "MarquezPagination",
     "OutsideRequestTransaction",
     "Pagination",

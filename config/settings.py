@@ -162,7 +162,7 @@ REST_FRAMEWORK = {
         "rest_framework.permissions.IsAuthenticated",
         "accounts.permissions.TokenScopePermission",
     ],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["config.api.FilterBackend"],
     # strict JSON for every endpoint (no NaN, no nesting past the recursion limit)
     "DEFAULT_PARSER_CLASSES": [
         "config.parsers.StrictJSONParser",
@@ -211,6 +211,11 @@ SPECTACULAR_SETTINGS = {
         "SeriousCategoryEnum": "playbooks.choices.SeriousCategory",
         "RequestKindEnum": "registry.choices.RequestKind",
     },
+    # every operation declares its error answers, with the Error component (config/schema.py)
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.schema.declare_errors",
+    ],
 }
 
 # --- Celery ----------------------------------------------------------------

@@ -1,11 +1,12 @@
 import django_filters
 from django.utils import timezone
 
+from config.api import FilterSet
 from playbooks.models import Incident, Playbook, Signal
 from playbooks.models.incident import report_overdue_q
 
 
-class SignalFilter(django_filters.FilterSet):
+class SignalFilter(FilterSet):
     model = django_filters.CharFilter(field_name="model__name")
     unlinked = django_filters.BooleanFilter(field_name="model", lookup_expr="isnull")
 
@@ -14,7 +15,7 @@ class SignalFilter(django_filters.FilterSet):
         fields = ["model", "triage", "source", "fingerprint", "metric", "incident", "unlinked"]
 
 
-class PlaybookFilter(django_filters.FilterSet):
+class PlaybookFilter(FilterSet):
     team = django_filters.CharFilter(field_name="team__name")
 
     class Meta:
@@ -22,7 +23,7 @@ class PlaybookFilter(django_filters.FilterSet):
         fields = ["team", "active", "risk_category"]
 
 
-class IncidentFilter(django_filters.FilterSet):
+class IncidentFilter(FilterSet):
     model = django_filters.CharFilter(field_name="model__name")
     serious = django_filters.BooleanFilter(method="filter_serious")
     report_overdue = django_filters.BooleanFilter(

@@ -1,10 +1,11 @@
 import django_filters
 
+from config.api import FilterSet
 from registry.choices import DeploymentState, ModelVersionStatus, RiskTier
 from registry.models import Deployment, Feature, FeatureVersion, MLModel, ModelVersion
 
 
-class MLModelFilter(django_filters.FilterSet):
+class MLModelFilter(FilterSet):
     team = django_filters.CharFilter(field_name="team__name")
     tier = django_filters.ChoiceFilter(field_name="risk_tier", choices=RiskTier.choices)
 
@@ -13,7 +14,7 @@ class MLModelFilter(django_filters.FilterSet):
         fields = ["name", "team", "risk_tier", "tier"]
 
 
-class ModelVersionFilter(django_filters.FilterSet):
+class ModelVersionFilter(FilterSet):
     model = django_filters.CharFilter(field_name="model__name")
     team = django_filters.CharFilter(field_name="model__team__name")
     tier = django_filters.ChoiceFilter(field_name="model__risk_tier", choices=RiskTier.choices)
@@ -25,7 +26,7 @@ class ModelVersionFilter(django_filters.FilterSet):
         fields = ["model", "version", "team", "tier", "status", "training_run"]
 
 
-class DeploymentFilter(django_filters.FilterSet):
+class DeploymentFilter(FilterSet):
     model = django_filters.CharFilter(field_name="model__name")
     team = django_filters.CharFilter(field_name="model__team__name")
     environment = django_filters.CharFilter(field_name="environment__name")
@@ -45,7 +46,7 @@ class DeploymentFilter(django_filters.FilterSet):
         return queryset.exclude(state=DeploymentState.LIVE)
 
 
-class FeatureFilter(django_filters.FilterSet):
+class FeatureFilter(FilterSet):
     team = django_filters.CharFilter(field_name="team__name")
 
     class Meta:
@@ -53,7 +54,7 @@ class FeatureFilter(django_filters.FilterSet):
         fields = ["name", "team"]
 
 
-class FeatureVersionFilter(django_filters.FilterSet):
+class FeatureVersionFilter(FilterSet):
     feature = django_filters.CharFilter(field_name="feature__name")
     team = django_filters.CharFilter(field_name="feature__team__name")
 

@@ -6,11 +6,12 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from config.api import FilterSet
 from risk.choices import AcceptanceStatus, ReviewState, RiskStatus
 from risk.models import Control, Evaluation, Risk, RiskAcceptance, Threshold
 
 
-class RiskFilter(django_filters.FilterSet):
+class RiskFilter(FilterSet):
     team = django_filters.CharFilter(field_name="team__name")
     owner = django_filters.CharFilter(field_name="owner__username")
     model = django_filters.CharFilter(
@@ -50,13 +51,13 @@ class RiskFilter(django_filters.FilterSet):
         return above if value else queryset.exclude(pk__in=above.values("pk"))
 
 
-class ControlFilter(django_filters.FilterSet):
+class ControlFilter(FilterSet):
     class Meta:
         model = Control
         fields = ["risk", "status"]
 
 
-class RiskAcceptanceFilter(django_filters.FilterSet):
+class RiskAcceptanceFilter(FilterSet):
     expiring = django_filters.BooleanFilter(
         method="filter_expiring",
         label="accepted and expiring within GOVREG_RISK_ACCEPTANCE_NOTICE_DAYS",
@@ -73,7 +74,7 @@ class RiskAcceptanceFilter(django_filters.FilterSet):
         return queryset.filter(expiring) if value else queryset.exclude(expiring)
 
 
-class ThresholdFilter(django_filters.FilterSet):
+class ThresholdFilter(FilterSet):
     model = django_filters.CharFilter(method="filter_model")
 
     class Meta:
@@ -86,7 +87,7 @@ class ThresholdFilter(django_filters.FilterSet):
         )
 
 
-class EvaluationFilter(django_filters.FilterSet):
+class EvaluationFilter(FilterSet):
     model = django_filters.CharFilter(field_name="model_version__model__name")
 
     class Meta:
@@ -100,7 +101,7 @@ class IdFilter(django_filters.Filter):
     field_class = forms.IntegerField
 
 
-class RiskHeatmapFilter(django_filters.FilterSet):
+class RiskHeatmapFilter(FilterSet):
     """The heat map's filters: ``team`` (name), ``model`` (name; linked directly, via a
     version or a deployment), ``status`` (default: every status but closed; ``all``
     for everything) and ``matrix`` (id; the view draws that matrix, else the default)."""

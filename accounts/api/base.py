@@ -7,7 +7,6 @@ and ``scope_model`` that model.
 """
 
 from django.db import transaction
-from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.filters import OrderingFilter, SearchFilter
@@ -20,13 +19,14 @@ from accounts.permissions import (
     may,
     may_create_in_team,
 )
+from config.api import FilterBackend
 
 
 class ScopedModelViewSet(viewsets.ModelViewSet):
     scope_path = "pk"
     scope_model = None
     permission_classes = [IsAuthenticated, TokenScopePermission, ObjectActionPermission]
-    filter_backends = [ObjectPermissionFilter, DjangoFilterBackend, SearchFilter, OrderingFilter]
+    filter_backends = [ObjectPermissionFilter, FilterBackend, SearchFilter, OrderingFilter]
 
     def check_create_scope(self, serializer) -> None:
         """Refuse a create outside the user's teams (root records) or parents (children)."""

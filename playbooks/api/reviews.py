@@ -3,7 +3,6 @@ model or their drill's playbook."""
 
 from django.db import transaction
 from django.db.models import Prefetch
-from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -17,6 +16,7 @@ from accounts.permissions import (
     TokenScopePermission,
     may,
 )
+from config.api import FilterBackend
 from playbooks.api import serializers as s
 from playbooks.api.common import ParentScopedViewSet
 from playbooks.models import ActionItem, Drill, Playbook, PostIncidentReview
@@ -110,7 +110,7 @@ class ActionItemViewSet(viewsets.ModelViewSet):
     )
     serializer_class = s.ActionItemSerializer
     permission_classes = [IsAuthenticated, TokenScopePermission, ObjectActionPermission]
-    filter_backends = [ObjectPermissionFilter, DjangoFilterBackend, SearchFilter, OrderingFilter]
+    filter_backends = [ObjectPermissionFilter, FilterBackend, SearchFilter, OrderingFilter]
     scope_paths = ACTION_ITEM_SCOPE
     filterset_fields = ["status", "review", "drill", "owner"]
     search_fields = ["title"]

@@ -10,7 +10,6 @@ from functools import partial
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -29,7 +28,7 @@ from accounts.permissions import (
     may_any,
 )
 from audit import context as audit_context
-from config.api import OutsideRequestTransaction, error_body, problem
+from config.api import FilterBackend, OutsideRequestTransaction, error_body, problem
 from lineage.api.body import BodyError, parse_json, read_body
 from playbooks import filtersets, tasks
 from playbooks.api import serializers as s
@@ -208,7 +207,7 @@ class SignalViewSet(
     ).order_by("-received_at", "-id")
     serializer_class = s.SignalSerializer
     # the caller's models' signals; unlinked ones only for global readers
-    filter_backends = [ObjectPermissionFilter, DjangoFilterBackend, OrderingFilter]
+    filter_backends = [ObjectPermissionFilter, FilterBackend, OrderingFilter]
     scope_path = "model"
     scope_model = MLModel
     filterset_class = filtersets.SignalFilter

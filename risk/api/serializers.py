@@ -2,7 +2,6 @@
 builds the record it would save and calls ``full_clean`` on it
 (``config.serializers.FullCleanSerializer``)."""
 
-from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
 from accounts.api.fields import TeamField, VisiblePrimaryKeyRelatedField, VisibleSlugRelatedField
@@ -181,7 +180,9 @@ class RiskAcceptanceApprovalSerializer(serializers.ModelSerializer):
 class RiskAcceptanceSerializer(FullCleanSerializer):
     risk = serializers.PrimaryKeyRelatedField(read_only=True)
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    decided_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     approvals = RiskAcceptanceApprovalSerializer(many=True, read_only=True)
     valid = serializers.SerializerMethodField()
 
@@ -324,13 +325,10 @@ class EvaluationSerializer(FullCleanSerializer):
     name = serializers.CharField(max_length=500, required=False)
     outcome = serializers.ChoiceField(choices=EvaluationOutcome.choices, required=False)
     passed = serializers.BooleanField(required=False)
-    reviewer = serializers.SlugRelatedField(
-        slug_field="username",
-        queryset=get_user_model().objects.all(),
-        required=False,
-        allow_null=True,
+    reviewer = TeammateField(required=False, allow_null=True)
+    submitted_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
     )
-    submitted_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = Evaluation

@@ -55,3 +55,100 @@ def test_risks_and_playbooks_refuse_the_move_with_the_same_rule(
     )
     assert response.status_code == 400
     assert response.json()["fields"]["team"][0].endswith("is fixed once it is registered.")
+
+
+@pytest.mark.parametrize(
+    "path, parameter",
+    [
+        ("/api/deployments/", "model_version"),
+        ("/api/thresholds/", "deployment"),
+        ("/api/thresholds/", "risk"),
+        ("/api/controls/", "risk"),
+        ("/api/risk-acceptances/", "risk"),
+        ("/api/evaluations/", "model_version"),
+        ("/api/signals/", "incident"),
+    ],
+)
+def test_a_filter_on_another_teams_record_answers_as_for_none(
+    client_for, outsider, deployment, threshold, path, parameter
+):
+    """The outsider names the team's records by id: the same answer as for an id that
+    does not exist, so the filter tells nothing of what exists elsewhere."""
+    theirs = {
+        "model_version": deployment.model_version_id,
+        "deployment": deployment.pk,
+        "risk": threshold.risk_id,
+        "incident": 1,
+    }[parameter]
+    client = client_for(outsider)
+    foreign = client.get(f"{path}?{parameter}={theirs}")
+    absent = client.get(f"{path}?{parameter}=999999")
+    assert foreign.status_code == absent.status_code == 200, foreign.content[:300]
+    assert foreign.json()["results"] == absent.json()["results"] == []
+    assert client.get(f"{path}?{parameter}=abc").status_code == 400
+    assert client.get(f"{path}?{parameter}=99999999999999999999").status_code == 400
+
+
+def same_refusal(post, field, stranger, absent="nobody-by-that-name"):
+    """``post(name)``'s answer for a user outside the team and for no such user."""
+    foreign, missing = post(stranger), post(absent)
+    assert foreign.status_code == missing.status_code == 400, foreign.content[:300]
+    message = foreign.json()["fields"][field]
+    assert message == [m.replace(absent, stranger) for m in missing.json()["fields"][field]]
+    return message
+
+
+def test_person_fields_refuse_people_outside_the_team_as_unknown(
+    client_for, member, outsider, playbook, v1
+):
+    api = client_for(member)
+    drill = api.post(
+        "/api/drills/",
+        {"playbook": playbook.pk, "title": "d", "scheduled_for": "2026-07-01T09:00:00Z"},
+        format="json",
+    )
+    assert drill.status_code == 201, drill.json()
+    same_refusal(
+        lambda name: api.post(
+            "/api/action-items/",
+            {"drill": drill.json()["id"], "title": "t", "owner": name, "due_date": "2026-07-01"},
+            format="json",
+        ),
+        "owner",
+        outsider.username,
+    )
+    same_refusal(
+        lambda name: api.post(
+            "/api/drills/",
+            {
+                "playbook": playbook.pk,
+                "title": "d2",
+                "scheduled_for": "2026-07-01T09:00:00Z",
+                "participants": [name],
+            },
+            format="json",
+        ),
+        "participants",
+        outsider.username,
+    )
+    same_refusal(
+        lambda name: api.post(
+            f"/api/model-versions/{v1.pk}/evaluations",
+            {"kind": "human-review", "passed": True, "reviewer": name},
+            format="json",
+        ),
+        "reviewer",
+        outsider.username,
+    )
+    # a teammate is still accepted
+    ok = api.post(
+        "/api/action-items/",
+        {
+            "drill": drill.json()["id"],
+            "title": "t",
+            "owner": member.username,
+            "due_date": "2026-07-01",
+        },
+        format="json",
+    )
+    assert ok.status_code == 201, ok.json()

@@ -9,12 +9,13 @@ from playbooks.api.serializers.common import _username, _users
 from playbooks.api.serializers.incidents import NoteSerializer
 from playbooks.models import ActionItem, Drill, Incident, Playbook, PostIncidentReview
 from registry.models import MLModel
+from risk.api.fields import TeammateField
 from risk.models import Evaluation, Risk, Threshold
 
 
 class ActionItemSerializer(FullCleanSerializer):
     clean_unique = False  # uniqueness: DRF's validators and the database constraints
-    owner = serializers.SlugRelatedField(slug_field="username", queryset=_users())
+    owner = TeammateField(queryset=_users())
     review = ScopedPrimaryKeyRelatedField(
         queryset=PostIncidentReview.objects.all(),
         scope_path="incident__model",
@@ -39,7 +40,7 @@ class ActionItemSerializer(FullCleanSerializer):
         required=False,
         allow_null=True,
     )
-    evaluation = serializers.PrimaryKeyRelatedField(read_only=True)
+    evaluation = serializers.PrimaryKeyRelatedField(read_only=True, allow_null=True)
     closed_by = serializers.SerializerMethodField()
 
     class Meta:
@@ -134,9 +135,7 @@ class DrillSerializer(FullCleanSerializer):
     clean_unique = False  # uniqueness: DRF's validators and the database constraints
     playbook = VisiblePrimaryKeyRelatedField(queryset=Playbook.objects.all())
     playbook_version = serializers.StringRelatedField(read_only=True)
-    participants = serializers.SlugRelatedField(
-        slug_field="username", queryset=_users(), many=True, required=False
-    )
+    participants = TeammateField(queryset=_users(), many=True, required=False)
     seconds_to_acknowledge = serializers.FloatField(read_only=True)
     seconds_to_contain = serializers.FloatField(read_only=True)
     action_items = ActionItemSerializer(many=True, read_only=True)
@@ -183,7 +182,7 @@ class DrillSerializer(FullCleanSerializer):
 class GapSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=300)
     description = serializers.CharField(required=False, allow_blank=True, default="")
-    owner = serializers.SlugRelatedField(slug_field="username", queryset=_users())
+    owner = TeammateField(queryset=_users())
     due_date = serializers.DateField()
 
 
