@@ -28,9 +28,10 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from accounts.permissions import TokenScopePermission, may, scope_queryset
-from config.api import problem
+from config.api import filtered, problem
 from registry.choices import RequestKind, RequestStatus
 from registry.gate import services
+from registry.gate.filtersets import DeploymentRequestFilter
 from registry.gate.serializers import DeploymentRequestSerializer, request_body
 from registry.models import Approval, DeploymentRequest, Environment, MLModel, ModelVersion
 
@@ -143,21 +144,7 @@ class DeploymentRequestListCreate(GateView):
     )
     def get(self, request):
         queryset = with_related(visible_requests(request.user)).order_by("-created_at", "-pk")
-        params = request.query_params
-        if params.get("status"):
-            if params["status"] not in RequestStatus.values:
-                return problem(
-                    400, f"Use one of {', '.join(RequestStatus.values)}.", field="status"
-                )
-            queryset = queryset.filter(status=params["status"])
-        if params.get("kind"):
-            if params["kind"] not in RequestKind.values:
-                return problem(400, f"Use one of {', '.join(RequestKind.values)}.", field="kind")
-            queryset = queryset.filter(kind=params["kind"])
-        if params.get("model"):
-            queryset = queryset.filter(model_version__model__name=params["model"])
-        if params.get("environment"):
-            queryset = queryset.filter(environment__name=params["environment"])
+        queryset = filtered(DeploymentRequestFilter, request, queryset)
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(DeploymentRequestSerializer(page, many=True).data)
 

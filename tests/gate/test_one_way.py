@@ -105,3 +105,17 @@ def test_a_rejection_needs_a_comment_whoever_rejects(api, pipeline, version, ali
     assert not Approval.objects.filter(request_id=request_id).exists()
     assert not AuditEvent.objects.filter(action="gate.reject").exists()
     assert gate.load(request_id).status == "pending"
+
+
+def test_the_list_s_filters_are_a_filterset_naming_the_bad_parameter(api, pipeline, version):
+    client = api(pipeline)
+    ask(client, version)
+    assert client.get("/api/deployment-requests/?kind=deploy&status=pending").json()["count"] == 1
+    assert client.get("/api/deployment-requests/?kind=rollback").json()["count"] == 0
+    for name, values in (
+        ("status", "pending, approved, denied, superseded"),
+        ("kind", "deploy, rollback"),
+    ):
+        answer = client.get(f"/api/deployment-requests/?{name}=maybe")
+        assert answer.status_code == 400
+        assert answer.json()["fields"] == {name: [f"Use one of {values}."]}
