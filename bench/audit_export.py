@@ -294,6 +294,7 @@ def main() -> int:
             f" {exported['rss_mb']:.0f} MB (aim <= 200 MB), verify {verified['seconds']:.1f} s,"
             f" proof p95 {stats['p95_ms']:.1f} ms (aim <= 50 ms), first checkpoint"
             f" {first_s:.1f} s, next {next_s * 1000:.0f} ms, at {args.events:,} events"
+            f" (load average {os.getloadavg()[0]:.1f} at the end)"
         )
     finally:
         from django.db import connections
