@@ -59,6 +59,7 @@ from lineage.services import (
     parse_time,
     pg_array_type,
     pg_execute,
+    pg_execute_together,
     run_uuid,
 )
 from lineage.signals import run_lineage_changed
@@ -134,11 +135,12 @@ def _parent(event: dict) -> tuple[dict, dict]:
     return parent, parent_job
 
 
-def update_rows(objs: list, field_names: list[str]) -> None:
+def update_rows(objs: list, field_names: list[str], *, defer: list | None = None) -> None:
     """Write ``field_names`` of model instances (one model) in one statement.
 
-    On PostgreSQL ``UPDATE ... FROM unnest(<one array per column>)`` in pk order;
-    Django's ``bulk_update`` (a CASE per column and row, costly to build) elsewhere.
+    On PostgreSQL ``UPDATE ... FROM unnest(<one array per column>)`` in pk order
+    (collected in ``defer`` for ``pg_execute_together`` when given); Django's
+    ``bulk_update`` (a CASE per column and row, costly to build) elsewhere.
     """
     if not objs:
         return
@@ -160,11 +162,14 @@ def update_rows(objs: list, field_names: list[str]) -> None:
     table = qn(meta.db_table)
     sets = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in fields)
     pk = qn(meta.pk.column)
-    pg_execute(
+    sql = (
         f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v({names}) "  # noqa: S608
-        f"WHERE {table}.{pk} = v.{pk}",
-        params,
+        f"WHERE {table}.{pk} = v.{pk}"
     )
+    if defer is not None:
+        defer.append((sql, params))
+    else:
+        pg_execute(sql, params)
 
 
 # --- raw events -------------------------------------------------------------------------
@@ -644,7 +649,9 @@ class _Projection:
     # writes -------------------------------------------------------------------------------
 
     def _write(self) -> None:
+        """Edges, and the rows that changed: on PostgreSQL, one round trip for all."""
         self._write_job_versions()
+        together: list = []  # statements sent as one (PostgreSQL)
         now = timezone.now()
         runs = [
             run
@@ -655,7 +662,9 @@ class _Projection:
         if runs:
             for run in runs:
                 run.updated_at = now
-            update_rows(runs, [f.removesuffix("_id") for f in _RUN_STATE] + ["updated_at"])
+            update_rows(
+                runs, [f.removesuffix("_id") for f in _RUN_STATE] + ["updated_at"], defer=together
+            )
         inputs, outputs, columns, links = [], [], [], []
         for item in self.items:
             for key, spec in item.inputs:
@@ -679,7 +688,7 @@ class _Projection:
             for spec in sum(_io(item.event), []):
                 links += self._symlink_rows(spec)
         for rows in (inputs, outputs, columns, links):
-            insert_returning(rows, returning=False)
+            insert_returning(rows, returning=False, defer=together)
         datasets = [
             row
             for row in self.datasets.values()
@@ -687,7 +696,11 @@ class _Projection:
         ]
         for row in datasets:
             row.updated_at = now
-        update_rows(datasets, [f.removesuffix("_id") for f in _DATASET_STATE] + ["updated_at"])
+        update_rows(
+            datasets,
+            [f.removesuffix("_id") for f in _DATASET_STATE] + ["updated_at"],
+            defer=together,
+        )
         jobs = [
             row
             for row in self.jobs.values()
@@ -695,7 +708,10 @@ class _Projection:
         ]
         for row in jobs:
             row.updated_at = now
-        update_rows(jobs, [f.removesuffix("_id") for f in _JOB_STATE] + ["updated_at"])
+        update_rows(
+            jobs, [f.removesuffix("_id") for f in _JOB_STATE] + ["updated_at"], defer=together
+        )
+        pg_execute_together(together)
         if self.declared:
             JobDataset.objects.filter(job_id__in=self.declared).delete()
             JobDataset.objects.bulk_create(

@@ -138,13 +138,28 @@ def pg_array_type(field) -> str:
     return f"{field.db_type(connection)}[]"
 
 
-def insert_returning(objs, key_fields: tuple[str, ...] = (), *, returning=True) -> dict[tuple, int]:
+def pg_execute_together(statements: list[tuple[str, list]]) -> None:
+    """Run data-modifying statements (on different tables, none reading another's
+    rows) in one round trip: one statement of ``WITH`` clauses."""
+    if not statements:
+        return
+    if len(statements) == 1:
+        pg_execute(*statements[0])
+        return
+    clauses = ", ".join(f"w{n} AS ({sql})" for n, (sql, _) in enumerate(statements))
+    pg_execute(f"WITH {clauses} SELECT 1", [p for _, params in statements for p in params])
+
+
+def insert_returning(
+    objs, key_fields: tuple[str, ...] = (), *, returning=True, defer: list | None = None
+) -> dict[tuple, int]:
     """``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` for unsaved model instances.
 
     One round trip; a row whose unique key already exists is skipped (the
     database constraint decides, so concurrent writers never fail each other).
     Sets the pk of the inserted instances; returns ``{key: pk}`` for them
-    (nothing with ``returning=False``).
+    (nothing with ``returning=False``; then, on PostgreSQL, ``defer`` collects the
+    statement for ``pg_execute_together`` instead of running it).
     """
     objs = list(objs)
     if not objs:
@@ -162,9 +177,13 @@ def insert_returning(objs, key_fields: tuple[str, ...] = (), *, returning=True) 
             f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608
             f"SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING"
         )
+        params = [list(column) for column in zip(*rows, strict=True)]
+        if not returning and defer is not None:
+            defer.append((sql, params))
+            return {}
         if returning:
             sql += f" RETURNING {', '.join(qn(c) for c in [meta.pk.column, *key_columns])}"
-        found = pg_execute(sql, [list(column) for column in zip(*rows, strict=True)])
+        found = pg_execute(sql, params)
         return _set_pks(objs, key_fields, found) if returning else {}
     per_statement = max(1, _MAX_PARAMS // len(fields))
     if len(objs) > per_statement:  # stay under the databases' bound-parameter limits
