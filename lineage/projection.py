@@ -135,12 +135,16 @@ def _parent(event: dict) -> tuple[dict, dict]:
     return parent, parent_job
 
 
-def update_rows(objs: list, field_names: list[str], *, defer: list | None = None) -> None:
+def update_rows(
+    objs: list, field_names: list[str], *, defer: list | None = None, before: dict | None = None
+) -> None:
     """Write ``field_names`` of model instances (one model) in one statement.
 
     On PostgreSQL ``UPDATE ... FROM unnest(<one array per column>)`` in pk order
     (collected in ``defer`` for ``pg_execute_together`` when given); Django's
     ``bulk_update`` (a CASE per column and row, costly to build) elsewhere.
+    ``before`` (pk -> {JSON field name: value as read}) spares sending a JSON
+    value that did not change: NULL is sent and the column keeps its value.
     """
     if not objs:
         return
@@ -153,14 +157,26 @@ def update_rows(objs: list, field_names: list[str], *, defer: list | None = None
     fields = [meta.get_field(name) for name in field_names]
     qn = connection.ops.quote_name
     columns = [meta.pk, *fields]
+    before = before or {}
+    kept = {f.name for f in fields if f.get_internal_type() == "JSONField" and not f.null}
+
+    def value(obj, f):
+        current = getattr(obj, f.attname)
+        if f.name in kept and current == before.get(obj.pk, {}).get(f.name, _MISSING):
+            return None  # unchanged: the column keeps its value
+        return f.get_db_prep_save(current, connection)
+
     params = [[obj.pk for obj in objs]]
-    params += [
-        [f.get_db_prep_save(getattr(obj, f.attname), connection) for obj in objs] for f in fields
-    ]
+    params += [[value(obj, f) for obj in objs] for f in fields]
     arrays = ", ".join(f"%b::{pg_array_type(column)}" for column in columns)
     names = ", ".join(qn(c.column) for c in columns)
     table = qn(meta.db_table)
-    sets = ", ".join(f"{qn(f.column)} = v.{qn(f.column)}" for f in fields)
+    sets = ", ".join(
+        f"{qn(f.column)} = COALESCE(v.{qn(f.column)}, {table}.{qn(f.column)})"
+        if f.name in kept
+        else f"{qn(f.column)} = v.{qn(f.column)}"
+        for f in fields
+    )
     pk = qn(meta.pk.column)
     sql = (
         f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v({names}) "  # noqa: S608
@@ -170,6 +186,9 @@ def update_rows(objs: list, field_names: list[str], *, defer: list | None = None
         defer.append((sql, params))
     else:
         pg_execute(sql, params)
+
+
+_MISSING = object()
 
 
 # --- raw events -------------------------------------------------------------------------
@@ -663,7 +682,10 @@ class _Projection:
             for run in runs:
                 run.updated_at = now
             update_rows(
-                runs, [f.removesuffix("_id") for f in _RUN_STATE] + ["updated_at"], defer=together
+                runs,
+                [f.removesuffix("_id") for f in _RUN_STATE] + ["updated_at"],
+                defer=together,
+                before={pk: {"facets": state[6]} for pk, state in self.run_before.items()},
             )
         inputs, outputs, columns, links = [], [], [], []
         for item in self.items:
@@ -700,6 +722,7 @@ class _Projection:
             datasets,
             [f.removesuffix("_id") for f in _DATASET_STATE] + ["updated_at"],
             defer=together,
+            before={pk: {"facets": state[0]} for pk, state in self.dataset_before.items()},
         )
         jobs = [
             row
@@ -709,7 +732,10 @@ class _Projection:
         for row in jobs:
             row.updated_at = now
         update_rows(
-            jobs, [f.removesuffix("_id") for f in _JOB_STATE] + ["updated_at"], defer=together
+            jobs,
+            [f.removesuffix("_id") for f in _JOB_STATE] + ["updated_at"],
+            defer=together,
+            before={pk: {"facets": state[0]} for pk, state in self.job_before.items()},
         )
         pg_execute_together(together)
         if self.declared:
