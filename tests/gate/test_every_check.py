@@ -32,8 +32,9 @@ def version(loan_model, training_run, carol):
 
 
 @pytest.fixture
-def dana(db):
-    return UserFactory(username="dana", groups=[Role.BOARD])
+def dana(team):
+    """The credit-risk team's reviewer (a reviewer is one of the caller's teammates)."""
+    return UserFactory(username="dana", groups=[team, Role.BOARD])
 
 
 def checks_of(answer: dict) -> dict[str, dict]:
