@@ -36,7 +36,9 @@ from govreg_verify.checkpoint import key_id
 from govreg_verify.events import HASHED_FIELDS
 from govreg_verify.merkle import consistency_ranges, gap_ranges
 
-EVENT_CHUNK = 5000
+EVENT_CHUNK = 2000  # rows per fetch from the server-side cursor
+# Lines per block written: blocks of a few hundred kB keep the export's peak memory low.
+LINES_PER_BLOCK = 1000
 
 __all__ = ["BundleError", "write_bundle"]
 
@@ -184,9 +186,10 @@ def _event_lines(events: QuerySet, size: int, held, counter, progress):
                     held[-1] = (held[-1][0], seq)
                 else:
                     held.append((seq - 1, seq))
-        lines = [canonical_row(*row) for row in rows]
-        lines.append(b"")
-        yield b"\n".join(lines)
+        for start in range(0, len(rows), LINES_PER_BLOCK):
+            lines = [canonical_row(*row) for row in rows[start : start + LINES_PER_BLOCK]]
+            lines.append(b"")
+            yield b"\n".join(lines)
         count += len(rows)
         counter["count"] = count
         if progress is not None:
