@@ -85,7 +85,7 @@ class DrillViewSet(ParentScopedViewSet):
 
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
-        body = s.CompleteDrillSerializer(data=request.data)
+        body = s.CompleteDrillSerializer(data=request.data, context={"request": request})
         body.is_valid(raise_exception=True)
         drill = review_service.complete_drill(
             self.get_object(),

@@ -2,6 +2,7 @@
 reads as "does not exist" rather than leaking."""
 
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from rest_framework import serializers
 
 from accounts.permissions import visible
@@ -22,8 +23,9 @@ class VisibleThroughModelField(serializers.PrimaryKeyRelatedField):
 
 
 class TeammateField(serializers.SlugRelatedField):
-    """A user by username, among the people who share a team with the caller
-    (global roles may name anyone)."""
+    """A user by username, among the people who share a team with the caller and the
+    holders of the global roles (board, auditor, admin); global roles may name anyone.
+    Anyone else reads as no such user, so the field enumerates no other team."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("slug_field", "username")
@@ -38,4 +40,6 @@ class TeammateField(serializers.SlugRelatedField):
         user = request.user
         if user.is_superuser or has_role(user, *GLOBAL_READ_ROLES):
             return queryset
-        return queryset.filter(groups__in=teams_of(user)).distinct()
+        return queryset.filter(
+            Q(groups__in=teams_of(user)) | Q(groups__name__in=GLOBAL_READ_ROLES)
+        ).distinct()
