@@ -15,6 +15,7 @@ import pytest
 import time_machine
 from django.db import connection
 
+from audit import bundles
 from audit.bundles import PG_CANONICAL_TIME, write_bundle
 from audit.chain import HASHED_FIELDS, canonical_row
 from audit.models import AuditEvent
@@ -227,9 +228,31 @@ def test_an_export_writes_each_stored_event_as_the_reference(signing_key, tmp_pa
 
 
 @pytest.mark.django_db
-def test_runs_of_events_with_gaps_are_proved(signing_key):
-    for index in range(12):
+@pytest.mark.parametrize("object_id", [None, "1"], ids=["whole trail", "one object"])
+def test_events_over_many_fetches_and_blocks_are_written_and_proved(
+    signing_key, tmp_path, monkeypatch, object_id
+):
+    monkeypatch.setattr(bundles, "EVENT_CHUNK", 4)  # rows per fetch
+    monkeypatch.setattr(bundles, "LINES_PER_BLOCK", 3)  # lines per block written
+    for index in range(23):
         record("test.event", object_type="tests.thing", object_id=str(index % 3))
-    chosen = AuditEvent.objects.filter(object_id="1")
-    lines = events_jsonl(events=chosen).split(b"\n")
-    assert lines == [*(canonical(e.as_record()) for e in chosen.order_by("seq")), b""]
+    chosen = AuditEvent.objects.all()
+    if object_id:
+        chosen = chosen.filter(object_id=object_id)
+    seen = []
+    out = tmp_path / "export.zip"
+    with out.open("wb") as handle:
+        stated = write_bundle(handle, [], kind="test", events=chosen, progress=seen.append)
+    expected = [canonical(e.as_record()) for e in chosen.order_by("seq")]
+    assert zipfile.ZipFile(out).read("events.jsonl").split(b"\n") == [*expected, b""]
+    seqs = list(chosen.order_by("seq").values_list("seq", flat=True))
+    assert stated["events"] == {
+        "count": len(seqs),
+        "first_seq": seqs[0],
+        "last_seq": seqs[-1],
+        "contiguous": not object_id,
+    }
+    assert seen == [*range(4, len(seqs), 4), len(seqs)]
+    report = verify_bundle(out, public_key=PUBLIC_PEM)
+    assert report.ok, report.failure
+    assert report.events == len(seqs)
