@@ -166,6 +166,21 @@ def _event_chunks(events: QuerySet, size: int):
             yield chunk
         return
     sql, params = queryset.query.get_compiler(using=events.db).as_sql()
+    if database.in_atomic_block:
+        yield from _fetch_chunks(database, sql, params)
+        return
+    # Outside a transaction everything read is committed: read it in a transaction of a
+    # connection of its own, where the cursor streams. In autocommit the cursor has to
+    # be WITH HOLD, and PostgreSQL then copies every row out before the first fetch.
+    reader = connections.create_connection(events.db)
+    try:
+        reader.set_autocommit(False)
+        yield from _fetch_chunks(reader, sql, params)
+    finally:
+        reader.close()
+
+
+def _fetch_chunks(database, sql: str, params):
     with database.chunked_cursor() as cursor:
         cursor.execute(sql, params)
         while chunk := cursor.fetchmany(EVENT_CHUNK):

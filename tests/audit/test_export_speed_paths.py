@@ -256,3 +256,18 @@ def test_events_over_many_fetches_and_blocks_are_written_and_proved(
     report = verify_bundle(out, public_key=PUBLIC_PEM)
     assert report.ok, report.failure
     assert report.events == len(seqs)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_export_outside_a_transaction_reads_the_same_lines(signing_key, tmp_path):
+    # no transaction open: on PostgreSQL the rows are read on a connection of their own
+    assert not connection.in_atomic_block
+    for index, value in enumerate(corpus()[:10]):
+        record("test.event", object_type="tests.thing", object_id=str(index), after=value)
+    out = tmp_path / "export.zip"
+    with out.open("wb") as handle:
+        write_bundle(handle, [], kind="test", events=AuditEvent.objects.all())
+    expected = [canonical(e.as_record()) for e in AuditEvent.objects.order_by("seq")]
+    assert zipfile.ZipFile(out).read("events.jsonl").split(b"\n") == [*expected, b""]
+    report = verify_bundle(out, public_key=PUBLIC_PEM)
+    assert report.ok, report.failure
