@@ -344,32 +344,6 @@ def ensure_jobs(keys, namespaces, facets=None) -> dict[tuple[str, str], Job]:
     return _ensure_named(Job, set(keys), namespaces, facets)
 
 
-def ensure_versions(wanted: dict[tuple[int, str], dict]) -> dict[tuple[int, str], DatasetVersion]:
-    """Dataset versions by ``(dataset id, version)``; ``wanted`` maps each to its defaults."""
-    if not wanted:
-        return {}
-
-    def fetch(keys):
-        keys = set(keys)
-        rows = DatasetVersion.objects.filter(
-            dataset_id__in={d for d, _ in keys}, version__in={v for _, v in keys}
-        )
-        return {(v.dataset_id, v.version): v for v in rows if (v.dataset_id, v.version) in keys}
-
-    found = fetch(wanted.keys())
-    missing = wanted.keys() - found.keys()
-    if missing:
-        created = [
-            DatasetVersion(dataset_id=dataset_id, version=version, **wanted[(dataset_id, version)])
-            for dataset_id, version in sorted(missing)
-        ]
-        insert_returning(created, ("dataset", "version"))
-        found.update({(v.dataset_id, v.version): v for v in created if v.pk})
-        if missing - found.keys():
-            found.update(fetch(missing - found.keys()))
-    return found
-
-
 def _merge_facets(current: dict, new: dict | None, *, newer: bool) -> dict:
     """Facets of a newer event replace same-named ones; an older event only fills gaps
     (never with a facet of one event's change, such as ``lifecycleStateChange``)."""
