@@ -51,6 +51,15 @@ def _is_date_time(value) -> bool:
     return True
 
 
+def _is_date_time_or_false(value) -> bool:
+    """``_is_date_time`` for the compiled validator, which takes an exception for a crash:
+    an impossible date (2026-02-30) is simply not a date-time."""
+    try:
+        return _is_date_time(value)
+    except ValueError:
+        return False
+
+
 @format_checker.checks("uuid", raises=ValueError)
 def _is_uuid(value) -> bool:
     if not isinstance(value, str):
@@ -133,7 +142,7 @@ def compiled_validator_for(kind: str):
     ``date-time`` is checked, by the same function)."""
     return jsonschema_rs.Draft202012Validator(
         _kind_schema(kind),
-        formats={"date-time": _is_date_time},
+        formats={"date-time": _is_date_time_or_false},
         validate_formats=True,
         ignore_unknown_formats=True,
     )

@@ -145,3 +145,18 @@ def test_a_chunked_body_without_content_length_is_411(pipeline):
     assert "Content-Length" in response.json()["message"]
     batch = post_raw(pipeline, b"", url=BATCH, HTTP_TRANSFER_ENCODING="chunked")
     assert batch.status_code == 411
+
+
+@pytest.mark.parametrize(
+    "moment", ["2026-13-45T00:00:00Z", "2026-02-30T09:00:00Z", "2026-01-05T25:00:00Z"]
+)
+def test_an_impossible_event_time_is_422_naming_the_field(pipeline, moment):
+    event = run_event()
+    event["eventTime"] = moment
+    response = pipeline.post(URL, event, format="json")
+    assert response.status_code == 422, response.content
+    assert list(response.json()["fields"]) == ["eventTime"]
+    assert "date-time" in response.json()["message"]
+    batch = pipeline.post(BATCH, [event], format="json").json()
+    assert batch["failed_events"][0]["reason"].startswith("$.eventTime: ")
+    assert LineageEvent.objects.count() == 0
