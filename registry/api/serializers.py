@@ -378,10 +378,12 @@ class DeploymentSerializer(serializers.ModelSerializer):
     environment = serializers.SlugRelatedField(
         slug_field="name", queryset=Environment.objects.all()
     )
-    deployed_by = serializers.CharField(source="deployed_by.username", read_only=True, default=None)
+    deployed_by = serializers.CharField(
+        source="deployed_by.username", read_only=True, default=None, allow_null=True
+    )
     is_rollback = serializers.BooleanField(read_only=True)
     deployment_request = serializers.IntegerField(
-        source="deployment_request.pk", read_only=True, default=None
+        source="deployment_request.pk", read_only=True, default=None, allow_null=True
     )
 
     class Meta:
