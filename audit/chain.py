@@ -113,39 +113,23 @@ def canonical_row(
     """
     if isinstance(created_at, datetime):
         created_at = format_time(created_at)
+    record = {
+        "seq": seq,
+        "created_at": created_at,
+        "actor_id": actor_id,
+        "actor_username": actor_username,
+        "actor_token": actor_token,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "request_id": request_id,
+        "source_address": source_address,
+        "prev_hash": prev_hash,
+    }
     try:
         return orjson.dumps(
-            {
-                "seq": seq,
-                "created_at": created_at,
-                "actor_id": actor_id,
-                "actor_username": actor_username,
-                "actor_token": actor_token,
-                "action": action,
-                "object_type": object_type,
-                "object_id": object_id,
-                "before": _load_exact(before),
-                "after": _load_exact(after),
-                "request_id": request_id,
-                "source_address": source_address,
-                "prev_hash": prev_hash,
-            },
+            record | {"before": _load_exact(before), "after": _load_exact(after)},
             option=orjson.OPT_SORT_KEYS,
         )
     except orjson.JSONEncodeError:
-        record = {
-            "seq": seq,
-            "created_at": created_at,
-            "actor_id": actor_id,
-            "actor_username": actor_username,
-            "actor_token": actor_token,
-            "action": action,
-            "object_type": object_type,
-            "object_id": object_id,
-            "before": _load_plain(before),
-            "after": _load_plain(after),
-            "request_id": request_id,
-            "source_address": source_address,
-            "prev_hash": prev_hash,
-        }
-        return canonical(record)
+        return canonical(record | {"before": _load_plain(before), "after": _load_plain(after)})

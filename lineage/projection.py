@@ -711,32 +711,23 @@ class _Projection:
                 links += self._symlink_rows(spec)
         for rows in (inputs, outputs, columns, links):
             insert_returning(rows, returning=False, defer=together)
-        datasets = [
-            row
-            for row in self.datasets.values()
-            if tuple(getattr(row, f) for f in _DATASET_STATE) != self.dataset_before[row.pk]
-        ]
-        for row in datasets:
-            row.updated_at = now
-        update_rows(
-            datasets,
-            [f.removesuffix("_id") for f in _DATASET_STATE] + ["updated_at"],
-            defer=together,
-            before={pk: {"facets": state[0]} for pk, state in self.dataset_before.items()},
-        )
-        jobs = [
-            row
-            for row in self.jobs.values()
-            if tuple(getattr(row, f) for f in _JOB_STATE) != self.job_before[row.pk]
-        ]
-        for row in jobs:
-            row.updated_at = now
-        update_rows(
-            jobs,
-            [f.removesuffix("_id") for f in _JOB_STATE] + ["updated_at"],
-            defer=together,
-            before={pk: {"facets": state[0]} for pk, state in self.job_before.items()},
-        )
+        for rows, before, state in (
+            (self.datasets, self.dataset_before, _DATASET_STATE),
+            (self.jobs, self.job_before, _JOB_STATE),
+        ):
+            changed = [
+                row
+                for row in rows.values()
+                if tuple(getattr(row, f) for f in state) != before[row.pk]
+            ]
+            for row in changed:
+                row.updated_at = now
+            update_rows(
+                changed,
+                [f.removesuffix("_id") for f in state] + ["updated_at"],
+                defer=together,
+                before={pk: {"facets": kept[0]} for pk, kept in before.items()},
+            )
         pg_execute_together(together)
         if self.declared:
             JobDataset.objects.filter(job_id__in=self.declared).delete()
