@@ -71,6 +71,20 @@ class ApiDocsView(SpectacularSwaggerSplitView):
         return response
 
 
+def admin_sign_in(request, **kwargs):
+    """The admin's sign-in page, with the console sign-in's limit on attempts per client
+    address (GOVREG_RATE_SIGN_IN): a POST over it answers 429 with Retry-After."""
+    from django.contrib import admin
+
+    from config.throttling import SignInThrottle, too_many
+
+    if request.method == "POST":
+        throttle = SignInThrottle()
+        if not throttle.allow_request(request, None):
+            return too_many(throttle.wait())
+    return admin.site.login(request, **kwargs)
+
+
 def _wants_html(request) -> bool:
     return not request.path.startswith("/api/") and "text/html" in request.headers.get("Accept", "")
 

@@ -42,6 +42,19 @@ def test_sign_in_attempts_past_the_rate_are_429(client, limits, owner):
     assert client.get("/login/", REMOTE_ADDR=address).status_code == 200
 
 
+def test_the_admin_sign_in_shares_the_sign_in_count(client, limits, owner):
+    limits(**{"sign-in": "2/minute"})
+    address = "198.51.100.9"
+    fresh("sign-in", address)
+    attempt = {"username": owner.username, "password": "wrong"}
+    assert client.post("/login/", attempt, REMOTE_ADDR=address).status_code == 200
+    assert client.post("/admin/login/", attempt, REMOTE_ADDR=address).status_code == 200
+    refused = client.post("/admin/login/", attempt, REMOTE_ADDR=address)
+    assert refused.status_code == 429
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert client.get("/admin/login/", REMOTE_ADDR=address).status_code == 200
+
+
 def test_token_creation_past_the_rate_is_429(client_for, limits):
     user = UserFactory(username="tess")
     limits(tokens="2/hour")
