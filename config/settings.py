@@ -7,6 +7,8 @@ ALLOWED_HOSTS and DEBUG=false.
 
 import os
 import re
+import secrets
+import sys
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -30,8 +32,14 @@ DEBUG = env_bool("DEBUG", False)
 # A public key is only for local runs (`make run` sets DEBUG=true); anything else
 # must bring its own, or start-up stops naming SECRET_KEY.
 _DEVELOPMENT_SECRET_KEY = "django-insecure-local-development-key-change-me"
+# Commands that only read the code (migrations, static files, the OpenAPI document)
+# sign nothing that outlives them: a key of their own process is enough there.
+_CODE_ONLY_COMMANDS = {"makemigrations", "collectstatic", "spectacular"}
+_command = sys.argv[1] if len(sys.argv) > 1 and Path(sys.argv[0]).name == "manage.py" else None
 if DEBUG:
     SECRET_KEY = env_str("SECRET_KEY", _DEVELOPMENT_SECRET_KEY)
+elif _command in _CODE_ONLY_COMMANDS and not os.environ.get("SECRET_KEY"):
+    SECRET_KEY = secrets.token_urlsafe(50)
 else:
     SECRET_KEY = env_required(
         "SECRET_KEY",

@@ -68,6 +68,12 @@ def test_production_without_a_secret_key_refuses_to_start_naming_it():
     assert "SECRET_KEY must be set" in last
 
 
+def test_commands_that_only_read_the_code_need_no_secret_key():
+    result = run_manage("makemigrations", "--check", "--dry-run", DEBUG=None, SECRET_KEY=None)
+    assert result.returncode == 0, result.stderr
+    assert "No changes detected" in result.stdout
+
+
 def test_production_refuses_the_public_development_key():
     result = run_check(DEBUG="false", SECRET_KEY="django-insecure-local-development-key-change-me")
     assert result.returncode != 0
