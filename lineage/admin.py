@@ -74,18 +74,9 @@ class JobVersionAdmin(ReadOnlyAdmin):
     search_fields = ["version", "job__name", "location"]
 
 
-@admin.register(RunInput)
-class RunInputAdmin(ReadOnlyAdmin):
-    """A lineage edge: a run read a dataset version."""
-
-    list_display = ["run", "dataset_version", "created_at"]
-    list_select_related = ["run", "dataset_version__dataset__namespace"]
-    search_fields = ["run__run_id", "dataset_version__dataset__name", "dataset_version__version"]
-
-
-@admin.register(RunOutput)
-class RunOutputAdmin(ReadOnlyAdmin):
-    """A lineage edge: a run wrote a dataset version."""
+@admin.register(RunInput, RunOutput)
+class RunEdgeAdmin(ReadOnlyAdmin):
+    """A lineage edge: a run read (RunInput) or wrote (RunOutput) a dataset version."""
 
     list_display = ["run", "dataset_version", "created_at"]
     list_select_related = ["run", "dataset_version__dataset__namespace"]
