@@ -15,6 +15,7 @@ from registry import services
 from registry.models import Environment
 from tests.conftest import token_client
 from tests.factories import UserFactory
+from tests.risk.factories import pass_required_evaluations
 
 PRODUCER = "https://example.com/govreg-gate-tests"
 SCHEMA = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
@@ -118,25 +119,6 @@ def make_version(model, run, label, user):
         training_run=str(run.run_id),
         registered_by=user,
     )
-
-
-def pass_required_evaluations(version, reviewer) -> None:
-    """A passing result for every evaluation kind the version's risk tier requires,
-    recorded before anything is asked: the risk register's ``required-evaluations``
-    check passes, so the story is judged by every app's checks and its subject (the
-    approvals, the lapses, the outcomes) decides the answer."""
-    from risk.checks import required_kinds
-    from risk.models import Evaluation
-
-    for kind in required_kinds(version.model.risk_tier):
-        Evaluation.objects.create(
-            model_version=version,
-            kind=kind,
-            name=f"{kind} suite",
-            outcome="passed",
-            reviewer=reviewer,
-            submitted_by=reviewer,
-        )
 
 
 @pytest.fixture

@@ -94,7 +94,8 @@ def live_six(api, pipeline, loan_model, carol, alice, bob):
     """loan-default@6 serves in production, shipped through the gate (approved by alice
     and bob), trained on an older extract; then the card's limitations were rewritten."""
     from registry.gate import services as gate
-    from tests.gate.conftest import make_version, pass_required_evaluations, training_lineage
+    from tests.gate.conftest import make_version, training_lineage
+    from tests.risk.factories import pass_required_evaluations
 
     six = make_version(loan_model, training_lineage("loans-2025", author=None), "6", carol)
     pass_required_evaluations(six, carol)

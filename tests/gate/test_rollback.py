@@ -14,7 +14,8 @@ from registry import services as catalog
 from registry.gate import services
 from registry.gate.exceptions import ProtectedEnvironment
 from registry.models import Deployment, DeploymentRequest
-from tests.gate.conftest import ask, make_version, pass_required_evaluations, training_lineage
+from tests.gate.conftest import ask, make_version, training_lineage
+from tests.risk.factories import pass_required_evaluations
 
 pytestmark = pytest.mark.django_db
 

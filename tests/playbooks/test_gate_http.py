@@ -6,10 +6,10 @@ import pytest
 
 from playbooks.checks import NAME
 from registry.services import register_version
-from risk.models import Evaluation, RequiredEvaluation
 from tests.conftest import token_client
 from tests.playbooks.conftest import alertmanager_payload
 from tests.registry.story import training_chain
+from tests.risk.factories import pass_required_evaluations
 
 
 @pytest.fixture
@@ -23,17 +23,7 @@ def v3(model, owner):
         artifact_digest="sha256:" + "3" * 64,
         training_run=chain["training_run"],
     )
-    for kind in RequiredEvaluation.objects.filter(risk_tier=model.risk_tier).values_list(
-        "kind", flat=True
-    ):
-        Evaluation.objects.create(
-            model_version=version,
-            kind=kind,
-            name=f"{kind} suite",
-            outcome="passed",
-            reviewer=owner,
-            submitted_by=owner,
-        )
+    pass_required_evaluations(version, owner)
     return version
 
 
