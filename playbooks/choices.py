@@ -11,6 +11,21 @@ class StepKind(models.TextChoices):
 class SignalSource(models.TextChoices):
     ALERTMANAGER = "alertmanager", "Prometheus Alertmanager"
     API = "api", "Plain JSON signal"
+    GRAFANA = "grafana", "Grafana alerting"
+    WEBHOOK = "webhook", "Signed generic webhook"
+    FEEDBACK = "feedback", "Feedback report"
+    HEARTBEAT = "heartbeat", "Monitor heartbeat (govreg)"
+    MLFLOW = "mlflow", "MLflow registry sync"
+
+
+class SignalKind(models.TextChoices):
+    """What a signal is about: a metric reading (the default), a monitor that stopped
+    reporting, a report from a person, or a model promoted around the gate."""
+
+    METRIC = "metric", "Metric reading"
+    MONITOR_SILENT = "monitor-silent", "Monitor silent"
+    FEEDBACK = "feedback", "Feedback"
+    UNGOVERNED_DEPLOYMENT = "ungoverned-deployment", "Ungoverned deployment"
 
 
 class AlertStatus(models.TextChoices):

@@ -91,6 +91,7 @@ class EvaluationKind(models.TextChoices):
     SCENARIO = "scenario", "Scenario"
     RED_TEAM = "red-team", "Red team"
     HUMAN_REVIEW = "human-review", "Human review"
+    PRIVACY_REVIEW = "privacy-review", "Privacy review"
 
 
 class EvaluationOutcome(models.TextChoices):

@@ -2,7 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from playbooks.choices import AlertStatus, SignalSource, TaskStatus, Triage
+from playbooks.choices import AlertStatus, SignalKind, SignalSource, TaskStatus, Triage
 
 __all__ = ["Signal", "InvestigationTask"]
 
@@ -16,6 +16,9 @@ class Signal(models.Model):
     it. ``intake_key`` makes a retried delivery of the same reading change nothing."""
 
     source = models.CharField(max_length=16, choices=SignalSource.choices)
+    kind = models.CharField(
+        max_length=32, choices=SignalKind.choices, default=SignalKind.METRIC, db_index=True
+    )
     sender = models.CharField(max_length=200, blank=True, help_text="Who says so (source field).")
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     observed_at = models.DateTimeField(null=True, blank=True)
