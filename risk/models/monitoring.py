@@ -1,4 +1,5 @@
 import math
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -66,12 +67,45 @@ class Threshold(models.Model):
     hypothesis = models.TextField(
         blank=True, help_text="Why a value past this line means the risk is materialising."
     )
+    # Heartbeat: the monitor promises a reading at least this often; past the cadence
+    # and the grace period it is silent (``playbooks.detect_silent_monitors``).
+    expected_every = models.DurationField(
+        null=True,
+        blank=True,
+        help_text="A reading is expected at least this often (empty: no heartbeat).",
+    )
+    grace = models.DurationField(
+        default=timedelta(0),
+        blank=True,
+        help_text="How long past the cadence a reading may be late before the monitor "
+        "counts as silent.",
+    )
+    last_reading_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Set by triage."
+    )
+    silent_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        db_index=True,
+        help_text="When the monitor was found silent; cleared when readings return.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["metric", "id"]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(expected_every__isnull=True) | Q(expected_every__gt=timedelta(0)),
+                name="%(app_label)s_%(class)s_cadence_positive",
+                violation_error_message="The expected cadence is longer than zero.",
+            ),
+            models.CheckConstraint(
+                condition=Q(grace__gte=timedelta(0)),
+                name="%(app_label)s_%(class)s_grace_not_negative",
+                violation_error_message="The grace period is not negative.",
+            ),
             models.CheckConstraint(
                 condition=(
                     Q(model_version__isnull=False, deployment__isnull=True)
