@@ -84,6 +84,13 @@ class MLModel(models.Model):
         blank=True,
         help_text="The post-market monitoring plan (Art. 72, Annex IV point 9).",
     )
+    card_metadata = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The model card's metadata with no field of its own (license, datasets, "
+        "metrics, tags, language...), as a Hugging Face card's YAML header holds it "
+        "(registry.model_cards imports and exports it).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
