@@ -113,3 +113,41 @@ class ReminderKind(models.TextChoices):
     REVIEW_OVERDUE = "review-overdue", "Review overdue"
     ACCEPTANCE_EXPIRING = "acceptance-expiring", "Acceptance about to expire"
     ACCEPTANCE_EXPIRED = "acceptance-expired", "Acceptance expired"
+
+
+class ExerciseStatus(models.TextChoices):
+    """Where a red-team exercise stands; completed and cancelled are final."""
+
+    PLANNED = "planned", "Planned"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# The moves an exercise's status may make (a final status moves nowhere).
+EXERCISE_TRANSITIONS = {
+    ExerciseStatus.PLANNED: (ExerciseStatus.RUNNING, ExerciseStatus.CANCELLED),
+    ExerciseStatus.RUNNING: (ExerciseStatus.COMPLETED, ExerciseStatus.CANCELLED),
+    ExerciseStatus.COMPLETED: (),
+    ExerciseStatus.CANCELLED: (),
+}
+
+
+class FindingSeverity(models.TextChoices):
+    """How bad a red-team finding is, lowest first; high and critical block the gate."""
+
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    CRITICAL = "critical", "Critical"
+
+
+BLOCKING_SEVERITIES = (FindingSeverity.HIGH, FindingSeverity.CRITICAL)
+
+
+class FindingStatus(models.TextChoices):
+    """Open until its red-team evaluation passes (fixed) or its risk is accepted."""
+
+    OPEN = "open", "Open"
+    FIXED = "fixed", "Fixed"
+    ACCEPTED = "accepted", "Accepted"
