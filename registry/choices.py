@@ -40,6 +40,7 @@ class DecisionAction(models.TextChoices):
     CLOSE_INCIDENT = "close-incident", "Close an incident"
     ROLLBACK = "rollback", "Roll back"
     CHANGE_REPORT_DEADLINE = "change-report-deadline", "Move or lift an incident's report deadline"
+    PUBLISH_CARD = "publish-card", "Publish a model's public card"
 
 
 class RequestStatus(models.TextChoices):
@@ -71,3 +72,13 @@ class RequestOutcome(models.TextChoices):
 class Verdict(models.TextChoices):
     APPROVE = "approve", "Approve"
     REJECT = "reject", "Reject"
+
+
+class CardStatus(models.TextChoices):
+    """A model's public card: never asked for, waiting for the publish-card decision,
+    public at /cards/<model>, or taken down."""
+
+    DRAFT = "draft", "Draft (not public)"
+    PENDING = "pending", "Waiting for approval"
+    PUBLISHED = "published", "Published"
+    WITHDRAWN = "withdrawn", "Withdrawn"

@@ -1,5 +1,6 @@
 """Registry records. catalog: models, versions, features, environments, deployments.
-gate: decision rights, deployment requests, approvals."""
+gate: decision rights, deployment requests, approvals. cards: public model cards."""
 
 from registry.models.catalog import *  # noqa: F401,F403
 from registry.models.gate import *  # noqa: F401,F403
+from registry.models.cards import *  # noqa: F401,F403,E402
