@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "console",
     "audit",
     "accounts",
+    "vocabulary",
     "lineage",
     "registry",
     "risk",
@@ -248,6 +249,10 @@ CELERY_BEAT_SCHEDULE: dict = {
     "risk-expire-acceptances": {"task": "risk.expire_acceptances", "schedule": 900},
     "playbooks-escalate-incidents": {"task": "playbooks.escalate_incidents", "schedule": 60},
     "playbooks-triage-pending": {"task": "playbooks.triage_pending", "schedule": 60},
+    "playbooks-detect-silent-monitors": {
+        "task": "playbooks.detect_silent_monitors",
+        "schedule": 60,
+    },
     "lineage-purge-events": {"task": "lineage.purge_events", "schedule": 3600},
     "playbooks-regulatory-deadlines": {
         "task": "playbooks.regulatory_deadline_warnings",
@@ -271,7 +276,7 @@ CACHES = {
     if GOVREG_CACHE_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
-# "N/second|minute|hour|day" (or "off") per client address (sign-in, anonymous) or
+# "N/second|minute|hour|day" (or "off") per client address (sign-in, anonymous, feedback) or
 # per user (tokens)
 GOVREG_RATE_LIMITS = {
     scope: None if rate == "off" else rate
@@ -279,6 +284,7 @@ GOVREG_RATE_LIMITS = {
         "sign-in": env_str("GOVREG_RATE_SIGN_IN", "10/minute"),
         "tokens": env_str("GOVREG_RATE_TOKENS", "30/hour"),
         "anonymous": env_str("GOVREG_RATE_ANONYMOUS", "600/minute"),
+        "feedback": env_str("GOVREG_RATE_FEEDBACK", "10/hour"),
     }.items()
 }
 for _scope, _rate in GOVREG_RATE_LIMITS.items():
@@ -397,6 +403,17 @@ GOVREG_SIGNALS_MAX_ANNOTATION_LENGTH = env_int(
 )
 GOVREG_SIGNALS_SYNC_TRIAGE_MAX = env_int("GOVREG_SIGNALS_SYNC_TRIAGE_MAX", 20, minimum=0)
 GOVREG_SIGNALS_TRIAGE_BATCH = env_int("GOVREG_SIGNALS_TRIAGE_BATCH", 50, minimum=1)
+# Feedback reports (POST /api/models/{name}/feedback, the public card's form): the
+# longest text, and the words that make a report critical (it opens or joins an
+# incident); any other report is questionable (an investigation task).
+GOVREG_FEEDBACK_MAX_CHARS = env_int("GOVREG_FEEDBACK_MAX_CHARS", 4000, minimum=1)
+GOVREG_FEEDBACK_CRITICAL_KEYWORDS = [
+    word.casefold()
+    for word in env_list(
+        "GOVREG_FEEDBACK_CRITICAL_KEYWORDS",
+        ["injury", "injured", "harm", "unsafe", "discrimination", "self-harm", "data leak"],
+    )
+]
 DATA_UPLOAD_MAX_MEMORY_SIZE = GOVREG_LINEAGE_MAX_BODY_BYTES + 1024 * 1024
 
 LOGGING = {

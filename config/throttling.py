@@ -79,6 +79,17 @@ class SignInThrottle(RateThrottle):
     scope = "sign-in"
 
 
+class FeedbackThrottle(RateThrottle):
+    """Feedback reports sent (POSTs), per client address, signed in or not."""
+
+    scope = "feedback"
+
+    def allow_request(self, request, view):
+        if request.method != "POST":
+            return True
+        return super().allow_request(request, view)
+
+
 def too_many(seconds: float | None) -> HttpResponse:
     """The plain 429 of a view outside DRF (the console's sign-in)."""
     wait = max(1, round(seconds or 1))
@@ -93,6 +104,7 @@ def too_many(seconds: float | None) -> HttpResponse:
 
 __all__ = [
     "AnonymousThrottle",
+    "FeedbackThrottle",
     "RateThrottle",
     "SignInThrottle",
     "TokenCreationThrottle",

@@ -136,3 +136,37 @@ class WebhookState(models.TextChoices):
     PENDING = "pending", "Pending"
     DELIVERED = "delivered", "Delivered"
     FAILED = "failed", "Failed"
+
+
+class FeedbackCategory(models.TextChoices):
+    """What a person reports about a model in use."""
+
+    CONCERN = "concern", "A concern about its behaviour"
+    BUG = "bug", "A bug report"
+    FEATURE_REQUEST = "feature-request", "A feature request"
+
+
+class FeedbackChannel(models.TextChoices):
+    """How a report arrived: an operator's or integrated product's token, or the public
+    form on the model's public card."""
+
+    API = "api", "API (operator or product)"
+    PUBLIC_FORM = "public-form", "Public card form"
+
+
+class FeedbackStatus(models.TextChoices):
+    """Where a report stands, as its reporter reads it on the status page."""
+
+    RECEIVED = "received", "Received"
+    UNDER_REVIEW = "under-review", "Under review"
+    ANSWERED = "answered", "Answered"
+    CLOSED = "closed", "Closed"
+
+
+class NoticeStatus(models.TextChoices):
+    """An incident's public notice: drafted by the team, shown on the model's public
+    card once published, taken down when withdrawn."""
+
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+    WITHDRAWN = "withdrawn", "Withdrawn"
