@@ -4,7 +4,7 @@ from django.apps import apps as global_apps
 from django.contrib.auth.models import Group, Permission
 from django.db import models
 
-GOVREG_APPS = ("audit", "accounts", "lineage", "registry", "risk", "playbooks")
+GOVREG_APPS = ("audit", "accounts", "vocabulary", "lineage", "registry", "risk", "playbooks")
 
 
 class Role(models.TextChoices):
