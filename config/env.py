@@ -64,6 +64,31 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_int_map(name: str, default: dict[str, int], keys) -> dict[str, int]:
+    """``key=number,key=number`` (each key one of ``keys``, each number at least 0);
+    a key left out keeps its default."""
+    value = _raw(name)
+    result = dict(default)
+    if value is None or not value.strip():
+        return result
+    for item in value.split(","):
+        key, sep, number = (part.strip() for part in item.partition("="))
+        if not sep or key not in keys:
+            raise ImproperlyConfigured(
+                f"{name} must be key=days pairs with keys among {', '.join(sorted(keys))}, "
+                f"got {item.strip()!r}"
+            )
+        try:
+            result[key] = int(number)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: {key} must be an integer, got {number!r}"
+            ) from None
+        if result[key] < 0:
+            raise ImproperlyConfigured(f"{name}: {key} must be at least 0, got {result[key]}")
+    return result
+
+
 def env_database(name: str, default: str) -> dict:
     value = env_str(name, default)
     scheme = urlparse(value).scheme

@@ -20,6 +20,7 @@ from config.env import (
     env_bool,
     env_database,
     env_int,
+    env_int_map,
     env_list,
     env_required,
     env_str,
@@ -247,6 +248,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     "accounts-purge-expired-tokens": {"task": "accounts.purge_expired_tokens", "schedule": 3600},
     "risk-review-reminders": {"task": "risk.review_reminders", "schedule": 3600},
     "risk-expire-acceptances": {"task": "risk.expire_acceptances", "schedule": 900},
+    "risk-redteam-reminders": {"task": "risk.redteam_reminders", "schedule": 3600},
     "playbooks-escalate-incidents": {"task": "playbooks.escalate_incidents", "schedule": 60},
     "playbooks-triage-pending": {"task": "playbooks.triage_pending", "schedule": 60},
     "playbooks-detect-silent-monitors": {
@@ -390,6 +392,13 @@ GOVREG_PROVIDER_CONTACT = env_str("GOVREG_PROVIDER_CONTACT", "")
 # Risk register: how many days ahead a review counts as due, an acceptance as expiring.
 GOVREG_RISK_REVIEW_NOTICE_DAYS = env_int("GOVREG_RISK_REVIEW_NOTICE_DAYS", 7, minimum=0)
 GOVREG_RISK_ACCEPTANCE_NOTICE_DAYS = env_int("GOVREG_RISK_ACCEPTANCE_NOTICE_DAYS", 14, minimum=0)
+# Red-team cadence: the days a model of each risk tier may go without a completed
+# red-team exercise ("high=180,limited=365"; 0 or left out: no cadence for that tier).
+GOVREG_REDTEAM_CADENCE_DAYS = env_int_map(
+    "GOVREG_REDTEAM_CADENCE_DAYS",
+    {"high": 180},
+    {"minimal", "limited", "high", "unacceptable"},
+)
 # Signal intake: what one Alertmanager request may hold (above it: 413), and how the
 # stored alerts are triaged (in the request up to SYNC_TRIAGE_MAX alerts, else by a task;
 # TRIAGE_BATCH signals per transaction).

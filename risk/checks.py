@@ -13,6 +13,10 @@
   whose passing result the approver saw (a re-run) lapses them. A result saved,
   deleted or stored in a report re-judges the version's open requests in the same
   transaction (``results_changed``), so the lapse or the arrival is recorded then.
+- "redteam-findings": no red-team finding of severity high or critical, of an
+  exercise not cancelled, has this version in scope while its red-team evaluation
+  has not passed on this version (latest result) and its risk has no valid
+  acceptance.
 
 Both checks judge deployments only: a rollback puts back a version that passed
 them when it shipped.
@@ -40,8 +44,9 @@ from registry.gate.checks import (
     loaded_fact,
     memoize,
 )
-from risk.choices import AcceptanceStatus, EvaluationKind
-from risk.models import Evaluation, RequiredEvaluation, Risk, RiskAcceptance
+from risk import redteam
+from risk.choices import BLOCKING_SEVERITIES, AcceptanceStatus, EvaluationKind, ExerciseStatus
+from risk.models import Evaluation, RedTeamFinding, RequiredEvaluation, Risk, RiskAcceptance
 
 KIND_LABELS = dict(EvaluationKind.choices)
 
@@ -260,8 +265,86 @@ def evaluations_fingerprint(model_version) -> list:
 
 
 def results_changed(model_version_id: int) -> None:
-    """The evaluations of a version changed: re-judge its open requests now."""
+    """The evaluations of a version changed: the red-team findings they test follow,
+    and its open requests are re-judged now."""
+    redteam.evaluations_changed(model_version_id)
     gate.rejudge_open(model_version_ids=[model_version_id])
+
+
+# --- red-team findings ---------------------------------------------------------------
+
+REDTEAM_FINDINGS = "risk.redteam-findings"
+
+
+def _blocking_findings(model_version):
+    return RedTeamFinding.objects.filter(
+        exercise__model_versions=model_version, severity__in=BLOCKING_SEVERITIES
+    ).exclude(exercise__status=ExerciseStatus.CANCELLED)
+
+
+@gate_fact(REDTEAM_FINDINGS)
+def redteam_findings_fact(version):
+    """Whether a high or critical finding of a live exercise has this version in scope."""
+    return Exists(_blocking_findings(version("pk")))
+
+
+def redteam_blockers(model_version, now=None) -> list[str]:
+    """One sentence per high or critical finding with the version in scope whose
+    red-team evaluation has not passed on this version (its latest result) and whose
+    risk has no valid acceptance."""
+    now = now or timezone.now()
+    accepted = Prefetch(
+        "risk__acceptances",
+        queryset=RiskAcceptance.objects.filter(
+            status=AcceptanceStatus.ACCEPTED, expires_at__gt=now
+        ),
+        to_attr="valid_acceptances",
+    )
+    findings = (
+        _blocking_findings(model_version)
+        .select_related("exercise", "risk")
+        .prefetch_related(accepted)
+        .distinct()
+        .order_by("pk")
+    )
+    latest: dict[str, Evaluation] = {}
+    for evaluation in evaluations_of(model_version):
+        if evaluation.kind == EvaluationKind.RED_TEAM:
+            latest[evaluation.name] = evaluation
+    url = reverse("modelversion-evaluations", args=[model_version.pk])
+    blockers = []
+    for finding in findings:
+        result = latest.get(finding.evaluation_name)
+        if result is not None and result.passed:
+            continue
+        if finding.risk.valid_acceptances:
+            continue
+        tried = (
+            f"its evaluation failed on this version (#{result.pk}, {result.outcome})"
+            if result is not None
+            else "no result of its evaluation on this version"
+        )
+        blockers.append(
+            f"red-team finding #{finding.pk} {finding.title!r} ({finding.severity}, exercise "
+            f"{finding.exercise.title!r}) is open for {model_version}: {tried}; post a passing "
+            f"result named {finding.evaluation_name!r} to {url} (kind=red-team), or get an "
+            f"acceptance of risk #{finding.risk_id} approved "
+            f"(POST {reverse('risk-acceptances', args=[finding.risk_id])})"
+        )
+    return blockers
+
+
+@gate_check("redteam-findings", order=215, kinds=(RequestKind.DEPLOY,))
+def redteam_findings(deployment_request, context: GateContext) -> CheckResult:
+    candidates = context.facts.get(REDTEAM_FINDINGS)
+    blockers = [] if candidates is False else redteam_blockers(context.version, context.now)
+    if blockers:
+        return CheckResult("redteam-findings", False, "; ".join(blockers))
+    return CheckResult(
+        "redteam-findings",
+        True,
+        "No high or critical red-team finding is open for this version.",
+    )
 
 
 @receiver(post_save, sender=Evaluation, dispatch_uid="risk-gate-evaluation-saved")
@@ -273,6 +356,8 @@ def rejudge_after_evaluation(sender, instance, raw=False, **kwargs):
 
 __all__ = [
     "appetite_breaches",
+    "redteam_blockers",
+    "redteam_findings",
     "evaluation_gaps",
     "required_evaluations",
     "results_changed",

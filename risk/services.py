@@ -28,6 +28,7 @@ from risk.models import (
     Threshold,
     ThresholdRecalibration,
 )
+from risk.models.register import SCORE_FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,42 @@ def record_review(risk: Risk, user, *, notes: str = "", now: datetime | None = N
             notes=notes,
             previous_review_date=previous,
             next_review_date=risk.next_review_date,
+        )
+    return risk
+
+
+def raise_risk_scores(
+    risk: Risk, user, *, likelihood: int, impact: int, reason: str, source=None
+) -> Risk:
+    """New evidence (a red-team finding...) says a risk is likelier or worse than the
+    register holds: its residual scores rise to at least ``likelihood`` and ``impact``
+    (a score is never lowered here), and the inherent ones with them where they would
+    fall below. The old and new scores, who, why and what prompted it are one audit
+    decision beside the tracked change, so the risk's history shows the raise."""
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "Say why the risk's scores rise."})
+    with transaction.atomic():
+        risk = Risk.objects.select_for_update().select_related("matrix").get(pk=risk.pk)
+        problems = risk.matrix.check_scores(likelihood, impact)
+        if problems:
+            raise ValidationError({f"residual_{axis}": text for axis, text in problems.items()})
+        old = {name: getattr(risk, name) for name in (*SCORE_FIELDS, "residual_level")}
+        risk.residual_likelihood = max(risk.residual_likelihood, likelihood)
+        risk.residual_impact = max(risk.residual_impact, impact)
+        risk.inherent_likelihood = max(risk.inherent_likelihood, risk.residual_likelihood)
+        risk.inherent_impact = max(risk.inherent_impact, risk.residual_impact)
+        new = {name: getattr(risk, name) for name in SCORE_FIELDS}
+        if new == {name: old[name] for name in SCORE_FIELDS}:
+            return risk
+        risk.save(update_fields=[*SCORE_FIELDS, "updated_at"])
+        record_decision(
+            "risk.raise",
+            risk,
+            by=user.get_username() if user is not None else "",
+            old=old,
+            new={**new, "residual_level": risk.residual_level},
+            reason=reason,
+            source=_source_fields(source) or None,
         )
     return risk
 

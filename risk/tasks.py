@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from celery import shared_task
 
-from risk import services
+from risk import redteam, services
 
 
 @shared_task(name="risk.review_reminders")
@@ -24,3 +24,9 @@ def expire_acceptances(now: str | None = None) -> dict:
     expired = services.expire_acceptances(moment)
     warned = services.send_acceptance_reminders(moment)
     return {"expired": expired, "expiring_notices": warned}
+
+
+@shared_task(name="risk.redteam_reminders")
+def redteam_reminders(today: str | None = None) -> dict:
+    """Remind teams whose models are past their tier's red-team cadence (once per due date)."""
+    return {"sent": redteam.send_redteam_reminders(date.fromisoformat(today) if today else None)}
