@@ -111,3 +111,24 @@ def env_url(name: str, default: str | None, schemes: set[str]) -> str | None:
         allowed = ", ".join(sorted(schemes))
         raise ImproperlyConfigured(f"{name} must use one of {allowed}, got {value!r}")
     return value
+
+
+def env_str_mapping(name: str) -> dict[str, str]:
+    """A JSON object of strings to strings (``'{"production": "production"}'``); unset
+    or empty is ``{}``."""
+    import json
+
+    value = env_str(name)
+    if value is None:
+        return {}
+    try:
+        parsed = json.loads(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a JSON object, got {value!r}: {exc}") from None
+    if not isinstance(parsed, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and k and v for k, v in parsed.items()
+    ):
+        raise ImproperlyConfigured(
+            f"{name} must be a JSON object of non-empty strings to strings, got {value!r}"
+        )
+    return parsed

@@ -24,8 +24,10 @@ from config.env import (
     env_list,
     env_required,
     env_str,
+    env_str_mapping,
     env_url,
 )
+from config.sso import oidc_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -148,6 +150,13 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "console-login"
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user object; anonymous gets nothing
 GUARDIAN_RAISE_403 = False
+# Single sign-on with OpenID Connect (README "Single sign-on"): off unless
+# GOVREG_OIDC_CLIENT_ID is set; then mozilla-django-oidc's OIDC_* settings follow from
+# the GOVREG_OIDC_* ones, and its backend signs people in beside the local accounts.
+GOVREG_OIDC = oidc_config()
+if GOVREG_OIDC is not None:
+    AUTHENTICATION_BACKENDS.append("accounts.oidc.GroupMappingBackend")
+    globals().update(GOVREG_OIDC.library_settings())
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -383,6 +392,34 @@ if GOVREG_ESCALATION_WEBHOOK_URL and not GOVREG_WEBHOOK_SECRET:
         "outgoing webhooks are signed with it and never sent unsigned"
     )
 GOVREG_WEBHOOK_TIMEOUT_SECONDS = env_int("GOVREG_WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+# MLflow registry sync (registry/mlflow_sync.py), off unless a tracking server is named:
+# registered models, versions and aliases are imported by `manage.py sync_mlflow` and a
+# beat task every GOVREG_MLFLOW_SYNC_SECONDS. A model's team is its MLflow tag
+# GOVREG_MLFLOW_TEAM_TAG, else GOVREG_MLFLOW_TEAM; its risk tier the tag govreg.risk_tier,
+# else GOVREG_MLFLOW_RISK_TIER. GOVREG_MLFLOW_ALIAS_ENVIRONMENTS maps MLflow aliases to
+# govreg environments ('{"production": "production"}'): an alias on a version govreg has
+# not approved there is an ungoverned deployment (a critical signal). With
+# GOVREG_MLFLOW_WEBHOOK_SECRET set, MLflow's signed registry webhooks trigger a sync too.
+GOVREG_MLFLOW_TRACKING_URI = env_url("GOVREG_MLFLOW_TRACKING_URI", None, {"http", "https"})
+GOVREG_MLFLOW_TEAM = env_str("GOVREG_MLFLOW_TEAM")
+GOVREG_MLFLOW_TEAM_TAG = env_str("GOVREG_MLFLOW_TEAM_TAG", "govreg.team")
+GOVREG_MLFLOW_RISK_TIER = env_str("GOVREG_MLFLOW_RISK_TIER", "high")
+if GOVREG_MLFLOW_RISK_TIER not in {"minimal", "limited", "high", "unacceptable"}:
+    raise ImproperlyConfigured(
+        "GOVREG_MLFLOW_RISK_TIER must be one of minimal, limited, high, unacceptable, "
+        f"got {GOVREG_MLFLOW_RISK_TIER!r}"
+    )
+GOVREG_MLFLOW_ALIAS_ENVIRONMENTS = env_str_mapping("GOVREG_MLFLOW_ALIAS_ENVIRONMENTS")
+GOVREG_MLFLOW_SYNC_SECONDS = env_int("GOVREG_MLFLOW_SYNC_SECONDS", 300, minimum=10)
+GOVREG_MLFLOW_WEBHOOK_SECRET = env_str("GOVREG_MLFLOW_WEBHOOK_SECRET")
+GOVREG_MLFLOW_WEBHOOK_TOLERANCE_SECONDS = env_int(
+    "GOVREG_MLFLOW_WEBHOOK_TOLERANCE_SECONDS", 300, minimum=1
+)
+if GOVREG_MLFLOW_TRACKING_URI:
+    CELERY_BEAT_SCHEDULE["registry-sync-mlflow"] = {
+        "task": "registry.sync_mlflow",
+        "schedule": GOVREG_MLFLOW_SYNC_SECONDS,
+    }
 GOVREG_REGULATORY_WARNING_HOURS = env_int("GOVREG_REGULATORY_WARNING_HOURS", 48, minimum=1)
 # Who a serious-incident report (EU AI Act Art. 73) names as the provider and its contact
 # point; a model card's own `provider` takes precedence over the name, and the card's
