@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import TokenScopePermission, scope_queryset
 from config.errors import BadParameter, Missing
-from registry import dossier
+from registry import dossier, ml_bom
 from registry.dossier_sections import audit_trail_events
 from registry.models import MLModel
 
@@ -112,22 +112,30 @@ class DossierView(ExportNegotiationMixin, APIView):
             return attachment(dossier.render_pdf(document), "application/pdf", f"{stem}.pdf")
         if fmt == "bundle":
             return attachment(
-                dossier_bundle(document, version, as_of), "application/zip", f"{stem}.zip"
+                dossier_bundle(document, version, as_of, user=request.user),
+                "application/zip",
+                f"{stem}.zip",
             )
         return Response(document)
 
 
-def dossier_bundle(document: dict, version, as_of) -> bytes:
-    """The JSON and the PDF in a signed bundle with the model's audit events."""
+def dossier_bundle(document: dict, version, as_of, *, user=None) -> bytes:
+    """The JSON and the PDF in a signed bundle with the model's audit events, and the
+    version's CycloneDX ML-BOM (``ml-bom.cdx.json``) when the dossier is of now: the
+    ML-BOM has no ``asOf``, so a dossier as it stood earlier goes without it."""
     from audit.bundles import write_bundle  # noqa: PLC0415  (lands with the audit export)
 
+    files = [
+        ("dossier.json", dossier.as_json_bytes(document)),
+        ("dossier.pdf", dossier.render_pdf(document)),
+    ]
+    if as_of is None:
+        bom = ml_bom.export(version, user=user)
+        files.append(("ml-bom.cdx.json", ml_bom.as_json_bytes(bom)))
     out = io.BytesIO()
     write_bundle(
         out,
-        [
-            ("dossier.json", dossier.as_json_bytes(document)),
-            ("dossier.pdf", dossier.render_pdf(document)),
-        ],
+        files,
         kind="dossier",
         events=audit_trail_events(version.model, as_of),
         predicate={
