@@ -14,7 +14,7 @@ from audit.context import acting_as
 from playbooks.choices import Triage
 from playbooks.models import Signal
 from playbooks.services import escalation as escalation_service
-from playbooks.services import regulatory
+from playbooks.services import heartbeats, regulatory
 from playbooks.services import triage as triage_service
 from playbooks.services.notify import (  # noqa: F401 (registered with the tasks)
     WEBHOOK_MAX_RETRIES,
@@ -47,6 +47,16 @@ def regulatory_deadline_warnings(now: str | None = None) -> dict[str, list[int]]
             "warned": regulatory.warn_due(now=when),
             "escalated": regulatory.escalate_overdue(now=when),
         }
+
+
+@shared_task(name="playbooks.detect_silent_monitors", autoretry_for=(OperationalError,),
+             retry_backoff=5, max_retries=3)  # fmt: skip
+def detect_silent_monitors(now: str | None = None) -> list[int]:
+    """From beat every minute: raise one ``monitor-silent`` signal per threshold whose
+    monitor stopped reporting (each silence once, however many beats or workers run).
+    Returns the ids of the signals this run raised."""
+    with acting_as(name="heartbeat"):
+        return heartbeats.detect_silent(now=_now(now))
 
 
 # --- signal triage ---------------------------------------------------------------------

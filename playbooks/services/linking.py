@@ -13,7 +13,7 @@ from datetime import datetime
 from django.db.models import Case, F, OuterRef, Q, Subquery, Value, When
 
 from accounts.permissions import visible
-from playbooks.choices import ACTIVE_STATUSES
+from playbooks.choices import ACTIVE_STATUSES, SignalKind
 from playbooks.models import Incident, Playbook, Signal
 from registry import services as registry_services
 from registry.choices import DeploymentState
@@ -26,6 +26,7 @@ class SignalInput:
     """One signal as received, before it is stored."""
 
     source: str
+    kind: str = "metric"  # playbooks.choices.SignalKind
     metric: str = ""
     value: float | None = None
     labels: dict = field(default_factory=dict)
@@ -74,8 +75,12 @@ def intake_key(data: SignalInput) -> str:
 
 def incident_key(signal: Signal) -> str:
     """The incident (and investigation task) a linked reading belongs to: one per model,
-    environment and metric while it is active, whichever intake the readings came in by."""
-    return f"sig:{signal.model_id}:{signal.environment_name}:{signal.metric}"[:255]
+    environment and metric while it is active, whichever intake the readings came in by.
+    A signal of another kind than a metric reading (a silent monitor) has its own."""
+    key = f"sig:{signal.model_id}:{signal.environment_name}:{signal.metric}"
+    if signal.kind and signal.kind != SignalKind.METRIC:
+        key += f":{signal.kind}"
+    return key[:255]
 
 
 def incident_to_join(signal: Signal, *, by_key: bool = True) -> Incident | None:

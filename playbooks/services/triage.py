@@ -26,12 +26,13 @@ from accounts import notify
 from audit.services import record_decision
 from audit.tracking import rows_digest
 from lineage.services import insert_returning
-from playbooks.choices import AlertStatus, Severity, TaskStatus, Triage
+from playbooks.choices import AlertStatus, Severity, SignalKind, TaskStatus, Triage
 from playbooks.models import Incident, InvestigationTask, Playbook, Signal
 from playbooks.services import linking
 from playbooks.services.common import IncidentConflict, Trail
 from playbooks.services.incidents import open_incident
 from playbooks.services.linking import SignalInput
+from playbooks.services.readings import Readings
 from playbooks.services.signal_links import link_signals
 from playbooks.services.timeline import Lines
 
@@ -141,7 +142,11 @@ def decide(signal: Signal, links: linking.Links, cache=None) -> Decision:
     no threshold and a playbook that marks such signals critical; the alert's
     ``severity`` label (critical/page -> critical, warning -> questionable);
     otherwise benign, recorded only."""
+    if signal.kind == SignalKind.FEEDBACK:
+        return _feedback(signal, links, cache)
     thresholds = linking.thresholds_for(links, signal.metric, cache) if signal.metric else []
+    if signal.kind == SignalKind.MONITOR_SILENT:
+        return _silent_monitor(signal, links, thresholds, cache)
     best = None
     if signal.value is not None:
         for threshold in thresholds:
@@ -174,12 +179,34 @@ def decide(signal: Signal, links: linking.Links, cache=None) -> Decision:
     return Decision(Triage.BENIGN, f"{what}; recorded only", None, playbook)
 
 
+def _silent_monitor(signal: Signal, links, thresholds, cache) -> Decision:
+    """A monitor that stopped reporting is questionable: someone should look at why
+    the threshold it feeds went blind (label ``threshold``: the silent one's id)."""
+    named = str(signal.labels.get("threshold", ""))
+    threshold = next((t for t in thresholds if str(t.pk) == named), None)
+    playbook = choose_playbook(links.model, threshold, signal.labels, cache)
+    summary = signal.annotations.get("summary") or f"no reading of {signal.metric!r}"
+    return Decision(Triage.QUESTIONABLE, f"monitor silent: {summary}", threshold, playbook)
+
+
+def _feedback(signal: Signal, links, cache) -> Decision:
+    """A person's report: critical when a keyword rule or the operator's flag said so
+    (label ``severity: critical``, set by ``playbooks.services.feedback``), else
+    questionable; no threshold, and no playbook's rule for unthresholded signals, applies."""
+    playbook = choose_playbook(links.model, None, signal.labels, cache)
+    critical = str(signal.labels.get("severity", "")).lower() == "critical"
+    rule = signal.annotations.get("triage_rule") or "a feedback report"
+    outcome = Triage.CRITICAL if critical else Triage.QUESTIONABLE
+    return Decision(outcome, f"feedback: {rule}", None, playbook)
+
+
 # --- intake -----------------------------------------------------------------------------
 
 
 def _new_signal(data: SignalInput, user, now) -> Signal:
     return Signal(
         source=data.source,
+        kind=data.kind,
         sender=data.sender[:200],
         observed_at=data.observed_at or data.starts_at or now,
         metric=data.metric[:200],
@@ -343,6 +370,16 @@ class _Batch:
         self.versions: dict[int, int | None] = {}  # signal -> playbook version id
         self.joined: dict[int, list[Signal]] = {}  # incident id -> signals that joined
         self.incident_of: dict[int, Incident] = {}
+        self.readings = Readings()
+
+    def reading(self, signal: Signal, links: linking.Links) -> None:
+        """A linked reading proves the monitors of its metric alive (a silent monitor's
+        own signal proves nothing)."""
+        if not signal.metric or signal.kind == SignalKind.MONITOR_SILENT:
+            return
+        moment = min(signal.observed_at or self.now, self.now)
+        for threshold in linking.thresholds_for(links, signal.metric, self.cache):
+            self.readings.add(threshold, moment)
 
     def incident_to_join(self, signal: Signal) -> Incident | None:
         key = linking.incident_key(signal)
@@ -360,6 +397,7 @@ class _Batch:
     def write(self) -> None:
         if not self.signals:
             return
+        self.readings.write(self.now, self.trail)
         # Signals with the same outcome (a storm's readings) share one UPDATE.
         columns = [Signal._meta.get_field(name).attname for name in TRIAGE_FIELDS]
         same: dict[tuple, list[int]] = {}
@@ -488,6 +526,19 @@ def intake(inputs: list[SignalInput], user, *, now=None) -> Receipt:
     return receipt
 
 
+def raise_signal(data: SignalInput, links: linking.Links, *, now, trail: Trail) -> Signal:
+    """Store and triage a signal govreg raises itself (a silent monitor), in the
+    caller's transaction: it has no sender to scope its names by, so it comes with
+    the links of what raised it. The audit events go to ``trail``."""
+    receipt = _store([data], None, now, trail)
+    signal = receipt.signals[0]
+    if signal.triage == Triage.RECEIVED and not receipt.duplicate[0]:
+        batch = _Batch(now, trail)
+        _triage_and_act(signal, links, batch)
+        batch.write()
+    return signal
+
+
 def _keep_untriaged(pk: int, exc: Exception) -> None:
     with transaction.atomic():
         signal = Signal.objects.select_for_update().filter(pk=pk, triage=Triage.RECEIVED).first()
@@ -522,6 +573,7 @@ def _triage_and_act(signal: Signal, links: linking.Links, batch: _Batch) -> None
     signal.deployment = links.deployment
     if links.environment is not None:
         signal.environment_name = links.environment.name
+    batch.reading(signal, links)
     if signal.alert_status == AlertStatus.RESOLVED:
         signal.triage = Triage.RESOLVED
         signal.triage_reason = "the alert stopped firing"
@@ -664,6 +716,7 @@ __all__ = [
     "ingest",
     "intake",
     "map_signal",
+    "raise_signal",
     "receive",
     "triage_received",
 ]

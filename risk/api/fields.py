@@ -1,6 +1,8 @@
 """Related fields that only offer what the caller may see, so another team's record
 reads as "does not exist" rather than leaking."""
 
+from datetime import timedelta
+
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from rest_framework import serializers
@@ -43,3 +45,22 @@ class TeammateField(serializers.SlugRelatedField):
         return queryset.filter(
             Q(groups__in=teams_of(user)) | Q(groups__name__in=GLOBAL_READ_ROLES)
         ).distinct()
+
+
+class MinutesField(serializers.IntegerField):
+    """A duration (``DurationField``) read and written as whole minutes, at least
+    ``minimum`` (the model's ``clean`` has the last word)."""
+
+    def __init__(self, *, minimum: int = 0, **kwargs):
+        self.minimum = minimum
+        super().__init__(min_value=minimum, **kwargs)
+        self.validators = []  # min_value compares minutes, in to_internal_value
+
+    def to_representation(self, value):
+        return None if value is None else int(value.total_seconds() // 60)
+
+    def to_internal_value(self, data):
+        minutes = super().to_internal_value(data)
+        if minutes < self.minimum:
+            self.fail("min_value", min_value=self.minimum)
+        return timedelta(minutes=minutes)

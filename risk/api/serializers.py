@@ -8,7 +8,7 @@ from accounts.api.fields import TeamField, VisiblePrimaryKeyRelatedField, Visibl
 from config.serializers import FullCleanSerializer
 from lineage.models import DatasetVersion
 from registry.models import Deployment, Feature, MLModel, ModelVersion
-from risk.api.fields import TeammateField, VisibleThroughModelField
+from risk.api.fields import MinutesField, TeammateField, VisibleThroughModelField
 from risk.choices import (
     COMPARATOR_ALIASES,
     Comparator,
@@ -18,6 +18,7 @@ from risk.choices import (
 from risk.models import (
     Control,
     Evaluation,
+    HeartbeatState,
     Reminder,
     RequiredEvaluation,
     Risk,
@@ -272,6 +273,25 @@ class ThresholdSerializer(FullCleanSerializer):
     )
     comparator = ComparatorField()
     recalibrations = ThresholdRecalibrationSerializer(many=True, read_only=True)
+    expected_every_minutes = MinutesField(
+        source="expected_every",
+        required=False,
+        allow_null=True,
+        minimum=1,
+        help_text="A reading is expected at least this often (heartbeat); null: none.",
+    )
+    grace_minutes = MinutesField(
+        source="grace",
+        required=False,
+        minimum=0,
+        help_text="Minutes a reading may be late past the cadence before the monitor is silent.",
+    )
+    heartbeat = serializers.ChoiceField(
+        choices=HeartbeatState.choices,
+        read_only=True,
+        help_text="off, waiting (no reading yet), up, late (in the grace period) or silent.",
+    )
+    next_reading_due = serializers.DateTimeField(read_only=True)
 
     class Meta:
         model = Threshold
@@ -286,11 +306,17 @@ class ThresholdSerializer(FullCleanSerializer):
             "warning_value",
             "critical_value",
             "hypothesis",
+            "expected_every_minutes",
+            "grace_minutes",
+            "last_reading_at",
+            "silent_since",
+            "heartbeat",
+            "next_reading_due",
             "recalibrations",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "created_at", "updated_at"]
+        read_only_fields = ["id", "last_reading_at", "silent_since", "created_at", "updated_at"]
 
     def validate(self, attrs):
         if self.instance is not None:

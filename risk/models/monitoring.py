@@ -4,7 +4,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import DateTimeField, ExpressionWrapper, F, Q
 from django.utils import timezone
 
 from registry.choices import RiskTier
@@ -18,6 +18,8 @@ from risk.choices import (
 from risk.models.register import Risk, RiskAcceptance
 
 __all__ = [
+    "HeartbeatState",
+    "ThresholdQuerySet",
     "Evaluation",
     "Reminder",
     "RequiredEvaluation",
@@ -34,6 +36,48 @@ def _breaches(comparator: str, value: float, limit: float) -> bool:
     if comparator == Comparator.LT:
         return value < limit
     return value <= limit
+
+
+class HeartbeatState(models.TextChoices):
+    """Where a threshold's monitor stands (healthchecks' states): ``off`` without a
+    cadence, ``waiting`` for its first reading, ``up``, ``late`` (past the cadence,
+    within the grace period) or ``silent``."""
+
+    OFF = "off", "No heartbeat"
+    WAITING = "waiting", "Waiting for the first reading"
+    UP = "up", "Up"
+    LATE = "late", "Late (in the grace period)"
+    SILENT = "silent", "Silent"
+
+
+def reading_due():
+    """The moment by which the next reading must have arrived (SQL)."""
+    return ExpressionWrapper(
+        F("last_reading_at") + F("expected_every") + F("grace"), output_field=DateTimeField()
+    )
+
+
+class ThresholdQuerySet(models.QuerySet):
+    def overdue(self, now):
+        """Thresholds whose monitor promised a reading and has sent none past the
+        cadence and the grace period (silent or about to be found so)."""
+        return (
+            self.filter(expected_every__isnull=False, last_reading_at__isnull=False)
+            .alias(reading_due=reading_due())
+            .filter(reading_due__lt=now)
+        )
+
+    def alive(self, now):
+        """Thresholds with a cadence whose last reading came within it (and its grace)."""
+        return (
+            self.filter(
+                expected_every__isnull=False,
+                last_reading_at__isnull=False,
+                silent_since__isnull=True,
+            )
+            .alias(reading_due=reading_due())
+            .filter(reading_due__gte=now)
+        )
 
 
 class Threshold(models.Model):
@@ -93,6 +137,8 @@ class Threshold(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = ThresholdQuerySet.as_manager()
+
     class Meta:
         ordering = ["metric", "id"]
         constraints = [
@@ -137,10 +183,39 @@ class Threshold(models.Model):
     def subject(self):
         return self.model_version if self.model_version_id else self.deployment
 
+    @property
+    def next_reading_due(self):
+        """When the next reading is due at the latest (cadence and grace), if it is."""
+        if self.expected_every is None or self.last_reading_at is None:
+            return None
+        return self.last_reading_at + self.expected_every + (self.grace or timedelta(0))
+
+    @property
+    def heartbeat(self) -> str:
+        return self.heartbeat_state()
+
+    def heartbeat_state(self, now=None) -> str:
+        if self.expected_every is None:
+            return HeartbeatState.OFF
+        if self.silent_since is not None:
+            return HeartbeatState.SILENT
+        if self.last_reading_at is None:
+            return HeartbeatState.WAITING
+        now = now or timezone.now()
+        if now <= self.last_reading_at + self.expected_every:
+            return HeartbeatState.UP
+        if now <= self.next_reading_due:
+            return HeartbeatState.LATE
+        return HeartbeatState.SILENT
+
     def clean(self):
         errors = {}
         if bool(self.model_version_id) == bool(self.deployment_id):
             errors["model_version"] = "Name either a model version or a deployment."
+        if self.expected_every is not None and self.expected_every < timedelta(minutes=1):
+            errors["expected_every"] = "Give a cadence of one minute or more."
+        if self.grace is not None and self.grace < timedelta(0):
+            errors["grace"] = "The grace period is not negative."
         for name in ("warning_value", "critical_value"):
             value = getattr(self, name)
             if value is not None and not math.isfinite(value):
