@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/docs/", views.ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("audit.api.urls")),
     path("api/", include("accounts.api.urls")),
+    path("api/", include("vocabulary.api.urls")),
     path("api/", include("lineage.api.urls")),
     path("api/", include("registry.api.urls")),
     path("api/", include("risk.api.urls")),
@@ -27,6 +28,9 @@ urlpatterns = [
     # Django would otherwise show its HTML debug page instead of handler404.
     re_path(r"^api/", views.api_not_found, name="api-not-found"),
     path("", include("console.urls")),
+    path("cards/", include("registry.ui.public_urls")),
+    path("", include("playbooks.public_urls")),
+    path("oidc/", include("accounts.oidc")),  # single sign-on; 404 while it is off
     path("", include("registry.ui.urls")),
     path("risks/", include("risk.ui.urls")),
     path("audit/", include("audit.ui.urls")),

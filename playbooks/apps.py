@@ -8,6 +8,7 @@ class PlaybooksConfig(AppConfig):
     def ready(self):
         from audit.tracking import track
         from playbooks import checks, demo, dossier, metrics, models  # noqa: F401  (registrations)
+        from playbooks import mlflow_signals  # noqa: F401  (ungoverned MLflow aliases)
 
         track(models.Playbook, m2m=("thresholds",))
         track(models.PlaybookVersion)
@@ -20,9 +21,13 @@ class PlaybooksConfig(AppConfig):
         track(models.Drill, m2m=("participants",))
         track(models.PostIncidentReview)
         track(models.ActionItem)
+        track(models.FeedbackReport, exclude=("status_token_hash",))
+        track(models.IncidentNotice)
         metrics.register()
+        from playbooks import vocabulary  # noqa: F401  (incidents and signals may be labelled)
         from playbooks.ui import console as _console  # noqa: F401  (home panels, model-page sections)
         from playbooks.ui import (
             nav,  # noqa: F401  (the incident board's navigation)
             sections,  # noqa: F401  (board and risk-page sections)
         )
+        from playbooks import public_card  # noqa: F401  (the public card's notices and form)

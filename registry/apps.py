@@ -17,6 +17,7 @@ class RegistryConfig(AppConfig):
         track(models.Deployment)
         track(models.ImpactNotification)
         track(models.DecisionRight)
+        track(models.PublicCard)
         # Deployment requests and approvals are written only by the gate's services
         # (their admin is read-only), which audit every write as a ``gate.*`` event
         # with what changed; a generic create/update event would say it twice.
@@ -27,6 +28,7 @@ class RegistryConfig(AppConfig):
             demo,
             dossier_sections,  # noqa: F401  (dossier sections)
             metrics,
+            personal_data,  # noqa: F401  (vocabulary targets, the personal-data section)
             receivers,
         )
         from registry.gate import approval_checks  # noqa: F401

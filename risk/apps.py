@@ -8,7 +8,7 @@ class RiskConfig(AppConfig):
     def ready(self):
         from audit.tracking import track
         from config.metrics import register_gauge
-        from risk import checks, demo, dossier, metrics, models  # noqa: F401  (registrations)
+        from risk import checks, demo, dossier, metrics, ml_bom, models  # noqa: F401  (registrations)
 
         track(models.RiskMatrix)
         track(
@@ -24,8 +24,11 @@ class RiskConfig(AppConfig):
             models.Evaluation,
             models.RequiredEvaluation,
             models.Reminder,
+            models.RedTeamFinding,
+            models.RedTeamReminder,
         ):
             track(model)
+        track(models.RedTeamExercise, m2m=("model_versions", "participants"))
         register_gauge(
             "govreg_open_risks",
             "Risks not closed, by residual level.",
@@ -38,5 +41,7 @@ class RiskConfig(AppConfig):
             (),
             metrics.overdue_reviews,
         )
+        from risk import privacy  # noqa: F401  (the personal-data gate check, risks' labels)
         from risk.ui import console as _console  # noqa: F401  (home panels, model-page sections)
-        from risk.ui import nav, sections  # noqa: F401  (navigation, decision-page sections)
+        from risk.ui import nav, redteam, sections  # noqa: F401  (navigation, pages, panels)
+        from risk import public_card  # noqa: F401  (the public card's evaluations section)

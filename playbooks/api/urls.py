@@ -1,7 +1,7 @@
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from playbooks.api import incidents, reviews, signals
+from playbooks.api import feedback, incidents, reviews, signals
 
 
 class OptionalSlashRouter(SimpleRouter):
@@ -22,12 +22,33 @@ router.register(
 router.register("reviews", reviews.ReviewViewSet, basename="review")
 router.register("drills", reviews.DrillViewSet, basename="drill")
 router.register("action-items", reviews.ActionItemViewSet, basename="actionitem")
+router.register("feedback", feedback.FeedbackViewSet, basename="feedbackreport")
 
 urlpatterns = [
     re_path(
         r"^signals/alertmanager/?$",
         signals.AlertmanagerWebhookView.as_view(),
         name="signal-alertmanager",
+    ),
+    re_path(
+        r"^models/(?P<name>[-\w]+)/feedback/?$",
+        feedback.ModelFeedbackView.as_view(),
+        name="model-feedback",
+    ),
+    re_path(
+        r"^incidents/(?P<pk>[0-9]+)/notice/?$",
+        feedback.IncidentNoticeView.as_view(),
+        name="incident-notice",
+    ),
+    re_path(
+        r"^incidents/(?P<pk>[0-9]+)/notice/publish/?$",
+        feedback.IncidentNoticePublishView.as_view(),
+        name="incident-notice-publish",
+    ),
+    re_path(
+        r"^incidents/(?P<pk>[0-9]+)/notice/withdraw/?$",
+        feedback.IncidentNoticeWithdrawView.as_view(),
+        name="incident-notice-withdraw",
     ),
     *router.urls,
 ]

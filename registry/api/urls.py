@@ -1,6 +1,7 @@
 from django.urls import include, path, re_path
 from rest_framework.routers import SimpleRouter
 
+from registry.api import public_cards as cards
 from registry.api.views import (
     DeploymentViewSet,
     EnvironmentViewSet,
@@ -30,7 +31,23 @@ router.register("deployments", DeploymentViewSet, basename="deployment")
 
 urlpatterns = [
     re_path(r"^impact/?$", ImpactView.as_view(), name="impact"),
+    re_path(
+        r"^models/(?P<name>[-\w]+)/public-card/?$",
+        cards.PublicCardView.as_view(),
+        name="model-public-card",
+    ),
+    re_path(
+        r"^models/(?P<name>[-\w]+)/public-card/approve/?$",
+        cards.PublicCardApproveView.as_view(),
+        name="model-public-card-approve",
+    ),
+    re_path(
+        r"^models/(?P<name>[-\w]+)/public-card/withdraw/?$",
+        cards.PublicCardWithdrawView.as_view(),
+        name="model-public-card-withdraw",
+    ),
     path("", include("registry.api.dossier_urls")),
+    path("", include("registry.api.card_urls")),
     *router.urls,
     path("", include("registry.gate.urls")),
 ]
