@@ -8,11 +8,13 @@ class AccountsConfig(AppConfig):
 
     def ready(self):
         from accounts import schema  # noqa: F401  registers the OpenAPI auth scheme
-        from accounts.models import ApiToken
+        from accounts.models import ApiToken, SsoGrant, SsoIdentity
         from accounts.roles import sync_role_permissions
         from audit.tracking import track
 
         track(ApiToken, exclude=("digest",))
+        track(SsoIdentity, exclude=("last_sign_in",))
+        track(SsoGrant)
         post_migrate.connect(sync_role_permissions, dispatch_uid="govreg-sync-role-permissions")
         self.forget_cached_grants_on_change()
 

@@ -6,6 +6,7 @@ from django.shortcuts import render
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET
 
+from accounts.oidc import config as sso_config
 from config.throttling import SignInThrottle, too_many
 from console.registry import panels_for
 
@@ -24,6 +25,12 @@ class SignInView(auth_views.LoginView):
         if not throttle.allow_request(request, self):
             return too_many(throttle.wait())
         return super().post(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        sso = sso_config()
+        context["sso_provider"] = sso.provider_name if sso is not None else ""
+        return context
 
     def form_valid(self, form):
         previous = form.get_user().last_login

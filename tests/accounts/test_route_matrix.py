@@ -393,6 +393,9 @@ EXPECTED: dict[str, str] = {
     "console-login": "200 302 302 302 302 302 302 302 302",
     "admin-sign-in": "200 302 302 302 302 302 302 302 302",
     "console-logout": "405 405 405 405 405 405 405 405 405",
+    # single sign-on is off in the walk's settings (tests/accounts/test_oidc*.py turn it on)
+    "oidc-authenticate": "404 404 404 404 404 404 404 404 404",
+    "oidc-callback": "404 404 404 404 404 404 404 404 404",
     "impact": "401 400 400 400 400 400 400 400 400",
     "incident-acknowledge": "401 405 405 405 405 405 405 405 405",
     "incident-close": "401 405 405 405 405 405 405 405 405",
