@@ -8,3 +8,4 @@ from playbooks.models.playbook import *  # noqa: F401,F403
 from playbooks.models.review import *  # noqa: F401,F403
 from playbooks.models.signals import *  # noqa: F401,F403
 from playbooks.models.feedback import *  # noqa: F401,F403,E402
+from playbooks.models.webhook_source import *  # noqa: F401,F403,E402
