@@ -449,6 +449,12 @@ GOVREG_SIGNALS_MAX_ANNOTATION_LENGTH = env_int(
 )
 GOVREG_SIGNALS_SYNC_TRIAGE_MAX = env_int("GOVREG_SIGNALS_SYNC_TRIAGE_MAX", 20, minimum=0)
 GOVREG_SIGNALS_TRIAGE_BATCH = env_int("GOVREG_SIGNALS_TRIAGE_BATCH", 50, minimum=1)
+# Signed generic webhooks (POST /api/signals/webhook/{source}): a signature whose
+# X-Govreg-Timestamp is further than this from now is refused (401), so a captured
+# request cannot be replayed later.
+GOVREG_SIGNALS_WEBHOOK_TOLERANCE_SECONDS = env_int(
+    "GOVREG_SIGNALS_WEBHOOK_TOLERANCE_SECONDS", 300, minimum=1
+)
 # Feedback reports (POST /api/models/{name}/feedback, the public card's form): the
 # longest text, and the words that make a report critical (it opens or joins an
 # incident); any other report is questionable (an investigation task).
