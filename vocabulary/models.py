@@ -229,16 +229,16 @@ class Assignment(models.Model):
         where = f".{self.field}" if self.field else ""
         return f"{what} on {self.content_type.model} #{self.object_id}{where}"
 
-    @property
-    def label(self) -> str:
-        return self.tag.full_name if self.tag_id else self.term.name
-
     def save(self, *args, **kwargs):
         if self.tag_id is not None:
             classification = self.tag.classification
             self.classification_id = classification.pk
             self.exclusive = classification.mutually_exclusive
         super().save(*args, **kwargs)
+
+    @property
+    def label(self) -> str:
+        return self.tag.full_name if self.tag_id else self.term.name
 
     def clean(self):
         if (self.term_id is None) == (self.tag_id is None):

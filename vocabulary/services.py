@@ -177,7 +177,10 @@ def assign(
                     "are assigned (admins may assign drafts)."
                 }
             )
-    _check_field(obj, field, spec)
+    if field and not spec.fields:
+        raise ValidationError({"field": f"A {spec.kind} has no columns to label."})
+    if not authorised:
+        _check_field(obj, field, spec)
     content_type = ContentType.objects.get_for_model(obj)
     same = Assignment.objects.filter(
         content_type=content_type, object_id=obj.pk, field=field, term=term, tag=tag

@@ -27,6 +27,8 @@ class Target:
     may_label: Callable | None = None  # (user, obj) -> bool; default: change on the scope
     fields: bool = False  # whether a column of the record (``field``) may be labelled
     title: Callable | None = None  # (obj) -> str; default: str(obj)
+    related: tuple[str, ...] = ()  # select_related for the title
+    everyone_reads: bool = False  # every signed-in user sees every record (lineage)
 
     @property
     def model(self):
@@ -35,6 +37,8 @@ class Target:
     def scoped(self, user, queryset=None):
         """The records of this kind ``user`` may see."""
         queryset = self.model._default_manager.all() if queryset is None else queryset
+        if self.everyone_reads:
+            return queryset if getattr(user, "is_authenticated", False) else queryset.none()
         scope_model = apps.get_model(self.scope_model) if self.scope_model else None
         return scope_queryset(queryset, user, self.scope_path, scope_model)
 
