@@ -112,6 +112,7 @@ class IncidentNoticeSerializer(FullCleanSerializer):
     """An incident's public notice: what is known, what was done, the safeguards."""
 
     published_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    clean_exclude = ("incident",)  # the URL names it; the service sets it
 
     class Meta:
         model = IncidentNotice
@@ -137,7 +138,6 @@ class IncidentNoticeSerializer(FullCleanSerializer):
             "created_at",
             "updated_at",
         ]
-        clean_exclude = ("incident",)
 
 
 class ReasonSerializer(serializers.Serializer):
