@@ -160,37 +160,43 @@ class AlertmanagerWebhookView(OutsideRequestTransaction, APIView):
             _alert_input(raw, alert, data)
             for raw, alert in zip(body["alerts"], data["alerts"], strict=True)
         ]
-        sync = len(inputs) <= settings.GOVREG_SIGNALS_SYNC_TRIAGE_MAX
-        if sync and len(inputs) <= settings.GOVREG_SIGNALS_TRIAGE_BATCH:
-            receipt = triage.intake(inputs, request.user)  # stored and triaged together
+        return deliver(inputs, request.user)
+
+
+def deliver(inputs: list[SignalInput], user) -> Response:
+    """Store and triage one delivery of alerts (Alertmanager's, Grafana's): in the
+    request for a small one (200, each alert's outcome), else by the task (202)."""
+    sync = len(inputs) <= settings.GOVREG_SIGNALS_SYNC_TRIAGE_MAX
+    if sync and len(inputs) <= settings.GOVREG_SIGNALS_TRIAGE_BATCH:
+        receipt = triage.intake(inputs, user)  # stored and triaged together
+    else:
+        receipt = triage.receive(inputs, user)
+    waiting = receipt.waiting_ids()
+    outcomes = None
+    if sync:
+        try:
+            triage.triage_received(waiting)
+        except DatabaseError:
+            log.exception("triage in the request failed; handing it to the task")
         else:
-            receipt = triage.receive(inputs, request.user)
-        waiting = receipt.waiting_ids()
-        outcomes = None
-        if sync:
-            try:
-                triage.triage_received(waiting)
-            except DatabaseError:
-                log.exception("triage in the request failed; handing it to the task")
-            else:
-                # Only what was triaged after the intake is read again.
-                current = {sig.pk: sig for sig in Signal.objects.filter(pk__in=waiting)}
-                outcomes = [
-                    Outcome(current.get(sig.pk, sig), dup)
-                    for sig, dup in zip(receipt.signals, receipt.duplicate, strict=True)
-                ]
-                waiting = [pk for pk, sig in current.items() if sig.triage == Triage.RECEIVED]
-        if waiting:
-            _enqueue_triage(waiting, request.user)
-        answer = IntakeAnswer(
-            received=receipt.received,
-            stored=receipt.stored,
-            duplicates=receipt.duplicates,
-            queued=len(waiting),
-            signals=outcomes,
-        )
-        code = status.HTTP_200_OK if outcomes is not None else status.HTTP_202_ACCEPTED
-        return Response(IntakeReceiptSerializer(answer).data, status=code)
+            # Only what was triaged after the intake is read again.
+            current = {sig.pk: sig for sig in Signal.objects.filter(pk__in=waiting)}
+            outcomes = [
+                Outcome(current.get(sig.pk, sig), dup)
+                for sig, dup in zip(receipt.signals, receipt.duplicate, strict=True)
+            ]
+            waiting = [pk for pk, sig in current.items() if sig.triage == Triage.RECEIVED]
+    if waiting:
+        _enqueue_triage(waiting, user)
+    answer = IntakeAnswer(
+        received=receipt.received,
+        stored=receipt.stored,
+        duplicates=receipt.duplicates,
+        queued=len(waiting),
+        signals=outcomes,
+    )
+    code = status.HTTP_200_OK if outcomes is not None else status.HTTP_202_ACCEPTED
+    return Response(IntakeReceiptSerializer(answer).data, status=code)
 
 
 class SignalViewSet(

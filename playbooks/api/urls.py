@@ -1,7 +1,7 @@
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from playbooks.api import feedback, incidents, reviews, signals
+from playbooks.api import feedback, incidents, intakes, reviews, signals
 
 
 class OptionalSlashRouter(SimpleRouter):
@@ -29,6 +29,12 @@ urlpatterns = [
         r"^signals/alertmanager/?$",
         signals.AlertmanagerWebhookView.as_view(),
         name="signal-alertmanager",
+    ),
+    re_path(r"^signals/grafana/?$", intakes.GrafanaWebhookView.as_view(), name="signal-grafana"),
+    re_path(
+        r"^signals/webhook/(?P<source>[-\w]+)/?$",
+        intakes.SignedWebhookView.as_view(),
+        name="signal-webhook",
     ),
     re_path(
         r"^models/(?P<name>[-\w]+)/feedback/?$",
