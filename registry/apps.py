@@ -17,6 +17,9 @@ class RegistryConfig(AppConfig):
         track(models.Deployment)
         track(models.ImpactNotification)
         track(models.DecisionRight)
+        track(models.MLflowModelLink)
+        track(models.MLflowVersionLink)
+        track(models.MLflowAlias)
         track(models.PublicCard)
         # Deployment requests and approvals are written only by the gate's services
         # (their admin is read-only), which audit every write as a ``gate.*`` event
