@@ -7,8 +7,24 @@ from django.db.models import Q
 from django.utils import timezone
 
 from config.api import FilterSet
-from risk.choices import AcceptanceStatus, ReviewState, RiskStatus
-from risk.models import Control, Evaluation, Risk, RiskAcceptance, Threshold
+from risk import sufficiency
+from risk.choices import (
+    BLOCKING_SEVERITIES,
+    AcceptanceStatus,
+    FindingStatus,
+    ReviewState,
+    RiskStatus,
+)
+from risk.models import (
+    Control,
+    Evaluation,
+    RedTeamExercise,
+    RedTeamFinding,
+    Risk,
+    RiskAcceptance,
+    Threshold,
+)
+from risk.sufficiency import Sufficiency
 
 
 class RiskFilter(FilterSet):
@@ -21,6 +37,11 @@ class RiskFilter(FilterSet):
     model_version = django_filters.NumberFilter(field_name="model_versions")
     review = django_filters.ChoiceFilter(choices=ReviewState.choices, method="filter_review")
     above_appetite = django_filters.BooleanFilter(method="filter_above_appetite")
+    sufficiency = django_filters.ChoiceFilter(
+        choices=Sufficiency.choices,
+        method="filter_sufficiency",
+        label="monitoring sufficiency: none, partial or sufficient",
+    )
 
     class Meta:
         model = Risk
@@ -45,6 +66,9 @@ class RiskFilter(FilterSet):
 
     def filter_review(self, queryset, name, value):
         return queryset.review_state(value)
+
+    def filter_sufficiency(self, queryset, name, value):
+        return sufficiency.filter_level(queryset, value)
 
     def filter_above_appetite(self, queryset, name, value):
         above = queryset.above_appetite()
@@ -137,3 +161,44 @@ class RiskHeatmapFilter(FilterSet):
 
     def keep(self, queryset, name, value):
         return queryset
+
+
+class RedTeamExerciseFilter(FilterSet):
+    team = django_filters.CharFilter(field_name="team__name")
+    model = django_filters.CharFilter(method="filter_model", label="model name (version in scope)")
+    model_version = django_filters.NumberFilter(method="filter_model_version")
+
+    class Meta:
+        model = RedTeamExercise
+        fields = ["team", "status", "model", "model_version"]
+
+    def filter_model(self, queryset, name, value):
+        scoped = queryset.filter(model_versions__model__name=value)
+        return queryset.filter(pk__in=scoped.values("pk"))
+
+    def filter_model_version(self, queryset, name, value):
+        return queryset.filter(pk__in=queryset.filter(model_versions=value).values("pk"))
+
+
+class RedTeamFindingFilter(FilterSet):
+    model = django_filters.CharFilter(method="filter_model", label="model name (version in scope)")
+    model_version = django_filters.NumberFilter(method="filter_model_version")
+    blocking = django_filters.BooleanFilter(
+        method="filter_blocking", label="high or critical, and open"
+    )
+
+    class Meta:
+        model = RedTeamFinding
+        fields = ["exercise", "severity", "status", "risk", "model", "model_version", "blocking"]
+
+    def filter_model(self, queryset, name, value):
+        scoped = queryset.filter(exercise__model_versions__model__name=value)
+        return queryset.filter(pk__in=scoped.values("pk"))
+
+    def filter_model_version(self, queryset, name, value):
+        scoped = queryset.filter(exercise__model_versions=value)
+        return queryset.filter(pk__in=scoped.values("pk"))
+
+    def filter_blocking(self, queryset, name, value):
+        blocking = Q(severity__in=BLOCKING_SEVERITIES, status=FindingStatus.OPEN)
+        return queryset.filter(blocking) if value else queryset.exclude(blocking)

@@ -2,12 +2,14 @@
 builds the record it would save and calls ``full_clean`` on it
 (``config.serializers.FullCleanSerializer``)."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.api.fields import TeamField, VisiblePrimaryKeyRelatedField, VisibleSlugRelatedField
 from config.serializers import FullCleanSerializer
 from lineage.models import DatasetVersion
 from registry.models import Deployment, Feature, MLModel, ModelVersion
+from risk import sufficiency
 from risk.api.fields import MinutesField, TeammateField, VisibleThroughModelField
 from risk.choices import (
     COMPARATOR_ALIASES,
@@ -28,6 +30,7 @@ from risk.models import (
     Threshold,
     ThresholdRecalibration,
 )
+from risk.sufficiency import Sufficiency
 
 
 class RiskMatrixSerializer(FullCleanSerializer):
@@ -51,6 +54,31 @@ class RiskMatrixSerializer(FullCleanSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
+
+
+class ThresholdStateSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    metric = serializers.CharField()
+    heartbeat = serializers.ChoiceField(choices=HeartbeatState.choices)
+    last_reading_at = serializers.DateTimeField(allow_null=True)
+    expected_every_minutes = serializers.IntegerField(allow_null=True)
+
+
+class EvaluationStateSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    last_passed_at = serializers.DateTimeField(allow_null=True)
+    failing = serializers.ListField(child=serializers.CharField())
+
+
+class MonitoringSufficiencySerializer(serializers.Serializer):
+    """Computed from the risk's thresholds, evaluations and controls (``risk.sufficiency``)."""
+
+    level = serializers.ChoiceField(choices=Sufficiency.choices)
+    reasons = serializers.ListField(child=serializers.CharField())
+    thresholds = ThresholdStateSerializer(many=True)
+    evaluations = EvaluationStateSerializer(many=True)
+    controls_working = serializers.IntegerField()
+    controls_planned = serializers.IntegerField()
 
 
 class RiskSerializer(FullCleanSerializer):
@@ -78,6 +106,7 @@ class RiskSerializer(FullCleanSerializer):
     )
     above_appetite = serializers.BooleanField(read_only=True)
     review_state = serializers.SerializerMethodField()
+    monitoring = serializers.SerializerMethodField()
 
     class Meta:
         model = Risk
@@ -105,6 +134,7 @@ class RiskSerializer(FullCleanSerializer):
             "next_review_date",
             "last_reviewed_at",
             "review_state",
+            "monitoring",
             "models",
             "model_versions",
             "dataset_versions",
@@ -125,6 +155,17 @@ class RiskSerializer(FullCleanSerializer):
 
     def get_review_state(self, risk) -> str | None:
         return risk.review_state()
+
+    @extend_schema_field(MonitoringSufficiencySerializer)
+    def get_monitoring(self, risk):
+        """The risk's monitoring sufficiency; for a list, computed once for the page."""
+        known = self.context.setdefault("sufficiency", {})
+        if risk.pk not in known:
+            rows = None
+            if isinstance(self.parent, serializers.ListSerializer):
+                rows = self.parent.instance
+            known.update(sufficiency.reports(list(rows) if rows is not None else [risk]))
+        return MonitoringSufficiencySerializer(known[risk.pk]).data
 
     def validate(self, attrs):
         # the team is fixed by TeamField, as every record's
