@@ -69,7 +69,10 @@ class MLflowAlias(models.Model):
     alias = models.CharField(max_length=256)
     mlflow_version = models.CharField(max_length=32, blank=True)
     environment_name = models.CharField(
-        max_length=50, help_text="The govreg environment the alias stands for."
+        max_length=50,
+        blank=True,
+        help_text="The govreg environment GOVREG_MLFLOW_ALIAS_ENVIRONMENTS maps the alias "
+        "to; empty: not watched.",
     )
     changed_at = models.DateTimeField(help_text="When the sync saw it point there.")
 
