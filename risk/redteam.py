@@ -167,6 +167,21 @@ def record_finding(
     return finding
 
 
+def update_finding(finding: RedTeamFinding) -> RedTeamFinding:
+    """Save an edited finding (title, severity, reproduction, its evaluation's name or
+    criterion); its status follows the evidence for the evaluation it now names, and the
+    versions in scope are re-judged (a severity change may block or unblock them)."""
+    with transaction.atomic():
+        RedTeamFinding.objects.select_for_update().filter(pk=finding.pk).first()
+        finding.full_clean()
+        finding.save()
+        _refresh(finding)
+        versions = list(finding.exercise.model_versions.values_list("pk", flat=True))
+        if versions:
+            gate.rejudge_open(model_version_ids=versions)
+    return finding
+
+
 def scoped_versions(finding: RedTeamFinding):
     """The versions a finding's fix may be shown on: every version of a model the
     exercise challenged (a later version carries the fix too)."""

@@ -2,6 +2,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from risk.api.evaluations import EvaluationViewSet, ModelVersionEvaluationsView
+from risk.api.redteam import RedTeamExerciseViewSet, RedTeamFindingViewSet
 from risk.api.views import (
     ControlViewSet,
     ReminderViewSet,
@@ -22,6 +23,8 @@ router.register("thresholds", ThresholdViewSet, basename="threshold")
 router.register("evaluations", EvaluationViewSet, basename="evaluation")
 router.register("required-evaluations", RequiredEvaluationViewSet, basename="requiredevaluation")
 router.register("risk-reminders", ReminderViewSet, basename="riskreminder")
+router.register("redteam-exercises", RedTeamExerciseViewSet, basename="redteamexercise")
+router.register("redteam-findings", RedTeamFindingViewSet, basename="redteamfinding")
 
 # No trailing slash on either: the registry's router owns "model-versions/<pk>/"
 # and "risks/<pk>/" is ours; neither pattern matches these.

@@ -2,7 +2,7 @@
 
 from accounts.permissions import may_any
 from console.registry import nav_entry
-from risk.models import Risk
+from risk.models import RedTeamExercise, Risk
 
 nav_entry(
     "Risks",
@@ -10,4 +10,12 @@ nav_entry(
     order=30,
     section="/risks/",
     visible=lambda user: may_any(user, "view", Risk),
+)
+
+nav_entry(
+    "Red team",
+    "ui-redteam-list",
+    order=32,
+    section="/risks/redteam/",
+    visible=lambda user: may_any(user, "view", RedTeamExercise),
 )
