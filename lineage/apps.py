@@ -9,4 +9,5 @@ class LineageConfig(AppConfig):
         from lineage import metrics
 
         metrics.register()
+        from lineage import vocabulary  # noqa: F401  (datasets and versions may be labelled)
         from lineage.ui import nav  # noqa: F401  (the lineage picture's navigation)

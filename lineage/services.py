@@ -38,6 +38,8 @@ from lineage.models import (
     Tag,
 )
 from lineage.signals import dataset_version_status_changed
+from lineage.vocabulary import facet_tag_name
+from vocabulary import services as vocabulary
 
 _HEX_DIGEST = re.compile(r"^[0-9a-f]{32}$")
 _CANONICAL_UUID = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
@@ -391,7 +393,9 @@ def ingest_events(events: list[dict]) -> list[IngestResult]:
     the caller's transaction: one result per event, in order."""
     from lineage.projection import project_events
 
-    return project_events(events)
+    results = project_events(events)
+    apply_tag_facets(events)
+    return results
 
 
 def _column_lineage_inputs(outputs) -> list[tuple[str, str]]:
@@ -530,8 +534,10 @@ def upsert_tag(name: str, description: str | None, *, actor) -> Tag:
             tag.description = description
             tag.save(update_fields=["description", "updated_at"])
         elif not created:
+            vocabulary.lineage_tag(name)
             return tag
         record("lineage.tag", obj=tag, before=before, after={"description": tag.description})
+        vocabulary.lineage_tag(name, description)
     return tag
 
 
@@ -544,6 +550,15 @@ def tag_dataset(dataset: Dataset, tag_name: str, *, actor, field: str | None = N
         }
         if field not in fields:
             raise ValidationError({"field": f"Dataset {dataset.name!r} has no field {field!r}."})
+    return label_dataset(dataset, tag_name, field=field, source="marquez", actor=actor)
+
+
+def label_dataset(
+    dataset: Dataset, tag_name: str, *, field: str | None, source: str, actor=None
+) -> Dataset:
+    """Tag a dataset or one of its fields, in lineage (Marquez's view) and in the shared
+    vocabulary alike (the same tag, ``vocabulary.services.lineage_tag``); audited. The
+    caller checked the right (a Marquez write, an OpenLineage intake)."""
     with transaction.atomic():
         tag, _ = Tag.objects.get_or_create(name=str(tag_name).strip()[:255])
         if field is None:
@@ -555,7 +570,39 @@ def tag_dataset(dataset: Dataset, tag_name: str, *, actor, field: str | None = N
             obj=dataset,
             after={"tag": tag.name, **({"field": field} if field is not None else {})},
         )
+        vocabulary.assign(
+            actor,
+            dataset,
+            tag=vocabulary.lineage_tag(tag.name),
+            field=field or "",
+            source=source,
+            authorised=True,
+            exists_ok=True,
+            replace_exclusive=True,
+        )
     return dataset
+
+
+def apply_tag_facets(events: list[dict]) -> None:
+    """Label the datasets of ``events`` with the tags of their OpenLineage ``tags`` facets
+    (on the dataset, or on a field with ``field``); idempotent, and no query unless some
+    dataset carries that facet. A field the schema does not name is labelled anyway: the
+    facet may arrive before the schema."""
+    wanted: dict[tuple[str, str], list[tuple[str, str | None]]] = {}
+    for event in events:
+        for spec in [*(event.get("inputs") or []), *(event.get("outputs") or [])]:
+            facet = ((spec.get("facets") or {}) if isinstance(spec, dict) else {}).get("tags")
+            entries = facet.get("tags") if isinstance(facet, dict) else None
+            for entry in entries if isinstance(entries, list) else []:
+                name = facet_tag_name(entry) if isinstance(entry, dict) else None
+                if name:
+                    field = str(entry.get("field") or "").strip()[:1024] or None
+                    key = (str(spec.get("namespace")), str(spec.get("name")))
+                    wanted.setdefault(key, []).append((name, field))
+    for (namespace, name), tags in wanted.items():
+        dataset = Dataset.objects.filter(namespace__name=namespace, name=name).first()
+        for tag_name, field in dict.fromkeys(tags) if dataset is not None else ():
+            label_dataset(dataset, tag_name, field=field, source="openlineage")
 
 
 def lineage_delete(target, *, actor):

@@ -22,6 +22,7 @@ from registry.models import (
     MLModel,
     ModelVersion,
 )
+from registry.personal_data import personal_data_among
 
 
 class _VisibleThroughParent:
@@ -285,6 +286,11 @@ class ModelVersionDetailSerializer(ModelVersionSerializer):
     training_data = serializers.SerializerMethodField()
     training_data_complete = serializers.SerializerMethodField()
     training_data_problems = serializers.SerializerMethodField()
+    trained_on_personal_data = serializers.SerializerMethodField(
+        help_text="Computed: a training dataset version (or its dataset, or a column of it) "
+        "is tagged PII.Sensitive."
+    )
+    personal_data = serializers.SerializerMethodField()
 
     class Meta(ModelVersionSerializer.Meta):
         fields = [
@@ -292,6 +298,8 @@ class ModelVersionDetailSerializer(ModelVersionSerializer):
             "training_data",
             "training_data_complete",
             "training_data_problems",
+            "trained_on_personal_data",
+            "personal_data",
         ]
 
     def _verdict(self, version):
@@ -308,6 +316,20 @@ class ModelVersionDetailSerializer(ModelVersionSerializer):
 
     def get_training_data_complete(self, version) -> bool:
         return self._verdict(version).complete
+
+    def _personal(self, version):
+        cache = self.context.setdefault("_personal", {})
+        if version.pk not in cache:
+            cache[version.pk] = personal_data_among(self._verdict(version).dataset_versions)
+        return cache[version.pk]
+
+    def get_trained_on_personal_data(self, version) -> bool:
+        return self._personal(version).trained_on_personal_data
+
+    def get_personal_data(self, version) -> list[str]:
+        """Why, one sentence per dataset version holding personal data."""
+        found = self._personal(version)
+        return [found.reasons[dv.pk] for dv in found.dataset_versions]
 
     def get_training_data_problems(self, version) -> list[str]:
         return self._verdict(version).problems

@@ -20,6 +20,7 @@ EVERY_DEPLOY_CHECK = [
     "training-data-complete",
     "required-evaluations",
     "risks-within-appetite",
+    "personal-data-safeguards",
     "no-open-critical-incident",
     "approvals-complete",
 ]
