@@ -11,6 +11,7 @@ from registry.api.views import (
     MLModelViewSet,
     ModelVersionViewSet,
 )
+from registry.mlflow_webhook import MLflowWebhookView
 
 
 class OptionalSlashRouter(SimpleRouter):
@@ -31,6 +32,7 @@ router.register("deployments", DeploymentViewSet, basename="deployment")
 
 urlpatterns = [
     re_path(r"^impact/?$", ImpactView.as_view(), name="impact"),
+    re_path(r"^mlflow/webhook/?$", MLflowWebhookView.as_view(), name="mlflow-webhook"),
     re_path(
         r"^models/(?P<name>[-\w]+)/public-card/?$",
         cards.PublicCardView.as_view(),

@@ -97,6 +97,9 @@ def route_kwargs(world) -> dict[str, dict]:
         "evaluation-detail": "risk.evaluation",
         "requiredevaluation-detail": "risk.requiredevaluation",
         "riskreminder-detail": "risk.reminder",
+        "redteamexercise-detail": "risk.redteamexercise",
+        "redteamfinding-detail": "risk.redteamfinding",
+        "ui-redteam-detail": "risk.redteamexercise",
         "signal-detail": "playbooks.signal",
         "signal-map": "playbooks.signal",
         "playbook-detail": "playbooks.playbook",
@@ -176,6 +179,28 @@ def route_kwargs(world) -> dict[str, dict]:
     kwargs["lineage-run"] = kwargs["lineage-run-facets"] = {"run_id": run_id}
     kwargs["lineage-source"] = {"source": dataset.namespace.name}
     kwargs["lineage-tag"] = {"tag": "PII"}
+    model = r["registry.mlmodel"].name
+    for name in (
+        "public-card",
+        "public-card-json",
+        "public-feedback",
+        "model-feedback",
+        "model-public-card",
+        "model-public-card-approve",
+        "model-public-card-withdraw",
+    ):
+        kwargs[name] = {"name": model}
+    kwargs["model-card"] = {"name": model}
+    kwargs["model-version-ml-bom"] = {
+        "name": model_version.model.name,
+        "version": model_version.version,
+    }
+    kwargs["signal-webhook"] = {"source": "no-such-source"}
+    kwargs["feedback-status"] = {"token": "not-a-token"}
+    for name in ("incident-notice", "incident-notice-publish", "incident-notice-withdraw"):
+        kwargs[name] = {"pk": r["playbooks.incident"].pk}
+    for name in ("feedbackreport-detail", "feedbackreport-reply", "feedbackreport-set-status"):
+        kwargs[name] = {"pk": r["playbooks.feedbackreport"].pk}
     return kwargs
 
 
@@ -244,6 +269,9 @@ WRITES = (
     ("patch", "requiredevaluation-detail", {}),
     ("post", "signal-list", {}),
     ("post", "signal-alertmanager", {}),
+    ("post", "signal-grafana", {}),
+    ("post", "signal-webhook", {}),
+    ("post", "model-card", {}),
     ("post", "signal-map", model_name),
     ("patch", "playbook-detail", {}),
     ("patch", "incident-detail", {}),
@@ -254,9 +282,22 @@ WRITES = (
     ("patch", "review-detail", {}),
     ("post", "review-complete", {}),
     ("patch", "drill-detail", {}),
+    ("patch", "redteamexercise-detail", {}),
+    ("patch", "redteamfinding-detail", {}),
     ("patch", "actionitem-detail", {}),
     ("post", "actionitem-complete", {}),
     ("post", "auditevent-list", {}),
+    ("post", "mlflow-webhook", {}),
+    ("post", "model-feedback", {"environment": "staging", "text": "The score looks off."}),
+    ("post", "public-feedback", {"text": "The score looks off."}),
+    ("put", "model-public-card", {"intended_use": True}),
+    ("post", "model-public-card-approve", {}),
+    ("post", "model-public-card-withdraw", {"reason": "rewriting it"}),
+    ("put", "incident-notice", {"title": "Scores were off", "what_is_known": "Some were."}),
+    ("post", "incident-notice-publish", {}),
+    ("post", "incident-notice-withdraw", {}),
+    ("post", "feedbackreport-reply", {"reply": "Thank you, we are looking."}),
+    ("post", "feedbackreport-set-status", {"status": "under-review"}),
     ("post", "ui-request-approve", {"comment": "looks fine"}),
     ("post", "ui-request-reject", {"comment": "not yet"}),
     ("post", "ui-incident-acknowledge", {"note": "on it"}),
@@ -278,6 +319,47 @@ WRITES = (
 #   every team's versions (PATCH datasetversion-detail);
 # - the schema, the docs and /metrics (no metrics token configured) answer anyone.
 EXPECTED: dict[str, str] = {
+    # Card formats and alert intakes (issue 16): the card import takes Markdown only (a
+    # JSON body is 415 once the caller may change the model); the signed webhook has no
+    # token (the signature is the credential: without one, 401 for everyone).
+    "model-card": "401 404 200 200 200 200 200 200 200",
+    "POST model-card": "401 404 415 415 415 403 403 415 415",
+    "model-version-ml-bom": "401 404 200 200 200 200 200 200 200",
+    "signal-grafana": "401 403 403 403 403 403 403 405 405",
+    "POST signal-grafana": "401 403 403 403 403 403 403 400 400",
+    "signal-webhook": "405 405 405 405 405 405 405 405 405",
+    "POST signal-webhook": "401 401 401 401 401 401 401 401 401",
+    # MLflow registry webhooks (issue 16): no token, the signature is the credential; off
+    # (404) until GOVREG_MLFLOW_TRACKING_URI and GOVREG_MLFLOW_WEBHOOK_SECRET are set.
+    "mlflow-webhook": "405 405 405 405 405 405 405 405 405",
+    "POST mlflow-webhook": "404 404 404 404 404 404 404 404 404",
+    # Public model cards and feedback (issue 15): the card pages answer anyone; the form
+    # takes form fields (a JSON body has no text: 400), the status page only a real token.
+    "public-card": "200 200 200 200 200 200 200 200 200",
+    "public-card-json": "200 200 200 200 200 200 200 200 200",
+    "public-feedback": "405 405 405 405 405 405 405 405 405",
+    "POST public-feedback": "400 400 400 400 400 400 400 400 400",
+    "feedback-status": "404 404 404 404 404 404 404 404 404",
+    "model-feedback": "401 405 405 405 405 405 405 405 405",
+    "POST model-feedback": "401 404 201 201 201 403 403 201 201",
+    "model-public-card": "401 404 200 200 200 200 200 200 200",
+    "PUT model-public-card": "401 404 400 400 400 403 403 400 400",
+    "model-public-card-approve": "401 405 405 405 405 405 405 405 405",
+    "POST model-public-card-approve": "401 404 403 403 409 403 403 403 403",
+    "model-public-card-withdraw": "401 405 405 405 405 405 405 405 405",
+    "POST model-public-card-withdraw": "401 404 200 200 200 403 403 200 200",
+    "incident-notice": "401 404 200 200 200 200 200 200 200",
+    "PUT incident-notice": "401 404 200 200 200 403 403 200 200",
+    "incident-notice-publish": "401 405 405 405 405 405 405 405 405",
+    "POST incident-notice-publish": "401 404 200 200 200 403 403 200 200",
+    "incident-notice-withdraw": "401 405 405 405 405 405 405 405 405",
+    "POST incident-notice-withdraw": "401 404 409 409 409 403 403 409 409",
+    "feedbackreport-list": "401 200 200 200 200 200 200 200 200",
+    "feedbackreport-detail": "401 404 200 200 200 200 200 200 200",
+    "feedbackreport-reply": "401 405 405 405 405 405 405 405 405",
+    "POST feedbackreport-reply": "401 404 200 200 200 403 403 200 200",
+    "feedbackreport-set-status": "401 405 405 405 405 405 405 405 405",
+    "POST feedbackreport-set-status": "401 404 200 200 200 403 403 200 200",
     "DELETE apitoken-detail": "401 404 404 204 404 404 404 404 404",
     "DELETE evaluation-detail": "401 405 405 405 405 405 405 405 405",
     "DELETE featureversion-detail": "401 405 405 405 405 405 405 405 405",
@@ -286,6 +368,8 @@ EXPECTED: dict[str, str] = {
     "PATCH datasetversion-detail": "401 200 200 200 403 403 403 403 200",
     "PATCH deployment-detail": "401 405 405 405 405 405 405 405 405",
     "PATCH drill-detail": "401 404 200 200 200 403 403 200 200",
+    "PATCH redteamexercise-detail": "401 404 200 200 200 403 403 200 200",
+    "PATCH redteamfinding-detail": "401 404 200 200 200 403 403 200 200",
     "PATCH environment-detail": "401 403 403 403 403 403 403 403 200",
     "PATCH evaluation-detail": "401 405 405 405 405 405 405 405 405",
     "PATCH feature-detail": "401 404 200 200 200 403 403 200 200",
@@ -477,6 +561,10 @@ EXPECTED: dict[str, str] = {
     "riskmatrix-detail": "401 200 200 200 200 200 200 200 200",
     "riskmatrix-list": "401 200 200 200 200 200 200 200 200",
     "riskreminder-detail": "401 404 200 200 200 200 200 200 200",
+    "redteamexercise-detail": "401 404 200 200 200 200 200 200 200",
+    "redteamexercise-list": "401 200 200 200 200 200 200 200 200",
+    "redteamfinding-detail": "401 404 200 200 200 200 200 200 200",
+    "redteamfinding-list": "401 200 200 200 200 200 200 200 200",
     "riskreminder-list": "401 200 200 200 200 200 200 200 200",
     "signal-alertmanager": "401 403 403 403 403 403 403 405 405",
     "signal-detail": "401 404 200 200 200 200 200 200 200",
@@ -510,6 +598,8 @@ EXPECTED: dict[str, str] = {
     "ui-risk-acceptance-approve": "405 405 405 405 405 405 405 405 405",
     "ui-risk-acceptance-reject": "405 405 405 405 405 405 405 405 405",
     "ui-risk-detail": "302 404 200 200 200 200 200 200 200",
+    "ui-redteam-detail": "302 404 200 200 200 200 200 200 200",
+    "ui-redteam-list": "302 200 200 200 200 200 200 200 200",
     "ui-risk-heatmap": "302 200 200 200 200 200 200 200 200",
     "ui-risk-list": "302 200 200 200 200 200 200 200 200",
     "ui-risk-review": "405 405 405 405 405 405 405 405 405",

@@ -4,12 +4,20 @@ registers in MLflow becomes govreg models and versions, a second sync changes no
 an alias moved around the gate is one critical signal, an unreachable server says so
 and loses nothing."""
 
+import base64
+import hashlib
+import hmac
 import itertools
+import json
+import threading
+import time
 import uuid
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import transaction
 from mlflow import MlflowClient
+from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
 from playbooks.choices import SignalKind, SignalSource, Triage
@@ -302,3 +310,94 @@ def test_a_whole_server_sync_reads_every_registered_model(mlflow):
     report = mlflow_sync.sync()
     assert name in {m.mlflow_name for m in report.models}
     assert MLModel.objects.filter(name=name).exists()
+
+
+# --- MLflow's signed registry webhooks ---------------------------------------------------
+
+SECRET = "webhook-secret-for-tests"
+
+
+def signed(body: bytes, *, secret: str = SECRET, stamp: int | None = None) -> dict:
+    """The headers MLflow sends: its documented v1 signature over id.timestamp.body."""
+    delivery = str(uuid.uuid4())
+    stamp = str(int(time.time()) if stamp is None else stamp)
+    digest = hmac.new(secret.encode(), f"{delivery}.{stamp}.".encode() + body, hashlib.sha256)
+    return {
+        "HTTP_X_MLFLOW_DELIVERY_ID": delivery,
+        "HTTP_X_MLFLOW_TIMESTAMP": stamp,
+        "HTTP_X_MLFLOW_SIGNATURE": "v1," + base64.b64encode(digest.digest()).decode(),
+    }
+
+
+def test_webhooks_are_refused_unless_signed_fresh_and_on(
+    mlflow, settings, django_capture_on_commit_callbacks
+):
+    name = fresh_name("hooked")
+    register(mlflow, name, versions=1)
+    body = json.dumps(
+        {"entity": "model_version", "action": "created", "data": {"name": name, "version": "1"}}
+    ).encode()
+    api = APIClient()
+    url = "/api/mlflow/webhook"
+
+    off = api.post(url, body, content_type="application/json", **signed(body))
+    assert off.status_code == 404 and "GOVREG_MLFLOW_WEBHOOK_SECRET" in off.json()["message"]
+
+    settings.GOVREG_MLFLOW_WEBHOOK_SECRET = SECRET
+    unsigned = api.post(url, body, content_type="application/json")
+    assert (
+        unsigned.status_code == 401 and "Missing X-MLflow-Delivery-Id" in unsigned.json()["message"]
+    )
+    forged = api.post(url, body, content_type="application/json", **signed(body, secret="guess"))
+    assert forged.status_code == 401 and "does not verify" in forged.json()["message"]
+    stale = api.post(url, body, content_type="application/json",
+                     **signed(body, stamp=int(time.time()) - 3600))  # fmt: skip
+    assert stale.status_code == 401 and "possible replay" in stale.json()["message"]
+    tampered = body.replace(b'"1"', b'"2"')
+    assert (
+        api.post(url, tampered, content_type="application/json", **signed(body)).status_code == 401
+    )
+    assert not MLModel.objects.filter(name=name).exists()
+
+    with django_capture_on_commit_callbacks(execute=True):  # the sync starts on commit
+        answer = api.post(url, body, content_type="application/json", **signed(body))
+    assert answer.status_code == 202, answer.content
+    assert answer.json() == {"event": "model_version.created", "model": name, "sync": True}
+    assert ModelVersion.objects.filter(model__name=name, version="1").exists()
+
+    nameless = json.dumps({"entity": "model_version", "action": "created", "data": {}}).encode()
+    bad = api.post(url, nameless, content_type="application/json", **signed(nameless))
+    assert bad.status_code == 400 and "data" in bad.json()["fields"]
+
+
+def test_mlflow_delivers_a_signed_webhook_and_the_alias_is_seen(mlflow, settings, live_server):
+    """MLflow itself sends the delivery (its webhook, its signature) to govreg's live
+    server; the sync it starts sees the alias moved around the gate at once."""
+    settings.GOVREG_MLFLOW_WEBHOOK_SECRET = SECRET
+    name = fresh_name("pushed")
+    register(mlflow, name, versions=2)
+    mlflow_sync.sync([name])
+    seen = threading.Event()
+
+    def committed(sender, alias, **kwargs):
+        if alias.model_link.mlflow_name == name:
+            transaction.on_commit(seen.set)
+
+    mlflow_sync.ungoverned_alias.connect(committed, weak=False, dispatch_uid="test-webhook-seen")
+    hook = mlflow.create_webhook(
+        name=f"govreg-{name}",
+        url=f"{live_server.url}/api/mlflow/webhook",
+        events=["model_version_alias.created"],
+        secret=SECRET,
+    )
+    try:
+        mlflow.set_registered_model_alias(name, "production", "2")
+        assert seen.wait(timeout=90), "no signed delivery reached govreg"
+    finally:
+        mlflow_sync.ungoverned_alias.disconnect(dispatch_uid="test-webhook-seen")
+        mlflow.delete_webhook(hook.webhook_id)
+    signal = Signal.objects.get(kind=SignalKind.UNGOVERNED_DEPLOYMENT, model__name=name)
+    assert (signal.model_version.version, signal.triage) == ("2", Triage.CRITICAL)
+    assert AuditEvent.objects.filter(
+        action="mlflow.sync", actor_username="registry.sync_mlflow"
+    ).exists()
