@@ -1,10 +1,13 @@
 from django.contrib import admin
+from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.admin_base import (
     GovernedAdmin,
     GovernedGuardedAdmin,
     GovernedTabularInline,
+    Who,
     admin_may_write,
 )
 from accounts.permissions import follow, may_any, scope_queryset
@@ -22,10 +25,12 @@ from playbooks.models import (
     Signal,
     StepCompletion,
     TimelineEntry,
+    WebhookSource,
 )
 from playbooks.models.incident import report_overdue_q
 from playbooks.services import playbooks as playbook_service
 from playbooks.services import reviews as review_service
+from playbooks.services import webhook_sources as webhook_service
 from playbooks.services.reviews import OPEN_ITEM_STATUSES
 from registry.models import MLModel
 
@@ -286,3 +291,58 @@ class ActionItemAdmin(GovernedAdmin):
 
     def save_model(self, request, obj, form, change):
         review_service.save_action_item(obj)
+
+
+@admin.register(WebhookSource)
+class WebhookSourceAdmin(GovernedAdmin):
+    """Signed webhook sources: admins create them and rotate their secrets, which are
+    shown once on the page that answers (never in a message or a cookie)."""
+
+    readers = Who.MODEL_PERM
+    writers = Who.ADMINS
+    list_display = ("name", "team", "active", "created_at", "secret_rotated_at")
+    list_filter = ("active",)
+    search_fields = ("name",)
+    fields = ("name", "team", "description", "active")
+    actions = ["rotate_secret"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("name", "team") if obj is not None else ()
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        issued = webhook_service.create_source(
+            name=obj.name, team=obj.team, description=obj.description, user=request.user
+        )
+        obj.pk = issued.source.pk
+        obj._state.adding = False
+        request._govreg_issued_secret = issued
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return self._show_secret(request, request._govreg_issued_secret)
+
+    def _show_secret(self, request, issued):
+        return TemplateResponse(
+            request,
+            "playbooks/admin/webhook_secret.html",
+            {
+                **self.admin_site.each_context(request),
+                "source": issued.source,
+                "secret": issued.secret,
+                "url": request.build_absolute_uri(
+                    reverse("signal-webhook", kwargs={"source": issued.source.name})
+                ),
+                "back": reverse("admin:playbooks_webhooksource_changelist"),
+                "title": f"Secret of {issued.source.name}",
+            },
+        )
+
+    @admin.action(description="Rotate the secret (shown once)", permissions=["change"])
+    def rotate_secret(self, request, queryset):
+        sources = list(queryset[:2])
+        if len(sources) != 1:
+            self.message_user(request, "Rotate one source at a time.", level="warning")
+            return None
+        return self._show_secret(request, webhook_service.rotate_secret(sources[0], request.user))

@@ -23,6 +23,7 @@ class PlaybooksConfig(AppConfig):
         track(models.ActionItem)
         track(models.FeedbackReport, exclude=("status_token_hash",))
         track(models.IncidentNotice)
+        track(models.WebhookSource, exclude=("secret_encrypted",))
         metrics.register()
         from playbooks import vocabulary  # noqa: F401  (incidents and signals may be labelled)
         from playbooks.ui import console as _console  # noqa: F401  (home panels, model-page sections)

@@ -30,6 +30,7 @@ from registry.api.dossier import (
 )
 
 CARD_FORMATS = ("huggingface",)
+CARD_MEDIA_TYPES = ("text/markdown", "text/plain", "text/x-markdown")
 _TRUE = {"1", "true", "yes"}
 _FALSE = {"", "0", "false", "no"}
 
@@ -123,6 +124,12 @@ class ModelCardView(ExportNegotiationMixin, APIView):
         model = visible_model(request.user, name)
         if not may(request.user, "change", model):
             raise PermissionDenied("You may not change this model's card.")
+        media = request.content_type.split(";")[0].strip().lower()
+        if media not in CARD_MEDIA_TYPES:
+            message = (
+                f"Send the README.md as text/markdown or text/plain, not {media or 'nothing'}."
+            )
+            return Response(error_body(415, "unsupported_media_type", message), status=415)
         try:
             body = read_body(request._request, model_cards.MAX_CARD_BYTES)
         except BodyError as exc:

@@ -153,3 +153,30 @@ def test_openssl_computes_the_same_signature(source):
         check=True,
     ).stdout.split()[0]
     assert webhook_sources.signature(source.secret, stamp, body) == "sha256=" + printed.decode()
+
+
+@pytest.mark.django_db
+def test_an_admin_creates_a_source_in_the_admin_and_sees_its_secret_once(client, team, admin):
+    admin.is_staff = True
+    admin.save()
+    client.force_login(admin)
+    page = client.post(
+        "/admin/playbooks/webhooksource/add/",
+        {"name": "whylabs", "team": team.pk, "description": "WhyLabs drift", "active": "on"},
+    )
+    assert page.status_code == 200, page.content
+    source = WebhookSource.objects.get(name="whylabs")
+    secret = webhook_sources.decrypt(source.secret_encrypted)
+    assert secret.encode() in page.content
+    assert b"/api/signals/webhook/whylabs" in page.content
+    change = client.get(f"/admin/playbooks/webhooksource/{source.pk}/change/")
+    assert change.status_code == 200 and secret.encode() not in change.content
+    rotated = client.post(
+        "/admin/playbooks/webhooksource/",
+        {"action": "rotate_secret", "_selected_action": [source.pk]},
+    )
+    source.refresh_from_db()
+    new_secret = webhook_sources.decrypt(source.secret_encrypted)
+    assert new_secret != secret and new_secret.encode() in rotated.content
+    assert source.sender.groups.get() == team  # a member of its team only
+    assert not source.sender.has_usable_password()
