@@ -428,5 +428,12 @@ urlpatterns = [
         _only_when_enabled(OIDCAuthenticationRequestView.as_view()),
         name="oidc-authenticate",
     ),
-    path("callback/", _only_when_enabled(CallbackView.as_view()), name="oidc-callback"),
+    # Outside the request's transaction: the callback waits on the provider (token,
+    # key set, userinfo), and on SQLite an open transaction holds the write lock;
+    # sign_in_from_claims writes in one transaction of its own.
+    path(
+        "callback/",
+        transaction.non_atomic_requests(_only_when_enabled(CallbackView.as_view())),
+        name="oidc-callback",
+    ),
 ]
