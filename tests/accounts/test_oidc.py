@@ -5,15 +5,19 @@ mapping is driven with the claims a provider would send, on the real database.
 """
 
 import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
 
 from accounts.models import SsoGrant, SsoIdentity
-from accounts.oidc import SignInRefused, sign_in_from_claims
+from accounts.oidc import GroupMappingBackend, SignInRefused, sign_in_from_claims
 from accounts.roles import ROLE_NAMES
 from audit.models import AuditEvent
 from config import sso
@@ -227,3 +231,29 @@ def test_while_off_the_routes_are_404_and_the_page_has_no_button(client):
     page = client.get("/login/")
     assert page.status_code == 200
     assert b"/oidc/authenticate/" not in page.content
+
+
+def test_start_up_stops_on_a_bad_group_map_naming_it():
+    env = {**os.environ, **REQUIRED, "DEBUG": "true", "GOVREG_OIDC_GROUP_MAP": "[1]"}
+    answer = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert answer.returncode != 0
+    assert "GOVREG_OIDC_GROUP_MAP must be a non-empty JSON object" in answer.stderr
+
+
+def test_an_id_token_for_another_client_is_refused_before_any_request(cfg, settings):
+    settings.GOVREG_OIDC = cfg
+    for name, value in cfg.library_settings().items():
+        setattr(settings, name, value)
+    backend = GroupMappingBackend()
+    payload = {"iss": ISSUER, "sub": "u-1", "aud": ["someone-else"]}
+    with pytest.raises(SuspiciousOperation, match="issued for another client"):
+        backend.get_userinfo("access", "id", payload)
+    with pytest.raises(SuspiciousOperation, match="no issuer or subject"):
+        backend.get_userinfo("access", "id", {"aud": "govreg"})
