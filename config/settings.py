@@ -429,6 +429,16 @@ GOVREG_PROVIDER_CONTACT = env_str("GOVREG_PROVIDER_CONTACT", "")
 # Risk register: how many days ahead a review counts as due, an acceptance as expiring.
 GOVREG_RISK_REVIEW_NOTICE_DAYS = env_int("GOVREG_RISK_REVIEW_NOTICE_DAYS", 7, minimum=0)
 GOVREG_RISK_ACCEPTANCE_NOTICE_DAYS = env_int("GOVREG_RISK_ACCEPTANCE_NOTICE_DAYS", 14, minimum=0)
+# Risk tiers whose models deploy only when every linked risk at level high or above
+# has sufficient monitoring (the gate check "risks-monitored"; empty: no tier).
+GOVREG_SUFFICIENT_MONITORING_TIERS = env_list("GOVREG_SUFFICIENT_MONITORING_TIERS", ["high"])
+_TIERS = {"minimal", "limited", "high", "unacceptable"}
+if not set(GOVREG_SUFFICIENT_MONITORING_TIERS) <= _TIERS:
+    raise ImproperlyConfigured(
+        "GOVREG_SUFFICIENT_MONITORING_TIERS names unknown risk tiers: "
+        f"{', '.join(sorted(set(GOVREG_SUFFICIENT_MONITORING_TIERS) - _TIERS))} "
+        f"(known: {', '.join(sorted(_TIERS))})"
+    )
 # Red-team cadence: the days a model of each risk tier may go without a completed
 # red-team exercise ("high=180,limited=365"; 0 or left out: no cadence for that tier).
 GOVREG_REDTEAM_CADENCE_DAYS = env_int_map(

@@ -41,6 +41,18 @@ class RiskConfig(AppConfig):
             (),
             metrics.overdue_reviews,
         )
+        register_gauge(
+            "govreg_silent_monitors",
+            "Thresholds whose monitor stopped reporting past its cadence and grace period.",
+            (),
+            metrics.silent_monitors,
+        )
+        register_gauge(
+            "govreg_risks_by_monitoring_sufficiency",
+            "Live risks by monitoring sufficiency (none, partial, sufficient).",
+            ("sufficiency",),
+            metrics.risks_by_sufficiency,
+        )
         from risk import privacy  # noqa: F401  (the personal-data gate check, risks' labels)
         from risk.ui import console as _console  # noqa: F401  (home panels, model-page sections)
         from risk.ui import nav, redteam, sections  # noqa: F401  (navigation, pages, panels)

@@ -18,12 +18,17 @@
   has not passed on this version (latest result) and its risk has no valid
   acceptance.
 
-Both checks judge deployments only: a rollback puts back a version that passed
+- "risks-monitored": for models of the tiers in
+  ``GOVREG_SUFFICIENT_MONITORING_TIERS`` (high by default), every live linked risk
+  at residual level high or above has sufficient monitoring (``risk.sufficiency``).
+
+The checks judge deployments only: a rollback puts back a version that passed
 them when it shipped.
 """
 
 from datetime import UTC
 
+from django.conf import settings
 from django.db.models import Exists, Prefetch, Q, Subquery
 from django.db.models.functions import JSONObject
 from django.db.models.signals import post_delete, post_save
@@ -44,7 +49,7 @@ from registry.gate.checks import (
     loaded_fact,
     memoize,
 )
-from risk import redteam
+from risk import redteam, sufficiency
 from risk.choices import BLOCKING_SEVERITIES, AcceptanceStatus, EvaluationKind, ExerciseStatus
 from risk.models import Evaluation, RedTeamFinding, RequiredEvaluation, Risk, RiskAcceptance
 
@@ -354,13 +359,69 @@ def rejudge_after_evaluation(sender, instance, raw=False, **kwargs):
         results_changed(instance.model_version_id)
 
 
+# --- monitoring sufficiency -----------------------------------------------------------
+
+UNMONITORED = "risk.unmonitored"
+MONITORED_LEVELS = ("high", "critical")
+
+
+def monitored_tiers() -> list[str]:
+    return list(settings.GOVREG_SUFFICIENT_MONITORING_TIERS)
+
+
+def _unmonitored(model_id, model_version_id, now=None):
+    """Live risks at level high or above linked to the version whose monitoring is not
+    sufficient (the ids may be ``OuterRef``s)."""
+    risks = linked_risks(model_id, model_version_id).filter(residual_level__in=MONITORED_LEVELS)
+    return sufficiency.annotate(risks, now).exclude(sufficiency=sufficiency.Sufficiency.SUFFICIENT)
+
+
+@gate_fact(UNMONITORED)
+def unmonitored_fact(version):
+    """Whether a linked risk at level high or above lacks sufficient monitoring."""
+    return Exists(_unmonitored(version("model_id"), version("pk")))
+
+
+def monitoring_gaps(model_version, now=None) -> list[str]:
+    """One sentence per linked risk at level high or above without sufficient monitoring."""
+    now = now or timezone.now()
+    risks = list(_unmonitored(model_version.model_id, model_version.pk, now).distinct())
+    found = sufficiency.reports(risks, now)
+    return [
+        f"risk #{risk.pk} {risk.title!r} (residual {risk.residual_level}) has "
+        f"{found[risk.pk].level} monitoring: {'; '.join(found[risk.pk].reasons)} "
+        f"(GET {reverse('risk-detail', args=[risk.pk])})"
+        for risk in sorted(risks, key=lambda r: r.pk)
+    ]
+
+
+@gate_check("risks-monitored", order=212, kinds=(RequestKind.DEPLOY,))
+def risks_monitored(deployment_request, context: GateContext) -> CheckResult:
+    tier = context.version.model.risk_tier
+    if tier not in monitored_tiers():
+        return CheckResult(
+            "risks-monitored", True, f"The {tier} tier does not require sufficient monitoring."
+        )
+    unmonitored = context.facts.get(UNMONITORED)
+    gaps = [] if unmonitored is False else monitoring_gaps(context.version, context.now)
+    if gaps:
+        return CheckResult("risks-monitored", False, "; ".join(gaps))
+    return CheckResult(
+        "risks-monitored",
+        True,
+        "Every linked risk at level high or above has sufficient monitoring.",
+    )
+
+
 __all__ = [
     "appetite_breaches",
+    "monitoring_gaps",
     "redteam_blockers",
     "redteam_findings",
     "evaluation_gaps",
     "required_evaluations",
     "results_changed",
     "risks_concerning",
+    "risks_monitored",
     "risks_within_appetite",
 ]

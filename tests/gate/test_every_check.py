@@ -20,6 +20,7 @@ EVERY_DEPLOY_CHECK = [
     "training-data-complete",
     "required-evaluations",
     "risks-within-appetite",
+    "risks-monitored",
     "personal-data-safeguards",
     "no-open-critical-incident",
     "approvals-complete",
@@ -69,6 +70,7 @@ def test_every_registered_check_judges_the_request(api, pipeline, version):
     assert checks["required-evaluations"]["passed"] is False
     assert "Adversarial" in checks["required-evaluations"]["reason"]
     assert checks["risks-within-appetite"]["passed"] is True
+    assert checks["risks-monitored"]["passed"] is True  # no linked risk at level high
     assert checks["no-open-critical-incident"]["passed"] is True
     assert checks["approvals-complete"]["passed"] is False
 

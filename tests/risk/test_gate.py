@@ -11,6 +11,7 @@ from registry.gate import services as gate
 from registry.gate.checks import fingerprint_parts
 from registry.models import Environment
 from risk import services
+from risk.models import Control, Threshold
 from tests.factories import UserFactory
 from tests.gate.conftest import make_model, make_version, training_lineage
 from tests.risk.factories import make_risk
@@ -141,10 +142,24 @@ def test_a_risk_above_appetite_blocks_until_accepted(
         appetite="medium",
         links={"ml_models": [version.model]},
     )
+    # a high risk of a high-tier model is watched, with a heartbeat, and controlled
+    # ("risks-monitored"; tests/risk/test_sufficiency_gate.py tells its own story)
+    watching = Threshold.objects.create(
+        risk=risk,
+        model_version=version,
+        metric="refusal_rate",
+        comparator="gt",
+        warning_value=0.05,
+        critical_value=0.1,
+        expected_every=timedelta(hours=1),
+    )
+    Threshold.objects.filter(pk=watching.pk).update(last_reading_at=timezone.now())
+    Control.objects.create(risk=risk, owner=owner, title="Human fallback", status="implemented")
     request = approve_twice(
         gate.create_request(model_version=version, environment=production, user=people["ci"]).pk,
         people,
     )
+    assert check(request, "risks-monitored")["passed"] is True
     appetite = check(request, "risks-within-appetite")
     assert appetite["passed"] is False
     assert f"risk #{risk.pk} 'refusal rate rises on long prompts'" in appetite["reason"]
