@@ -9,6 +9,7 @@ class PlaybooksConfig(AppConfig):
         from audit.tracking import track
         from playbooks import checks, demo, dossier, metrics, models  # noqa: F401  (registrations)
         from playbooks import mlflow_signals  # noqa: F401  (ungoverned MLflow aliases)
+        from playbooks import demo_webhooks  # noqa: F401  (the demo's signed webhook source)
 
         track(models.Playbook, m2m=("thresholds",))
         track(models.PlaybookVersion)

@@ -168,6 +168,31 @@ def _history(incident, review):
     return history(*targets)
 
 
+# The links a signal brings, by annotation (Grafana's) or field, and how they are shown.
+SIGNAL_LINKS = (
+    ("generator_url", "source"),
+    ("grafana.dashboardURL", "dashboard"),
+    ("grafana.panelURL", "panel"),
+    ("grafana.silenceURL", "silence"),
+    ("grafana.imageURL", "image"),
+)
+SIGNALS_SHOWN = 20
+
+
+def _signals(incident) -> list[dict]:
+    """The incident's latest signals with their links (http and https only: a link
+    from a sender is never a script)."""
+    shown = []
+    for signal in incident.signals.order_by("-received_at", "-pk")[:SIGNALS_SHOWN]:
+        links = []
+        for key, label in SIGNAL_LINKS:
+            url = signal.generator_url if key == "generator_url" else signal.annotations.get(key)
+            if isinstance(url, str) and url.lower().startswith(("https://", "http://")):
+                links.append({"label": label, "url": url})
+        shown.append({"signal": signal, "links": links})
+    return shown
+
+
 @require_GET
 @login_required
 def incident_detail(request, pk):
@@ -183,6 +208,7 @@ def incident_detail(request, pk):
             "clock": report_clock(incident, timezone.now()),
             "timeline": list(incident.timeline.select_related("actor").order_by("at", "pk")),
             "escalations": list(incident.escalations.order_by("notified_at", "level")),
+            "signals": _signals(incident),
             "steps": _steps(incident),
             "review": review,
             "action_items": items,

@@ -133,3 +133,20 @@ def test_grafana_without_value_ref_falls_back_to_the_severity_label(pipeline, de
     signal = Signal.objects.get(pk=body["signals"][0]["id"])
     assert signal.value is None  # two values (B, C) and none named: no number
     assert body["signals"][0]["triage"] == "questionable"
+
+
+@pytest.mark.django_db
+def test_the_incident_page_shows_the_signal_and_its_grafana_links(
+    client, pipeline, owner, playbook, threshold, deployment
+):
+    payload = grafana_payload()
+    payload["alerts"][0]["imageURL"] = "javascript:alert(1)"  # never a link
+    body = token_client(pipeline).post(URL, payload, format="json").json()
+    client.force_login(owner)
+    page = client.get(f"/incidents/{body['signals'][0]['incident']}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'href="https://grafana.example.com/d/psi-dash?orgId=1&amp;viewPanel=4"' in html
+    assert ">dashboard</a>" in html and ">silence</a>" in html
+    assert "javascript:" not in html
+    assert "Grafana alerting" in html

@@ -7,7 +7,8 @@ issued with ``manage.py issue_token`` for the demo users they stand for. Each
 example that talks to ``http://127.0.0.1:8000`` runs through bash with the real
 curl, in README order (later examples use what earlier ones made), and must
 answer 2xx, or the status that the comment line right after it starts with
-(``# 409 ...`` or ``# -> 202 ...``).
+(``# 409 ...`` or ``# -> 202 ...``). Variables set (``NAME=...``) on the lines
+right before a curl run with it.
 """
 
 import json
@@ -82,7 +83,11 @@ def readme_examples(text: str) -> list[Example]:
                 index += 1
                 continue
             start = index
-            command = lines[index]
+            # Shell variables set on the lines right before a curl belong to its example.
+            prelude = start
+            while prelude > 0 and re.match(r"[A-Z_][A-Z0-9_]*=", lines[prelude - 1]):
+                prelude -= 1
+            command = "\n".join(lines[prelude : index + 1])
             while not _complete(command) and index + 1 < len(lines):
                 index += 1
                 command += "\n" + lines[index]
