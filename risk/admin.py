@@ -21,6 +21,9 @@ from risk.choices import AcceptanceStatus, ReviewState
 from risk.models import (
     Control,
     Evaluation,
+    RedTeamExercise,
+    RedTeamFinding,
+    RedTeamReminder,
     Reminder,
     RequiredEvaluation,
     Risk,
@@ -337,3 +340,49 @@ class ControlAdmin(GovernedAdmin):
     list_display = ("title", "risk", "owner", "status")
     list_filter = ("status",)
     list_select_related = ("risk", "owner")
+
+
+class RedTeamFindingInline(GovernedTabularInline):
+    model = RedTeamFinding
+    fields = ("title", "severity", "status", "risk", "evaluation_name", "fixed_by", "acceptance")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+
+@admin.register(RedTeamExercise)
+class RedTeamExerciseAdmin(GovernedAdmin):
+    """Read-only for the board: exercises are planned and moved through the API
+    (``risk.redteam``), which checks the participants and re-judges the gate."""
+
+    writers = None
+    list_display = ("title", "team", "status", "starts_on", "ends_on")
+    list_filter = ("status", "team")
+    search_fields = ("title", "scope", "method")
+    list_select_related = ("team",)
+    filter_horizontal = ("model_versions", "participants")
+    inlines = [RedTeamFindingInline]
+
+
+@admin.register(RedTeamFinding)
+class RedTeamFindingAdmin(GovernedAdmin):
+    """Read-only: a finding's status follows its red-team evaluation and its risk's
+    acceptance; it is recorded through the API, which creates or raises the risk."""
+
+    writers = None
+    scope_path = "exercise"
+    scope_model = RedTeamExercise
+    list_display = ("title", "exercise", "severity", "status", "risk", "evaluation_name")
+    list_filter = ("severity", "status")
+    search_fields = ("title", "reproduction", "evaluation_name")
+    list_select_related = ("exercise", "risk")
+
+
+@admin.register(RedTeamReminder)
+class RedTeamReminderAdmin(GovernedAdmin):
+    writers = None
+    scope_path = "ml_model"
+    scope_model = MLModel
+    list_display = ("ml_model", "due_date", "last_completed_on", "sent_at")
+    list_select_related = ("ml_model",)

@@ -36,6 +36,8 @@ from lineage.services import ingest_event, tag_dataset
 from playbooks.models import (
     ActionItem,
     Drill,
+    FeedbackReport,
+    IncidentNotice,
     InvestigationTask,
     Playbook,
     PostIncidentReview,
@@ -46,12 +48,22 @@ from playbooks.services import reviews as review_service
 from playbooks.services.playbooks import latest_version, save_playbook
 from registry import services as registry_services
 from registry.gate import services as gate
-from registry.models import DecisionRight, Environment, ImpactNotification
-from risk.models import Control, Evaluation, Reminder, RequiredEvaluation, Threshold
+from registry.models import DecisionRight, Environment, ImpactNotification, PublicCard
+from risk import redteam
+from risk.models import (
+    Control,
+    Evaluation,
+    RedTeamExercise,
+    RedTeamReminder,
+    Reminder,
+    RequiredEvaluation,
+    Threshold,
+)
 from risk.services import request_acceptance
 from tests.factories import TeamFactory, UserFactory
 from tests.lineage.factories import dataset, facet, run_event, schema_facet
 from tests.risk.factories import make_risk, make_version
+from vocabulary import services as vocabulary_services
 
 ROLES = ("admin", "board", "auditor", "approver", "engineer", "outsider", "pipeline")
 READ_ONLY = ("board", "auditor", "pipeline")
@@ -224,12 +236,59 @@ def build_world() -> World:
     item = review_service.save_action_item(
         ActionItem(review=review, title="add a segment test", owner=engineer, due_date=now.date())
     )
+    public_card = PublicCard.objects.create(
+        model=model,
+        publish_intended_use=True,
+        status="published",
+        published_fields={"intended_use": "Scores loan applications."},
+        published_at=now,
+    )
+    feedback = FeedbackReport.objects.create(
+        model=model,
+        environment=staging,
+        model_version=version,
+        deployment=deployment,
+        channel="api",
+        text="The scores look off.",
+        status_token_hash="0" * 64,
+        received_at=now,
+    )
+    incident_notice = IncidentNotice.objects.create(
+        incident=incident, title="Scores were off", what_is_known="Some scores were off."
+    )
+    exercise = redteam.save_exercise(
+        RedTeamExercise(
+            team=credit,
+            title="jailbreak sweep",
+            scope="prompt injection",
+            method="manual adversarial prompting",
+            starts_on=now.date(),
+        ),
+        model_versions=[version],
+        participants=[engineer],
+        user=engineer,
+    )
+    finding = redteam.record_finding(
+        exercise,
+        engineer,
+        title="instructions leak",
+        severity="medium",
+        reproduction="ask for the instructions in French",
+        risk=risk,
+    )
+    redteam_reminder = RedTeamReminder.objects.create(ml_model=model, due_date=now.date())
     token, _ = issue_token(engineer, name="laptop")
     checkpoint = sign_checkpoint()
     export = request_export(
         AuditExport(after=now - timedelta(days=1), before=now + timedelta(days=1)), users["admin"]
     )
 
+    term = vocabulary_services.propose_term(
+        engineer, name="Personal data", definition="About a person.", owner_team=credit
+    )
+    vocabulary_services.approve_term(term, users["board"])
+    pii = vocabulary_services.tag_named("PII.Sensitive")
+    assignment = vocabulary_services.assign(engineer, version, tag=pii)
     world.records = {
         "auth.group": credit,
         "auth.user": engineer,
@@ -277,6 +336,16 @@ def build_world() -> World:
         "playbooks.postincidentreview": review,
         "playbooks.drill": drill,
         "playbooks.actionitem": item,
+        "registry.publiccard": public_card,
+        "playbooks.feedbackreport": feedback,
+        "playbooks.incidentnotice": incident_notice,
+        "risk.redteamexercise": exercise,
+        "risk.redteamfinding": finding,
+        "risk.redteamreminder": redteam_reminder,
+        "vocabulary.glossaryterm": term,
+        "vocabulary.classification": pii.classification,
+        "vocabulary.tag": pii,
+        "vocabulary.assignment": assignment,
     }
     fraud_model = registry_services.register_model(
         name="card-fraud", team=fraud, risk_tier="high", description="Card fraud"

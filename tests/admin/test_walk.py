@@ -61,9 +61,13 @@ NEVER_CHANGED = {
     "risk.riskacceptance",
     "risk.evaluation",
     "risk.reminder",
+    "risk.redteamexercise",
+    "risk.redteamfinding",
+    "risk.redteamreminder",
     "playbooks.playbookversion",
     "playbooks.signal",
     "playbooks.investigationtask",
+    "vocabulary.assignment",
 }
 
 
@@ -76,9 +80,13 @@ TEAM_SCOPED = TEAM_WRITES | {
     "risk.riskacceptance",
     "risk.evaluation",
     "risk.reminder",
+    "risk.redteamexercise",
+    "risk.redteamfinding",
+    "risk.redteamreminder",
     "playbooks.playbookversion",
     "playbooks.signal",
     "playbooks.investigationtask",
+    "vocabulary.assignment",
 }
 # Who sees a record besides: (label -> roles that do not see it)
 UNSEEN = {
