@@ -290,6 +290,16 @@ def _report_outcome(user, deployment_request) -> bool:
     )
 
 
+@rule("registry.mlmodel", "send-feedback")
+def _send_feedback(user, model) -> bool:
+    """Sending a feedback report over the API: the model's team (its operators), or an
+    integrated product's pipeline account with sight of it; the read-only global roles
+    (board, auditor) read reports but do not send them."""
+    if _holds(user, "change", model):
+        return True
+    return has_role(user, Role.PIPELINE, Role.ADMIN) and may(user, ("view", "approve"), model)
+
+
 @rule("registry.mlmodel", "evaluate")
 def _post_evaluations(user, model) -> bool:
     """Posting evaluation results: the ml-engineer or pipeline role in the model's team."""

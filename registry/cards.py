@@ -116,14 +116,14 @@ def approve_publication(model: MLModel, user, *, comment: str = "", now=None) ->
     """An approver decides on the open publication request; the last approval the
     right asks for publishes the text as it was asked."""
     now = now or timezone.now()
+    right = _right(model)
+    allowed, reason = decisions.can_approve(user, DecisionAction.PUBLISH_CARD, model)
+    if not allowed:
+        raise Refused(reason)
     with transaction.atomic():
         card = PublicCard.objects.select_for_update().filter(model=model).first()
         if card is None or card.status != CardStatus.PENDING:
             raise Conflict("No publication of this card waits for approval.", field="status")
-        right = _right(model)
-        allowed, reason = decisions.can_approve(user, DecisionAction.PUBLISH_CARD, model)
-        if not allowed:
-            raise Refused(reason)
         if right.separation_of_duties and card.requested_by_id == user.pk:
             raise Refused("You asked for this publication; another approver decides.")
         if any(item["approver_id"] == user.pk for item in card.approvals):

@@ -57,6 +57,11 @@ class ModelFeedbackView(APIView):
         model = model.first()
         if model is None:
             raise Http404
+        if not may(request.user, "send-feedback", model):
+            raise PermissionDenied(
+                "Sending feedback needs the model's team or an integrated product's "
+                "pipeline account."
+            )
         body = FeedbackSubmitSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
