@@ -486,7 +486,7 @@ def _sync_aliases(link, aliases: dict, linked: dict, outcome: ModelOutcome, now)
             if moved:
                 row.changed_at = now
             row.save(update_fields=["mlflow_version", "environment_name", "changed_at"])
-        outcome.aliases_moved.append(f"{alias} {previous or '-'}->{target or '-'}")
+        outcome.aliases_moved.append(f"{alias} {previous or 'none'}->{target or 'none'}")
         if not (moved and target and environment is not None):
             continue
         version = version_link.model_version
