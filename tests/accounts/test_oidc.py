@@ -173,6 +173,14 @@ def test_a_membership_given_locally_before_is_not_claimed_by_single_sign_on(cfg)
     assert "ml-engineer" not in names(user)
 
 
+def test_a_membership_single_sign_on_gave_comes_back_while_the_claim_gives_it(cfg):
+    user = sign_in_from_claims(claims(), cfg)
+    user.groups.remove(Group.objects.get(name="approver"))  # by hand, in govreg
+    user = sign_in_from_claims(claims(), cfg)
+    assert names(user) == {"approver", "credit-risk"}
+    assert AuditEvent.objects.filter(action="sso.membership.add").count() == 3
+
+
 def test_nothing_changes_when_the_claims_did_not(cfg):
     sign_in_from_claims(claims(), cfg)
     before = AuditEvent.objects.filter(action__startswith="sso.membership").count()
