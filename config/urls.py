@@ -36,6 +36,7 @@ urlpatterns = [
     path("audit/", include("audit.ui.urls")),
     path("", include("playbooks.ui.urls")),
     path("lineage/", include("lineage.ui.urls")),
+    path("vocabulary/", include("vocabulary.urls")),
     path("lineage/", include("registry.ui.lineage_views")),
 ]
 

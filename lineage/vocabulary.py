@@ -6,6 +6,8 @@ Tags arriving in OpenLineage's ``tags`` dataset facet (on the dataset or one of 
 fields) land on the same vocabulary records as Marquez's tag endpoints
 (``services.tag_dataset``): ``services.apply_tag_facets`` after each intake."""
 
+from django.urls import reverse
+
 from accounts.permissions import may_any
 from vocabulary.targets import register_target
 
@@ -30,6 +32,7 @@ register_target(
     may_label=_may_label,
     related=("dataset__namespace",),
     everyone_reads=True,
+    page=lambda dv: reverse("ui-lineage-version", args=[dv.pk]),
 )
 
 

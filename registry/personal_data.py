@@ -15,18 +15,23 @@ from datetime import datetime
 
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q
+from django.urls import reverse
 
 from lineage.models import Dataset, DatasetVersion
 from registry import services
 from registry.dossier import SectionData, Table, dossier_section
+from registry.gate.ui import Section
 from registry.models import ModelVersion
 from registry.pdf import NOT_RECORDED
+from registry.ui.sections import model_section
 from vocabulary.choices import PII_SENSITIVE
 from vocabulary.models import Assignment
-from vocabulary.services import tag_named
+from vocabulary.services import assignments_of, tag_named
 from vocabulary.targets import register_target
 
-register_target("model", "registry.MLModel")
+register_target(
+    "model", "registry.MLModel", page=lambda m: reverse("ui-model-detail", args=[m.name])
+)
 register_target(
     "model-version",
     "registry.ModelVersion",
@@ -34,6 +39,7 @@ register_target(
     scope_model="registry.MLModel",
     title=lambda v: f"{v.model.name} v{v.version}",
     related=("model",),
+    page=lambda v: reverse("ui-model-detail", args=[v.model.name]),
 )
 register_target("feature", "registry.Feature")
 
@@ -140,4 +146,33 @@ def personal_data_section(version, context) -> SectionData:
                 widths=(30, 30, 20, 20),
             )
         ],
+    )
+
+
+VERSIONS_SHOWN = 5
+
+
+@model_section("personal-data", order=15)
+def personal_data_on_model_page(model, user) -> Section:
+    """The newest versions: trained on personal data or not, and why; and the labels
+    the shared vocabulary gives the model."""
+    versions = list(model.versions.order_by("-created_at", "-pk")[:VERSIONS_SHOWN])
+    rows = []
+    for version in versions:
+        found = personal_data(version)
+        rows.append(
+            {
+                "version": f"v{version.version}",
+                "trained on personal data": "yes" if found.trained_on_personal_data else "no",
+                "why": "; ".join(found.reasons[dv.pk] for dv in found.dataset_versions) or "-",
+            }
+        )
+    labels = ", ".join(a.label for a in assignments_of(model)) or "none"
+    return Section(
+        "Personal data and labels",
+        columns=["version", "trained on personal data", "why"],
+        rows=rows,
+        note=f"Computed from each version's training data and its {PII_SENSITIVE} tags "
+        f"(newest {VERSIONS_SHOWN} versions). The model's labels: {labels}.",
+        empty="No version registered.",
     )

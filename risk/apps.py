@@ -53,7 +53,7 @@ class RiskConfig(AppConfig):
             ("sufficiency",),
             metrics.risks_by_sufficiency,
         )
-        from risk import privacy  # noqa: F401  (the personal-data gate check, risks' labels)
+        from risk import privacy, privacy_demo  # noqa: F401  (personal data: gate check, demo)
         from risk.ui import console as _console  # noqa: F401  (home panels, model-page sections)
         from risk.ui import nav, redteam, sections  # noqa: F401  (navigation, pages, panels)
         from risk import public_card  # noqa: F401  (the public card's evaluations section)

@@ -21,7 +21,7 @@ from risk.choices import EvaluationKind
 from vocabulary.choices import PII_SENSITIVE
 from vocabulary.targets import register_target
 
-register_target("risk", "risk.Risk")
+register_target("risk", "risk.Risk", page=lambda r: reverse("ui-risk-detail", args=[r.pk]))
 
 CHECK = "personal-data-safeguards"
 

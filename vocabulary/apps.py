@@ -7,7 +7,7 @@ class VocabularyConfig(AppConfig):
 
     def ready(self):
         from audit.tracking import track
-        from vocabulary import models, permissions  # noqa: F401  (permission rules)
+        from vocabulary import models, permissions, ui  # noqa: F401  (permission rules, nav)
 
         # Terms, classifications and tags are tracked as records; assignments are written
         # only by the services, which audit each assignment and removal as its own event.

@@ -29,6 +29,7 @@ class Target:
     title: Callable | None = None  # (obj) -> str; default: str(obj)
     related: tuple[str, ...] = ()  # select_related for the title
     everyone_reads: bool = False  # every signed-in user sees every record (lineage)
+    page: Callable | None = None  # (obj) -> the URL of its console page
 
     @property
     def model(self):
