@@ -33,3 +33,4 @@ class PlaybooksConfig(AppConfig):
             sections,  # noqa: F401  (board and risk-page sections)
         )
         from playbooks import public_card  # noqa: F401  (the public card's notices and form)
+        from playbooks import demo_public  # noqa: F401  (the public card and feedback chapters)
