@@ -26,11 +26,13 @@ class PlaybooksConfig(AppConfig):
         track(models.IncidentNotice)
         track(models.WebhookSource, exclude=("secret_encrypted",))
         metrics.register()
-        from playbooks import vocabulary  # noqa: F401  (incidents and signals may be labelled)
+        from playbooks import (  # noqa: F401
+            demo_public,  # the public card and feedback chapters
+            public_card,  # the public card's notices and form
+            vocabulary,  # incidents and signals may be labelled
+        )
         from playbooks.ui import console as _console  # noqa: F401  (home panels, model-page sections)
         from playbooks.ui import (
             nav,  # noqa: F401  (the incident board's navigation)
             sections,  # noqa: F401  (board and risk-page sections)
         )
-        from playbooks import public_card  # noqa: F401  (the public card's notices and form)
-        from playbooks import demo_public  # noqa: F401  (the public card and feedback chapters)
