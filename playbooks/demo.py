@@ -22,6 +22,9 @@ and the incident the revoked bureau extract opened.
   hours; nobody records the report, so it is overdue (the board finds it on its board).
 - day 3: a new alert rule misspells its model ("creditlimit"): the signal waits,
   unlinked, for an admin to map it.
+- day 2: support-triage's long-ticket refusal-rate monitor promises a reading every
+  hour and sends one; day 1.9 it has gone silent: the heartbeat raises one
+  questionable monitor-silent signal and customer-support's investigation task.
 """
 
 from datetime import timedelta
@@ -35,6 +38,7 @@ from playbooks.choices import IncidentStatus, Severity, SignalSource, StepKind
 from playbooks.models import ActionItem, Incident, Playbook, PostIncidentReview, Signal
 from playbooks.services import incidents, reviews, triage
 from playbooks.services.playbooks import save_playbook
+from playbooks.tasks import detect_silent_monitors
 from registry.choices import DeploymentState
 from registry.gate import demo as gate_demo
 from registry.models import Deployment, DeploymentRequest, MLModel, ModelVersion
@@ -375,3 +379,41 @@ def overdue_report_incident(context):
         incidents.resolve(
             incident, engineer, note="The table's loader now refuses unmapped postcodes."
         )
+
+
+SILENT_METRIC = "long_ticket_refusal_rate"
+
+
+@chapter(days_ago=2)
+def refusal_monitor_heartbeat(context):
+    """customer-support's monitor of support-triage's long-ticket refusal rate promises a
+    reading every hour (15 minutes' grace); its reading arrives"""
+    threshold = Threshold.objects.get(model_version__model__name="support-triage",
+                                      metric=SILENT_METRIC)  # fmt: skip
+    if threshold.expected_every is not None:
+        return
+    with as_user(context, "approver3"):
+        threshold.expected_every = timedelta(hours=1)
+        threshold.grace = timedelta(minutes=15)
+        threshold.full_clean()
+        threshold.save()
+    with as_user(context, "pipeline"):
+        triage.ingest(
+            triage.SignalInput(
+                source=SignalSource.API,
+                sender="evidently-hourly",
+                metric=SILENT_METRIC,
+                value=0.03,
+                observed_at=timezone.now(),
+                model_name="support-triage",
+                environment_name="production",
+            ),
+            context["users"]["pipeline"],
+        )
+
+
+@chapter(days_ago=1.9)
+def refusal_monitor_silent(context):
+    """the refusal-rate monitor stops reporting: the heartbeat raises one monitor-silent
+    signal, questionable, and customer-support gets an investigation task"""
+    detect_silent_monitors()

@@ -231,6 +231,8 @@ class ThresholdForm(forms.ModelForm):
             "warning_value",
             "critical_value",
             "hypothesis",
+            "expected_every",
+            "grace",
         ]
 
     def clean(self):
@@ -270,10 +272,20 @@ class ThresholdAdmin(GovernedAdmin):
     scope_path = "risk"
     scope_model = Risk
     delete_allowed = True
-    list_display = ("metric", "comparator", "warning_value", "critical_value", "risk")
-    list_filter = ("comparator",)
+    list_display = (
+        "metric",
+        "comparator",
+        "warning_value",
+        "critical_value",
+        "risk",
+        "expected_every",
+        "last_reading_at",
+        "silent_since",
+    )
+    list_filter = ("comparator", ("silent_since", admin.EmptyFieldListFilter))
     search_fields = ("metric", "hypothesis")
     list_select_related = ("risk",)
+    readonly_fields = ("last_reading_at", "silent_since")
     inlines = [ThresholdRecalibrationInline]
 
     def save_model(self, request, obj, form, change):

@@ -1,15 +1,21 @@
 """The risk register's dossier sections: dated test results (point 2), thresholds
 with their hypotheses and recalibrations and the foreseeable risks (point 3), why
 the metrics fit (point 4), and the risk-management system: risks with inherent and
-residual levels, controls and acceptances (point 5). Registered in ``RiskConfig.ready``."""
+residual levels, controls and acceptances (point 5); the monitoring sufficiency of
+each risk (point 3) and the heartbeats of the monitors watching them (point 9); the
+red-team exercises with this version in scope and their findings (point 2).
+Registered in ``RiskConfig.ready``."""
 
 from django.db.models import Prefetch, Q
 
 from registry.dossier import SectionData, Table, dossier_section
+from risk import sufficiency
 from risk.choices import AcceptanceStatus
 from risk.models import (
     Control,
     Evaluation,
+    RedTeamExercise,
+    RedTeamFinding,
     Risk,
     RiskAcceptance,
     RiskAcceptanceApproval,
@@ -388,6 +394,163 @@ def register(version, context) -> SectionData:
                 ],
                 acceptance_rows,
                 widths=(15, 9, 22, 13, 15, 8, 9, 9),
+            ),
+        ]
+    )
+
+
+# --- monitoring sufficiency (points 3 and 9) ----------------------------------------------
+
+AS_OF_NOTE = (
+    "Monitoring sufficiency and heartbeats are computed from the monitors' latest "
+    "readings; a dossier of an earlier moment (asOf) does not show them."
+)
+
+
+def _sufficiency(context):
+    """The sufficiency of each of the dossier's risks, computed at generation."""
+    risks = _risks(context)
+    return context.once(
+        "risk.sufficiency", lambda: sufficiency.reports(risks, context.generated_at)
+    )
+
+
+@dossier_section(
+    "risk.monitoring-sufficiency", point=3, title="Monitoring sufficiency of each risk", order=40
+)
+def monitoring_sufficiency(version, context) -> SectionData:
+    if context.as_of is not None:
+        return SectionData(text=AS_OF_NOTE)
+    found = _sufficiency(context)
+    return SectionData(
+        text="Computed from each risk's thresholds (and whether they report within their "
+        "cadence), the evaluations of its model versions and its controls, at "
+        f"{context.generated_at:%Y-%m-%d %H:%M} UTC.",
+        tables=[
+            Table(
+                "sufficiency",
+                "Monitoring sufficiency",
+                [("risk", "Risk"), ("level", "Level"), ("reasons", "Why not sufficient")],
+                [
+                    {
+                        "risk": risk.title,
+                        "level": found[risk.pk].level,
+                        "reasons": "; ".join(found[risk.pk].reasons),
+                    }
+                    for risk in _risks(context)
+                ],
+                widths=(30, 12, 58),
+            )
+        ],
+    )
+
+
+@dossier_section("risk.heartbeats", point=9, title="Monitors and their heartbeats", order=15)
+def heartbeats(version, context) -> SectionData:
+    if context.as_of is not None:
+        return SectionData(text=AS_OF_NOTE)
+    found = _sufficiency(context)
+    rows = [
+        {
+            "risk": risk.title,
+            "metric": state.metric,
+            "every": state.expected_every_minutes,
+            "state": state.heartbeat,
+            "last": state.last_reading_at,
+        }
+        for risk in _risks(context)
+        for state in found[risk.pk].thresholds
+    ]
+    return SectionData(
+        tables=[
+            Table(
+                "heartbeats",
+                "Thresholds watching the risks: expected cadence and last reading",
+                [
+                    ("risk", "Risk"),
+                    ("metric", "Metric"),
+                    ("every", "Reading expected every (minutes)"),
+                    ("state", "State"),
+                    ("last", "Last reading"),
+                ],
+                rows,
+                widths=(28, 20, 16, 14, 22),
+            )
+        ]
+    )
+
+
+# --- point 2: red-team exercises ----------------------------------------------------
+
+
+@dossier_section("risk.redteam", point=2, title="Red-team exercises and their findings", order=40)
+def redteam_exercises(version, context) -> SectionData:
+    """The exercises that had this version in scope, and what each revealed: severity,
+    the risk it raised, the red-team evaluation that tests its fix and where it stood."""
+    exercises = list(
+        context.stood(
+            context.scoped(
+                context.until(RedTeamExercise.objects.filter(model_versions=version))
+            ).order_by("starts_on", "pk"),
+            ("status", "ends_on"),
+        )
+    )
+    findings = list(
+        context.stood(
+            context.until(RedTeamFinding.objects.filter(exercise__in=[e.pk for e in exercises]))
+            .select_related("exercise", "risk")
+            .order_by("exercise__starts_on", "pk"),
+            ("status", "severity"),
+        )
+    )
+    return SectionData(
+        tables=[
+            Table(
+                "exercises",
+                "Exercises",
+                [
+                    ("exercise", "Exercise"),
+                    ("dates", "Dates"),
+                    ("scope", "Scope"),
+                    ("method", "Method"),
+                    ("status", "Status"),
+                ],
+                [
+                    {
+                        "exercise": e.title,
+                        "dates": f"{e.starts_on:%Y-%m-%d}"
+                        + (f" to {e.ends_on:%Y-%m-%d}" if e.ends_on else ""),
+                        "scope": e.scope,
+                        "method": e.method,
+                        "status": e.status,
+                    }
+                    for e in exercises
+                ],
+                widths=(20, 16, 28, 26, 10),
+            ),
+            Table(
+                "findings",
+                "Findings",
+                [
+                    ("exercise", "Exercise"),
+                    ("finding", "Finding"),
+                    ("severity", "Severity"),
+                    ("risk", "Risk raised"),
+                    ("evaluation", "Fix tested by (red-team evaluation)"),
+                    ("status", "Status"),
+                ],
+                [
+                    {
+                        "exercise": f.exercise.title,
+                        "finding": f.title,
+                        "severity": f.severity,
+                        "risk": f.risk.title,
+                        "evaluation": f"{f.evaluation_name}: {f.success_criterion}",
+                        "status": f.status,
+                    }
+                    for f in findings
+                ],
+                widths=(16, 22, 9, 18, 25, 10),
             ),
         ]
     )

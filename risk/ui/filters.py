@@ -7,6 +7,7 @@ from django.db.models import Q
 
 from risk.choices import RiskLevel, RiskStatus
 from risk.filtersets import RiskFilter
+from risk.sufficiency import Sufficiency
 
 AXES = ("inherent", "residual")
 
@@ -31,13 +32,19 @@ class RiskRegisterFilter(RiskFilter):
         empty_label="Any",
         label="Appetite",
     )
+    sufficiency = django_filters.ChoiceFilter(
+        choices=Sufficiency.choices,
+        method="filter_sufficiency",
+        empty_label="Any",
+        label="Monitoring",
+    )
     inherent_likelihood = django_filters.NumberFilter(widget=forms.HiddenInput)
     inherent_impact = django_filters.NumberFilter(widget=forms.HiddenInput)
     residual_likelihood = django_filters.NumberFilter(widget=forms.HiddenInput)
     residual_impact = django_filters.NumberFilter(widget=forms.HiddenInput)
 
     class Meta(RiskFilter.Meta):
-        fields = ["team", "model", "status", "level", "above_appetite", "q"]
+        fields = ["team", "model", "status", "level", "above_appetite", "sufficiency", "q"]
 
     def filter_queryset(self, queryset):
         if not self.form.cleaned_data.get("status"):

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.permissions import may, scope_queryset
 from audit.ui.history import history
 from registry.choices import Verdict
-from risk import services
+from risk import services, sufficiency
 from risk.choices import AcceptanceStatus, RiskLevel, RiskStatus
 from risk.models import (
     Risk,
@@ -78,6 +78,10 @@ def register(request):
         .order_by("-severity", "-residual_likelihood", "next_review_date", "pk")
     )
     page = Paginator(risks, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = list(page.object_list)
+    monitoring = sufficiency.reports(rows)
+    for risk in rows:
+        risk.monitoring = monitoring[risk.pk]
     keep = request.GET.copy()
     keep.pop("page", None)
     cell = filters.cell() if filters.is_valid() else None
@@ -87,7 +91,7 @@ def register(request):
         {
             "filters": filters,
             "page": page,
-            "risks": list(page.object_list),
+            "risks": rows,
             "query": keep.urlencode(),
             "cell": cell,
             "cell_clear": _without_cell(request.GET),
@@ -241,6 +245,7 @@ def risk_page(request, pk):
             "pending": pending,
             "standing": _acceptance_standing(request.user, risk, pending) if pending else None,
             "thresholds": list(risk.thresholds.all()),
+            "monitoring": sufficiency.report(risk),
             "controls": list(risk.controls.all()),
             "may_review": may_change and risk.status != RiskStatus.CLOSED,
             "review_state": risk.review_state(),

@@ -47,7 +47,7 @@ def test_each_app_contributes_its_sections_to_the_points_they_serve():
     for section in sections:
         by_app.setdefault(section.key.split(".")[0], set()).add(section.point)
     assert by_app["registry"] == {1, 2, 3, 6, 7, 8, 9}
-    assert by_app["risk"] == {2, 3, 4, 5}
+    assert by_app["risk"] == {2, 3, 4, 5, 9}
     assert by_app["playbooks"] == {9}
     assert {section.point for section in sections} == set(dossier.ANNEX_IV_POINTS)
     assert sections == sorted(sections, key=lambda s: (s.point, s.order, s.key))

@@ -236,3 +236,16 @@ def test_two_beat_workers_at_once_raise_one_signal(pipeline, threshold):
     assert silent_signals().count() == 1
     assert InvestigationTask.objects.count() == 1
     assert AuditEvent.objects.filter(action="threshold.silent").count() == 1
+
+
+@pytest.mark.django_db
+def test_the_demo_tells_of_a_monitor_gone_silent():
+    from accounts import demo
+
+    demo.run_all()
+    demo.run_all()  # told again, it adds nothing
+    [signal] = silent_signals()
+    assert (signal.triage, signal.model.name) == ("questionable", "support-triage")
+    assert signal.investigation_task.status == "open"
+    threshold = Threshold.objects.get(metric="long_ticket_refusal_rate")
+    assert threshold.heartbeat_state() == "silent"

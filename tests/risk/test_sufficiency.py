@@ -177,3 +177,30 @@ def test_outsiders_do_not_see_a_risk_or_its_monitoring(client_for, owner, outsid
     body = client_for(outsider).get("/api/risks/?sufficiency=partial").json()
     assert body["results"] == []
     assert Risk.objects.count() == 1
+
+
+def test_the_dossier_shows_sufficiency_in_point_3_and_heartbeats_in_point_9(
+    client_for, owner, team, version
+):
+    import jsonschema
+
+    from registry.dossier import dossier_schema
+
+    risk = make_risk(team, owner, title="Refusals rise", links={"model_versions": [version]})
+    watch(risk, version, read_at=T0 - timedelta(days=3))
+    with time_machine.travel(T0, tick=False):
+        document = client_for(owner).get(
+            f"/api/models/{version.model.name}/dossier?version={version.version}"
+        )
+    assert document.status_code == 200, document.content
+    document = document.json()
+    jsonschema.validate(document, dossier_schema(), cls=jsonschema.Draft202012Validator)
+    by_key = {s["key"]: (p["point"], s) for p in document["points"] for s in p["sections"]}
+    point, section = by_key["risk.monitoring-sufficiency"]
+    assert point == 3
+    [row] = section["tables"][0]["rows"]
+    assert row["risk"] == "Refusals rise" and row["level"] == "none"
+    assert "has had no reading for 3\xa0days" in row["reasons"]
+    point, section = by_key["risk.heartbeats"]
+    assert point == 9
+    assert section["tables"][0]["rows"][0]["state"] == "silent"
