@@ -12,6 +12,11 @@
 - card-fraud (fraud-detection): adversaries probing the decision threshold.
 - support-triage (customer-support): "Refusal rate rises on long prompts", an
   emergent behaviour watched by a threshold, its review now overdue.
+- red team (days 27 to 25): credit-risk's exercise on loan-default@3 finds that
+  crafted income strings inflate the score (high): a new risk, and a red-team test
+  that reproduces it in CI. @3's production request (day 1) is held by the finding
+  until the fix's red-team test passes (half a day ago); it then waits only for its
+  human review and a second approver.
 
 Every record is looked up by its natural key first, so telling it again adds
 nothing.
@@ -24,9 +29,16 @@ from django.utils import timezone
 
 from accounts.demo import as_user, chapter, later
 from registry.models import MLModel, ModelVersion
-from risk import services
-from risk.choices import AcceptanceStatus
-from risk.models import Control, Evaluation, Risk, Threshold
+from risk import redteam, services
+from risk.choices import AcceptanceStatus, ExerciseStatus, FindingSeverity
+from risk.models import (
+    DEFAULT_SUCCESS_CRITERION,
+    Control,
+    Evaluation,
+    RedTeamExercise,
+    Risk,
+    Threshold,
+)
 
 DRIFT = "Score drift when the bureau data changes"
 FAIRNESS = "Disparate impact on thin-file applicants"
@@ -393,3 +405,104 @@ def card_fraud_review(context):
 def drift_review(context):
     """engineer reviews the drift risk: PSI of @1 is stable"""
     review(context, DRIFT, "engineer", "PSI of @1 at 0.04 weekly; the acceptance holds.")
+
+
+# --- red team ------------------------------------------------------------------------
+
+REDTEAM_EXERCISE = "Adversarial applications sweep"
+REDTEAM_FINDING = "Crafted income strings overflow the debt ratio"
+REDTEAM_RISK = "Crafted applications inflate the score"
+REDTEAM_TEST = "tests/redteam::test_income_string_overflow"
+
+
+def redteam_result(context, target, *, passed: bool) -> None:
+    """CI runs the finding's red-team test on ``target`` (once per outcome)."""
+    outcome = "passed" if passed else "failed"
+    if Evaluation.objects.filter(
+        model_version=target, kind="red-team", name=REDTEAM_TEST, outcome=outcome
+    ).exists():
+        return
+    with as_user(context, "pipeline"):
+        evaluation = Evaluation(
+            model_version=target,
+            kind="red-team",
+            name=REDTEAM_TEST,
+            suite="red-team",
+            hypothesis="An income of '9' * 40 no longer overflows the debt-ratio feature.",
+            success_criterion=DEFAULT_SUCCESS_CRITERION,
+            metrics={"reproduced": 0 if passed else 1},
+            outcome=outcome,
+            message="" if passed else "Score 0.99 for a crafted application (expected < 0.5).",
+            run_reference=f"https://ci.example.com/credit-risk/loan-default/-/jobs/rt{target.pk}",
+            submitted_by=context["users"]["pipeline"],
+        )
+        evaluation.full_clean()
+        evaluation.save()
+    later(context, minutes=5)
+
+
+@chapter(days_ago=27)
+def loan_default_3_redteam_exercise(context):
+    """credit-risk's engineer starts a red-team exercise on loan-default@3 in staging:
+    crafted applications against the feature pipeline"""
+    if RedTeamExercise.objects.filter(title=REDTEAM_EXERCISE).exists():
+        return
+    with as_user(context, "engineer"):
+        exercise = redteam.save_exercise(
+            RedTeamExercise(
+                team=Group.objects.get(name="credit-risk"),
+                title=REDTEAM_EXERCISE,
+                scope="Application fields the applicant types (income, debts, employer) "
+                "and how the feature job parses them.",
+                method="Manual crafting of applications, then a fuzzing corpus of 5,000 "
+                "malformed income strings replayed against staging.",
+                starts_on=timezone.localdate(),
+            ),
+            model_versions=[version("loan-default", "3")],
+            participants=[context["users"]["engineer"]],
+            user=context["users"]["engineer"],
+        )
+        exercise.status = ExerciseStatus.RUNNING
+        redteam.save_exercise(exercise)
+
+
+@chapter(days_ago=25)
+def loan_default_3_redteam_finding(context):
+    """the exercise finds that crafted income strings inflate loan-default@3's score (high):
+    a new risk, and a red-team test in CI that reproduces it; the exercise is completed"""
+    exercise = RedTeamExercise.objects.get(title=REDTEAM_EXERCISE)
+    engineer = context["users"]["engineer"]
+    if not exercise.findings.filter(title=REDTEAM_FINDING).exists():
+        with as_user(context, "engineer"):
+            redteam.record_finding(
+                exercise,
+                engineer,
+                title=REDTEAM_FINDING,
+                severity=FindingSeverity.HIGH,
+                reproduction="Submit an application whose income is the string '9' repeated "
+                "40 times: the feature job reads it as 9.99e39, the debt ratio underflows "
+                "to 0 and the score approves.",
+                new_risk=redteam.NewRisk(
+                    title=REDTEAM_RISK,
+                    likelihood=3,
+                    impact=3,
+                    owner=engineer,
+                    category="security",
+                ),
+                evaluation_name=REDTEAM_TEST,
+            )
+    redteam_result(context, version("loan-default", "3"), passed=False)
+    if exercise.status == ExerciseStatus.RUNNING:
+        later(context, hours=4)
+        with as_user(context, "engineer"):
+            exercise.status = ExerciseStatus.COMPLETED
+            exercise.ends_on = timezone.localdate()
+            redteam.save_exercise(exercise)
+
+
+@chapter(days_ago=0.5)
+def loan_default_3_redteam_fix(context):
+    """the parser fix lands and CI's red-team test passes on loan-default@3: the finding is
+    fixed, and @3's production request no longer waits for it (it still waits for its
+    human review and a second approver)"""
+    redteam_result(context, version("loan-default", "3"), passed=True)
