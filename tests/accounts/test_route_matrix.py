@@ -140,6 +140,12 @@ def route_kwargs(world) -> dict[str, dict]:
         "ui-risk-review": "risk.risk",
         "ui-risk-acceptance-approve": "risk.riskacceptance",
         "ui-risk-acceptance-reject": "risk.riskacceptance",
+        "glossaryterm-detail": "vocabulary.glossaryterm",
+        "glossaryterm-approve": "vocabulary.glossaryterm",
+        "glossaryterm-deprecate": "vocabulary.glossaryterm",
+        "classification-detail": "vocabulary.classification",
+        "tag-detail": "vocabulary.tag",
+        "tagassignment-detail": "vocabulary.assignment",
     }
     kwargs = {name: {"pk": r[label].pk} for name, label in pk.items()}
     kwargs["incident-complete-step"] = {"pk": r["playbooks.incident"].pk, "step": 0}
@@ -217,6 +223,7 @@ def route_query(world) -> dict[str, str]:
         "lineage-run-upstream": f"?runId={world.records['lineage.run'].run_id}",
         "audit-proof": "?seq=1&tree_size=1",
         "audit-consistency": "?from=1&to=1",
+        "vocabulary-search": "?tag=PII.Sensitive",
     }
 
 
@@ -306,6 +313,13 @@ WRITES = (
     ("post", "ui-risk-review", {"notes": "still mitigated"}),
     ("post", "ui-risk-acceptance-approve", {"comment": "until retrained"}),
     ("post", "ui-risk-acceptance-reject", {"comment": "no"}),
+    ("post", "glossaryterm-list", {}),
+    ("patch", "glossaryterm-detail", {}),
+    ("post", "glossaryterm-deprecate", {}),
+    ("patch", "classification-detail", {}),
+    ("patch", "tag-detail", {}),
+    ("post", "tagassignment-list", {}),
+    ("delete", "tagassignment-detail", None),
 )
 
 # route (or "METHOD route" for a write) -> the answer for each of ROLES, in order:
@@ -603,6 +617,27 @@ EXPECTED: dict[str, str] = {
     "ui-risk-heatmap": "302 200 200 200 200 200 200 200 200",
     "ui-risk-list": "302 200 200 200 200 200 200 200 200",
     "ui-risk-review": "405 405 405 405 405 405 405 405 405",
+    # the shared vocabulary: terms, classifications and tags are read by everyone signed in;
+    # an assignment is seen (and removed) through its record; the world's term is approved
+    "DELETE tagassignment-detail": "401 404 204 204 204 403 403 204 204",
+    "PATCH classification-detail": "401 403 403 403 403 403 403 403 200",
+    "PATCH glossaryterm-detail": "401 403 409 409 409 403 403 409 200",
+    "PATCH tag-detail": "401 403 403 403 403 403 403 403 200",
+    "POST glossaryterm-deprecate": "401 403 403 403 200 200 403 403 200",
+    "POST glossaryterm-list": "401 400 400 400 400 400 400 400 400",
+    "POST tagassignment-list": "401 400 400 400 400 400 400 400 400",
+    "classification-detail": "401 200 200 200 200 200 200 200 200",
+    "classification-list": "401 200 200 200 200 200 200 200 200",
+    "glossaryterm-approve": "401 405 405 405 405 405 405 405 405",
+    "glossaryterm-deprecate": "401 405 405 405 405 405 405 405 405",
+    "glossaryterm-detail": "401 200 200 200 200 200 200 200 200",
+    "glossaryterm-list": "401 200 200 200 200 200 200 200 200",
+    "tag-detail": "401 200 200 200 200 200 200 200 200",
+    "tag-list": "401 200 200 200 200 200 200 200 200",
+    "tagassignment-detail": "401 404 200 200 200 200 200 200 200",
+    "tagassignment-list": "401 200 200 200 200 200 200 200 200",
+    "ui-vocabulary": "302 200 200 200 200 200 200 200 200",
+    "vocabulary-search": "401 200 200 200 200 200 200 200 200",
 }
 
 
