@@ -8,6 +8,7 @@ from audit.models import AuditEvent
 from registry.models import DeploymentRequest
 from risk.demo import REDTEAM_EXERCISE, REDTEAM_FINDING, REDTEAM_RISK, REDTEAM_TEST
 from risk.models import RedTeamExercise
+from tests.conftest import token_client
 
 pytestmark = pytest.mark.django_db
 
@@ -45,3 +46,19 @@ def test_the_finding_held_the_request_until_its_red_team_test_passed():
     assert [a.approver.username for a in request.approvals.filter(lapsed_at__isnull=True)] == [
         "approver"
     ]
+
+
+def test_the_dossier_of_loan_default_3_shows_the_exercise_and_its_finding(django_user_model):
+    accounts_demo.run_all()
+    auditor = token_client(django_user_model.objects.get(username="auditor"))
+
+    document = auditor.get("/api/models/loan-default/dossier", {"version": "3"}).json()
+
+    point = next(p for p in document["points"] if p["point"] == 2)
+    section = next(s for s in point["sections"] if s["key"] == "risk.redteam")
+    exercises, findings = section["tables"]
+    assert [row["exercise"] for row in exercises["rows"]] == [REDTEAM_EXERCISE]
+    assert exercises["rows"][0]["status"] == "completed"
+    [row] = findings["rows"]
+    assert (row["finding"], row["severity"], row["status"]) == (REDTEAM_FINDING, "high", "fixed")
+    assert row["risk"] == REDTEAM_RISK and row["evaluation"].startswith(REDTEAM_TEST)
