@@ -55,4 +55,4 @@ bench: install
 	done
 
 clean:
-	rm -rf $(VENV) govreg.sqlite3 staticfiles
+	rm -rf $(VENV) .venv-mlflow govreg.sqlite3 staticfiles

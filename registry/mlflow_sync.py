@@ -160,7 +160,7 @@ def client(tracking_uri: str | None = None):
     """MLflow's client for the tracking server (its model registry is on the same
     server). MLflow's own variables apply (``MLFLOW_TRACKING_TOKEN``, ...); unless they
     say otherwise, a request gives up after 10 s and 2 retries, so an unreachable
-    server fails a sync in seconds, not minutes."""
+    server fails a sync in seconds, not minutes, and MLflow's usage telemetry is off."""
     uri = tracking_uri or settings.GOVREG_MLFLOW_TRACKING_URI
     if not uri:
         raise MLflowNotConfigured(
@@ -169,6 +169,8 @@ def client(tracking_uri: str | None = None):
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    # govreg talks to the tracking server only, not to MLflow's usage telemetry.
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     from mlflow import MlflowClient  # the client loads only when the sync runs
 
     return MlflowClient(tracking_uri=uri, registry_uri=uri)

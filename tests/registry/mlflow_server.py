@@ -86,6 +86,7 @@ class MLflowServer:
             "MLFLOW_WEBHOOK_ALLOWED_SCHEMES": "http,https",
             "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
             "MLFLOW_WEBHOOK_CACHE_TTL": "1",
+            "MLFLOW_DISABLE_TELEMETRY": "true",
         }
         log = open(self.workdir / "mlflow-server.log", "w")  # noqa: SIM115 (kept open by the server)
         self.process = subprocess.Popen(

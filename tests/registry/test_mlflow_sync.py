@@ -46,8 +46,9 @@ def mlflow_server(tmp_path_factory):
 
 
 @pytest.fixture
-def mlflow(mlflow_server, settings, team):
+def mlflow(mlflow_server, settings, team, monkeypatch):
     """MLflow's client on the test server, the sync pointed at it, production watched."""
+    monkeypatch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
     settings.GOVREG_MLFLOW_TRACKING_URI = mlflow_server.uri
     settings.GOVREG_MLFLOW_TEAM = None
     settings.GOVREG_MLFLOW_ALIAS_ENVIRONMENTS = {"production": "production"}
