@@ -43,7 +43,7 @@ from playbooks.models import (
     PostIncidentReview,
     Signal,
 )
-from playbooks.services import incidents
+from playbooks.services import incidents, webhook_sources
 from playbooks.services import reviews as review_service
 from playbooks.services.playbooks import latest_version, save_playbook
 from registry import services as registry_services
@@ -289,6 +289,9 @@ def build_world() -> World:
     vocabulary_services.approve_term(term, users["board"])
     pii = vocabulary_services.tag_named("PII.Sensitive")
     assignment = vocabulary_services.assign(engineer, version, tag=pii)
+    webhook_source = webhook_sources.create_source(
+        name="drift-monitor", team=credit, user=users["admin"]
+    ).source
     world.records = {
         "auth.group": credit,
         "auth.user": engineer,
@@ -339,6 +342,7 @@ def build_world() -> World:
         "registry.publiccard": public_card,
         "playbooks.feedbackreport": feedback,
         "playbooks.incidentnotice": incident_notice,
+        "playbooks.webhooksource": webhook_source,
         "risk.redteamexercise": exercise,
         "risk.redteamfinding": finding,
         "risk.redteamreminder": redteam_reminder,
