@@ -57,7 +57,7 @@ class AssignmentFilter(FilterSet):
         model = Assignment
         fields = ["field", "source"]
 
-    def filter_target_type(self, queryset, name, value):
+    def filter_target_type(self, queryset, name, value: str):
         spec = target(value)
         return queryset.filter(content_type=ContentType.objects.get_for_model(spec.model))
 

@@ -16,8 +16,12 @@ class GlossaryTermSerializer(FullCleanSerializer):
         queryset=GlossaryTerm.objects.all(), many=True, required=False
     )
     synonyms = serializers.ListField(child=serializers.CharField(max_length=200), required=False)
-    proposed_by = serializers.CharField(source="proposed_by.username", read_only=True, default=None)
-    approved_by = serializers.CharField(source="approved_by.username", read_only=True, default=None)
+    proposed_by = serializers.CharField(
+        source="proposed_by.username", read_only=True, default=None, allow_null=True
+    )
+    approved_by = serializers.CharField(
+        source="approved_by.username", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = GlossaryTerm
@@ -100,16 +104,20 @@ class TagSerializer(FullCleanSerializer):
 
 
 class AssignmentSerializer(serializers.ModelSerializer):
-    """An assignment as answered; create one with ``AssignmentCreateSerializer``."""
+    """A term or a tag on one record (``field``: one of its columns)."""
 
     target_type = serializers.SerializerMethodField()
     target_id = serializers.IntegerField(source="object_id", read_only=True)
-    tag = serializers.CharField(source="tag.full_name", read_only=True, default=None)
-    term = serializers.CharField(source="term.name", read_only=True, default=None)
-    classification = serializers.CharField(
-        source="tag.classification.name", read_only=True, default=None
+    tag = serializers.CharField(
+        source="tag.full_name", read_only=True, default=None, allow_null=True
     )
-    assigned_by = serializers.CharField(source="assigned_by.username", read_only=True, default=None)
+    term = serializers.CharField(source="term.name", read_only=True, default=None, allow_null=True)
+    classification = serializers.CharField(
+        source="tag.classification.name", read_only=True, default=None, allow_null=True
+    )
+    assigned_by = serializers.CharField(
+        source="assigned_by.username", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = Assignment

@@ -190,9 +190,11 @@ class AssignmentViewSet(
 class SearchView(GenericAPIView):
     """Every record carrying a term (by name or synonym) or a tag, that the caller may see."""
 
+    queryset = Assignment.objects.none()  # the hits are built per kind of record in get()
     permission_classes = [IsAuthenticated, TokenScopePermission]
     serializer_class = SearchHitSerializer
     pagination_class = Pagination
+    filter_backends = []
 
     @extend_schema(
         parameters=[
