@@ -204,3 +204,22 @@ def test_the_dossier_shows_sufficiency_in_point_3_and_heartbeats_in_point_9(
     point, section = by_key["risk.heartbeats"]
     assert point == 9
     assert section["tables"][0]["rows"][0]["state"] == "silent"
+
+
+def test_the_register_page_lists_and_filters_by_monitoring(client, owner, team, version):
+    silent = make_risk(team, owner, title="Silent watch", links={"model_versions": [version]})
+    watch(silent, version, read_at=T0 - timedelta(days=3))
+    other = make_version(version.model, version="2")
+    make_risk(team, owner, title="Watched and tested", links={"model_versions": [other]})
+    evaluate(other)
+    client.force_login(owner)
+    with time_machine.travel(T0, tick=False):
+        page = client.get("/risks/?sufficiency=none").content.decode()
+        detail = client.get(f"/risks/{silent.pk}/").content.decode()
+        partial = client.get("/risks/?sufficiency=partial").content.decode()
+    assert "Silent watch" in page and "Watched and tested" not in page
+    assert "has had no reading for 3\xa0days" in page
+    assert '<option value="none" selected>' in page
+    assert "Watched and tested" in partial and "Silent watch" not in partial
+    assert "Monitoring sufficiency:" in detail
+    assert "silent" in detail and "has had no reading for 3\xa0days" in detail
