@@ -33,6 +33,7 @@ urlpatterns = [
     path("oidc/", include("accounts.oidc")),  # single sign-on; 404 while it is off
     path("", include("registry.ui.urls")),
     path("risks/", include("risk.ui.urls")),
+    path("redteam/", include("risk.ui.redteam_urls")),
     path("audit/", include("audit.ui.urls")),
     path("", include("playbooks.ui.urls")),
     path("lineage/", include("lineage.ui.urls")),

@@ -49,6 +49,8 @@ PAGES = [
     ("risks", "board", "/risks/", None),
     ("heatmap", "board", "/risks/heatmap/", None),
     ("risk", "approver", "/risks/?above_appetite=true", "#register tbody a"),
+    ("redteam-exercises", "board", "/redteam/", None),
+    ("redteam-exercise", "engineer", "/redteam/", "#exercises tbody a"),
     ("incidents", "board", "/incidents/?status=all", None),
     ("incident", "board", "/incidents/?overdue=true&status=all", "#main tbody a"),
     ("lineage", "engineer", "/lineage/model/loan-default/2/", None),

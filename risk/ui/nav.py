@@ -16,6 +16,6 @@ nav_entry(
     "Red team",
     "ui-redteam-list",
     order=32,
-    section="/risks/redteam/",
+    section="/redteam/",
     visible=lambda user: may_any(user, "view", RedTeamExercise),
 )

@@ -1,4 +1,4 @@
-"""The red-team pages (under /risks/redteam/): the exercises the user may see, with
+"""The red-team pages (under /redteam/): the exercises the user may see, with
 their filters, and one exercise with its findings, each finding's risk, its red-team
 evaluation and where the fix stands on every version in scope; and the home panel
 "red-team exercises due" (high-tier models past their cadence, blocking findings).
@@ -21,7 +21,7 @@ from audit.ui.history import history
 from console.registry import Panel, home_panel
 from registry.models import MLModel
 from risk import redteam
-from risk.choices import BLOCKING_SEVERITIES, EvaluationKind, FindingStatus
+from risk.choices import BLOCKING_SEVERITIES, EvaluationKind, ExerciseStatus, FindingStatus
 from risk.filtersets import RedTeamExerciseFilter
 from risk.models import Evaluation, RedTeamExercise, RedTeamFinding
 
@@ -31,6 +31,7 @@ PANEL_ROWS = 10
 
 class ExerciseListFilter(RedTeamExerciseFilter):
     q = django_filters.CharFilter(method="search", label="Search")
+    status = django_filters.ChoiceFilter(choices=ExerciseStatus.choices, empty_label="Any")
 
     class Meta(RedTeamExerciseFilter.Meta):
         fields = ["q", "team", "model", "status"]

@@ -2,15 +2,13 @@
 
 from django.urls import path
 
-from risk.ui import redteam, views
+from risk.ui import views
 
 urlpatterns = [
     path("", views.register, name="ui-risk-list"),
     path("heatmap/", views.heatmap, name="ui-risk-heatmap"),
     path("<int:pk>/", views.risk_page, name="ui-risk-detail"),
     path("<int:pk>/review", views.review, name="ui-risk-review"),
-    path("redteam/", redteam.exercise_list, name="ui-redteam-list"),
-    path("redteam/<int:pk>/", redteam.exercise_page, name="ui-redteam-detail"),
     path(
         "acceptances/<int:pk>/approve", views.approve_acceptance, name="ui-risk-acceptance-approve"
     ),

@@ -17,7 +17,8 @@ from playbooks.demo import OVERDUE_REPORT_INCIDENT
 from playbooks.models import Drill, Incident, Playbook
 from playbooks.services.reviews import save_drill
 from registry.models import DeploymentRequest
-from risk.models import Risk
+from risk.demo import REDTEAM_EXERCISE
+from risk.models import RedTeamExercise, Risk
 from tests.browser.conftest import check_axe, shot, sign_in
 
 NARROW = {"width": 420, "height": 800}
@@ -35,6 +36,7 @@ def console_pages() -> list[tuple[str, str, str]]:
         status="pending", model_version__model__name="loan-default", environment__name="production"
     )
     risk = Risk.objects.get(title="Score drift when the bureau data changes")
+    exercise = RedTeamExercise.objects.get(title=REDTEAM_EXERCISE)
     incident = Incident.objects.get(title=OVERDUE_REPORT_INCIDENT)
     revoked = DatasetVersion.objects.filter(status="revoked").first()
     drill = save_drill(
@@ -58,6 +60,8 @@ def console_pages() -> list[tuple[str, str, str]]:
         ("risks", "board", "/risks/"),
         ("risk-heatmap", "board", "/risks/heatmap/"),
         ("risk", "approver", f"/risks/{risk.pk}/"),
+        ("redteam-exercises", "board", "/redteam/"),
+        ("redteam-exercise", "engineer", f"/redteam/{exercise.pk}/"),
         ("incidents", "board", "/incidents/?status=all"),
         ("incident", "engineer", f"/incidents/{incident.pk}/"),
         ("drills", "engineer", "/drills/"),
@@ -66,6 +70,7 @@ def console_pages() -> list[tuple[str, str, str]]:
         ("lineage-picture", "engineer", "/lineage/model/loan-default/2/"),
         ("dataset-version", "engineer", f"/lineage/versions/{revoked.pk}/"),
         ("audit-trail", "auditor", "/audit/"),
+        ("vocabulary", "engineer", "/vocabulary/"),
         ("not-found", "engineer", "/models/card-fraud/"),
     ]
 
