@@ -65,11 +65,11 @@ class PublishRequestSerializer(serializers.Serializer):
     known_limitations = serializers.BooleanField(default=False)
 
 
-class CommentSerializer(serializers.Serializer):
+class CardApprovalSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class WithdrawSerializer(serializers.Serializer):
+class CardWithdrawalSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
@@ -108,10 +108,10 @@ class PublicCardView(_CardView):
 
 
 class PublicCardApproveView(_CardView):
-    @extend_schema(request=CommentSerializer, responses=PublicCardSerializer)
+    @extend_schema(request=CardApprovalSerializer, responses=PublicCardSerializer)
     def post(self, request, name):
         model = self.model(name)
-        body = CommentSerializer(data=request.data)
+        body = CardApprovalSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         card = cards.approve_publication(
             model, request.user, comment=body.validated_data["comment"]
@@ -120,10 +120,10 @@ class PublicCardApproveView(_CardView):
 
 
 class PublicCardWithdrawView(_CardView):
-    @extend_schema(request=WithdrawSerializer, responses=PublicCardSerializer)
+    @extend_schema(request=CardWithdrawalSerializer, responses=PublicCardSerializer)
     def post(self, request, name):
         model = self.model(name)
-        body = WithdrawSerializer(data=request.data)
+        body = CardWithdrawalSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         card = cards.withdraw_publication(model, request.user, reason=body.validated_data["reason"])
         return self.answer(card)
