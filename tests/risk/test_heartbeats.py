@@ -249,3 +249,18 @@ def test_the_demo_tells_of_a_monitor_gone_silent():
     assert signal.investigation_task.status == "open"
     threshold = Threshold.objects.get(metric="long_ticket_refusal_rate")
     assert threshold.heartbeat_state() == "silent"
+
+
+@pytest.mark.django_db
+def test_the_gauges_count_silent_monitors_and_risks_by_sufficiency(client, threshold):
+    Threshold.objects.filter(pk=threshold.pk).update(last_reading_at=T0)
+    with time_machine.travel(T0 + timedelta(minutes=30), tick=False):
+        before = client.get("/metrics").content.decode()
+    with time_machine.travel(T0 + timedelta(hours=2), tick=False):
+        detect_silent_monitors()
+        after = client.get("/metrics").content.decode()
+    assert "govreg_silent_monitors 0.0" in before
+    assert 'govreg_risks_by_monitoring_sufficiency{sufficiency="partial"} 1.0' in before
+    assert "govreg_silent_monitors 1.0" in after
+    assert 'govreg_risks_by_monitoring_sufficiency{sufficiency="none"} 1.0' in after
+    assert 'govreg_risks_by_monitoring_sufficiency{sufficiency="sufficient"} 0.0' in after
