@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test browser lint format bench clean
+.PHONY: install run test browser lint format bench schemathesis clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -53,6 +53,13 @@ bench: install
 	@for script in $(filter-out bench/harness.py,$(wildcard bench/*.py)); do \
 	  echo "== $$script"; $(BIN)/python $$script || exit 1; \
 	done
+
+# schemathesis over the whole OpenAPI document, longer than the suite's bounded run: every
+# operation as admin, pipeline and outsider, with the coverage phase and more fuzzed examples.
+SCHEMATHESIS_EXAMPLES ?= 25
+schemathesis: install
+	GOVREG_SCHEMATHESIS_EXAMPLES=$(SCHEMATHESIS_EXAMPLES) GOVREG_SCHEMATHESIS_COVERAGE=true \
+	  $(BIN)/python -m pytest -p no:cacheprovider tests/faults/test_schemathesis.py $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .venv-mlflow govreg.sqlite3 staticfiles
