@@ -229,6 +229,8 @@ SPECTACULAR_SETTINGS = {
         "RiskCategoryEnum": "risk.choices.RiskCategory",
         "SeriousCategoryEnum": "playbooks.choices.SeriousCategory",
         "RequestKindEnum": "registry.choices.RequestKind",
+        "RedTeamExerciseStatusEnum": "risk.choices.ExerciseStatus",
+        "RedTeamFindingStatusEnum": "risk.choices.FindingStatus",
     },
     # every operation declares its error answers, with the Error component (config/schema.py)
     "POSTPROCESSING_HOOKS": [
