@@ -154,3 +154,15 @@ def test_the_dossier_bundle_holds_the_ml_bom(client_for, auditor, version, setti
     assert as_of.status_code == 200, as_of.content
     with zipfile.ZipFile(io.BytesIO(as_of.content)) as bundle:
         assert "ml-bom.cdx.json" not in bundle.namelist()  # the ML-BOM is of now only
+
+
+def test_the_ml_bom_reads_a_bounded_number_of_queries(
+    client_for, auditor, model, version, chain, django_assert_max_num_queries
+):
+    client = client_for(auditor)
+    url = "/api/models/loan-default/versions/1/ml-bom"
+    client.get(url)  # warm the per-process caches (content types, permissions)
+    with django_assert_max_num_queries(20):
+        answer = client.get(url)
+    assert answer.status_code == 200
+    assert len(answer.json()["components"]) == 4
