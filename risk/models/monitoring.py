@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import DateTimeField, ExpressionWrapper, F, Q
 from django.utils import timezone
+from django.utils.timesince import timesince
 
 from registry.choices import RiskTier
 from risk.choices import (
@@ -189,6 +190,17 @@ class Threshold(models.Model):
         if self.expected_every is None or self.last_reading_at is None:
             return None
         return self.last_reading_at + self.expected_every + (self.grace or timedelta(0))
+
+    @property
+    def cadence_text(self) -> str:
+        """ "1 hour, 15 minutes' grace": the promise in words (empty without one)."""
+        if self.expected_every is None:
+            return ""
+        now = timezone.now()
+        text = timesince(now - self.expected_every, now)
+        if self.grace:
+            text += f" ({timesince(now - self.grace, now)}' grace)"
+        return text
 
     @property
     def heartbeat(self) -> str:

@@ -223,3 +223,4 @@ def test_the_register_page_lists_and_filters_by_monitoring(client, owner, team, 
     assert "Watched and tested" in partial and "Silent watch" not in partial
     assert "Monitoring sufficiency:" in detail
     assert "silent" in detail and "has had no reading for 3\xa0days" in detail
+    assert "a reading every 1\xa0hour (10\xa0minutes&#x27; grace); silent" in detail
