@@ -17,7 +17,9 @@ from playbooks.models import (
     ActionItem,
     Drill,
     Escalation,
+    FeedbackReport,
     Incident,
+    IncidentNotice,
     InvestigationTask,
     Playbook,
     PlaybookVersion,
@@ -346,3 +348,31 @@ class WebhookSourceAdmin(GovernedAdmin):
             self.message_user(request, "Rotate one source at a time.", level="warning")
             return None
         return self._show_secret(request, webhook_service.rotate_secret(sources[0], request.user))
+
+
+@admin.register(FeedbackReport)
+class FeedbackReportAdmin(ReadOnlyAdmin):
+    """Reports on the user's models; the team answers through the API's reply and status
+    verbs (audited), so the admin only reads. The status token's hash is not shown."""
+
+    scope_path = "model"
+    scope_model = MLModel
+    list_display = ("id", "received_at", "model", "environment", "category", "channel", "status")
+    list_filter = ("status", "category", "channel")
+    search_fields = ("text", "public_reply", "model__name")
+    exclude = ("status_token_hash",)
+    list_select_related = ("model", "environment")
+    date_hierarchy = "received_at"
+
+
+@admin.register(IncidentNotice)
+class IncidentNoticeAdmin(ReadOnlyAdmin):
+    """Public notices of the user's models' incidents; written and published through the
+    API (audited)."""
+
+    scope_path = "incident__model"
+    scope_model = MLModel
+    list_display = ("title", "incident", "status", "published_at")
+    list_filter = ("status",)
+    search_fields = ("title", "what_is_known")
+    list_select_related = ("incident",)

@@ -27,6 +27,7 @@ from registry.models import (
     ImpactNotification,
     MLModel,
     ModelVersion,
+    PublicCard,
 )
 
 
@@ -290,3 +291,16 @@ class ImpactNotificationAdmin(ReadOnlyAdmin):
 
 # The gate's pages (decision rights, deployment requests) live beside its code.
 from registry.gate import admin as gate_admin  # noqa: E402,F401
+
+
+@admin.register(PublicCard)
+class PublicCardAdmin(ReadOnlyAdmin):
+    """What each model's public card asks and shows; written by the publish-card services
+    (the API's PUT, approve and withdraw), read here."""
+
+    scope_path = "model"
+    scope_model = MLModel
+    list_display = ("model", "status", "requested_by", "requested_at", "published_at")
+    list_filter = ("status",)
+    search_fields = ("model__name",)
+    list_select_related = ("model", "requested_by")

@@ -68,6 +68,9 @@ NEVER_CHANGED = {
     "playbooks.signal",
     "playbooks.investigationtask",
     "vocabulary.assignment",
+    "registry.publiccard",
+    "playbooks.feedbackreport",
+    "playbooks.incidentnotice",
 }
 
 
@@ -87,6 +90,9 @@ TEAM_SCOPED = TEAM_WRITES | {
     "playbooks.signal",
     "playbooks.investigationtask",
     "vocabulary.assignment",
+    "registry.publiccard",
+    "playbooks.feedbackreport",
+    "playbooks.incidentnotice",
 }
 # Who sees a record besides: (label -> roles that do not see it)
 UNSEEN = {
