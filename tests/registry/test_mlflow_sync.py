@@ -14,12 +14,14 @@ import time
 import uuid
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from django.db import transaction
 from mlflow import MlflowClient
 from rest_framework.test import APIClient
 
 from audit.models import AuditEvent
+from config.env import env_str_mapping
 from playbooks.choices import SignalKind, SignalSource, Triage
 from playbooks.models import Incident, Signal
 from registry import mlflow_sync
@@ -33,7 +35,7 @@ from registry.models import (
 from registry.tasks import sync_mlflow
 from tests.registry.conftest import make_model
 from tests.registry.mlflow_server import MLflowServer, closed_port_uri
-from tests.registry.shipping import ship
+from tests.registry.shipping import approved_request, ship
 
 _names = itertools.count(1)
 
@@ -250,6 +252,30 @@ def test_an_alias_moved_around_the_gate_is_one_critical_signal(mlflow, owner, en
     mlflow.set_registered_model_alias(name, "production", "1")
     assert mlflow_sync.sync([name]).models[0].aliases_moved == ["production 3->1"]
     assert signals.count() == 2
+
+
+def test_an_alias_on_a_version_the_gate_approved_is_governed(mlflow, owner, environments):
+    """Approved and not yet reported: the pipeline is shipping it, MLflow's alias may move."""
+    name = fresh_name("support-triage")
+    register(mlflow, name, versions=2)
+    mlflow_sync.sync([name])
+    v2 = ModelVersion.objects.get(model__name=name, version="2")
+    approved_request(v2, environments["production"], owner)
+
+    mlflow.set_registered_model_alias(name, "production", "2")
+    [outcome] = mlflow_sync.sync([name]).models
+
+    assert outcome.aliases_moved == ["production none->2"] and outcome.ungoverned == []
+    assert not Signal.objects.filter(model__name=name).exists()
+
+
+def test_the_alias_map_is_a_json_object_of_strings(monkeypatch):
+    monkeypatch.setenv("GOVREG_MLFLOW_ALIAS_ENVIRONMENTS", '{"production": "production"}')
+    assert env_str_mapping("GOVREG_MLFLOW_ALIAS_ENVIRONMENTS") == {"production": "production"}
+    for bad in ('["production"]', '{"production": 1}', "{production}", '{"": "staging"}'):
+        monkeypatch.setenv("GOVREG_MLFLOW_ALIAS_ENVIRONMENTS", bad)
+        with pytest.raises(ImproperlyConfigured, match="GOVREG_MLFLOW_ALIAS_ENVIRONMENTS must be"):
+            env_str_mapping("GOVREG_MLFLOW_ALIAS_ENVIRONMENTS")
 
 
 def test_an_unreachable_server_says_so_and_loses_nothing(mlflow, settings):
