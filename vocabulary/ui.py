@@ -66,7 +66,7 @@ def vocabulary_page(request):
         term.records = labelled.get(("term", term.pk), [])
     classifications = list(
         Classification.objects.prefetch_related(
-            Prefetch("tags", queryset=Tag.objects.order_by("name"))
+            Prefetch("tags", queryset=Tag.objects.order_by("pk"))
         ).order_by("name")
     )
     for classification in classifications:
