@@ -254,7 +254,9 @@ def import_card(model: MLModel, text: str, *, dry_run: bool = False) -> CardImpo
 def export_card(model: MLModel) -> str:
     """``model``'s card as a Hugging Face README.md (YAML header and sections)."""
     metadata = {k: v for k, v in model.card_metadata.items() if k in KEPT_METADATA}
-    data = ModelCardData(model_name=model.name, **_card_data_arguments(metadata))
+    data = ModelCardData(
+        model_name=model.name, ignore_metadata_errors=True, **_card_data_arguments(metadata)
+    )
     lines = [f"# Model Card for {model.name}", ""]
     if model.description.strip():
         lines += [model.description.strip(), ""]
@@ -263,7 +265,7 @@ def export_card(model: MLModel) -> str:
         if value:
             lines += [heading, "", value, ""]
     content = f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines)
-    return str(ModelCard(content))
+    return str(ModelCard(content, ignore_metadata_errors=True))
 
 
 def _card_data_arguments(metadata: dict) -> dict:
