@@ -84,7 +84,9 @@ def mlflow_events() -> int:
     return AuditEvent.objects.count()
 
 
-def test_registered_models_versions_and_aliases_are_imported_once(mlflow):
+def test_registered_models_versions_and_aliases_are_imported_once(
+    mlflow, django_assert_max_num_queries
+):
     name = fresh_name("loan-scorer")
     runs = register(mlflow, name)
     mlflow.set_registered_model_alias(name, "production", "1")
@@ -130,7 +132,8 @@ def test_registered_models_versions_and_aliases_are_imported_once(mlflow):
 
     # The same MLflow state again: nothing changes, no audit event is written.
     events = mlflow_events()
-    again = mlflow_sync.sync([name])
+    with django_assert_max_num_queries(10):  # reads, no writes
+        again = mlflow_sync.sync([name])
     assert not again.changed and again.models[0].line().endswith("unchanged")
     assert mlflow_events() == events
     assert ModelVersion.objects.filter(model=model).count() == 2
