@@ -1,6 +1,7 @@
 """``govreg gate``: ask the deployment gate whether a model version may ship, and wait;
-``govreg report``: tell it the pipeline shipped; ``govreg verify``: check an export
-bundle offline (no server, no network: ``govreg_verify.cli``).
+``govreg report``: tell it the pipeline shipped; ``govreg card``: import the model's
+card from a Hugging Face README.md; ``govreg verify``: check an export bundle offline
+(no server, no network: ``govreg_verify.cli``).
 
     govreg gate --model credit-scoring --version 7 --environment production --wait 1800 \
         --id-file gate-request-id
@@ -119,6 +120,20 @@ def build_parser() -> Parser:
     report.add_argument("--token", default=None, help="API token (default: $GOVREG_TOKEN)")
     report.add_argument("--timeout", type=float, default=30)
 
+    card = commands.add_parser(
+        "card",
+        help="import the model's card from a Hugging Face README.md",
+        description="Send a Hugging Face model card (README.md with YAML metadata) as the "
+        "model's card; prints what changed and what could not be mapped. Exit 0 imported "
+        "(or reported, with --dry-run), 3 error.",
+    )
+    card.add_argument("--model", required=True, help="model name")
+    card.add_argument("file", help="the README.md to import")
+    card.add_argument("--dry-run", action="store_true", help="report what would change only")
+    card.add_argument("--url", default=None, help="server URL (default: $GOVREG_URL)")
+    card.add_argument("--token", default=None, help="API token (default: $GOVREG_TOKEN)")
+    card.add_argument("--timeout", type=float, default=30)
+
     verify = commands.add_parser(
         "verify",
         help="check an export bundle offline (signature, digests, chain, Merkle proofs)",
@@ -213,6 +228,25 @@ def run_report(args) -> int:
     return EXIT_APPROVED
 
 
+def run_card(args) -> int:
+    with open(args.file, "rb") as handle:
+        text = handle.read()
+    client = client_for(args)
+    answer = client.call(
+        "POST",
+        f"/api/models/{args.model}/card",
+        params={"dry_run": "true"} if args.dry_run else None,
+        data=text,
+        headers={"Content-Type": "text/markdown; charset=utf-8"},
+    )
+    changed = ", ".join(answer.get("changed") or []) or "nothing"
+    verb = "would change" if answer.get("dry_run") else "changed"
+    print(f"card of {answer.get('model')}: {verb} {changed}", flush=True)
+    for row in answer.get("unmapped") or []:
+        print(f"  not mapped: {row['source']}: {row['reason']}", flush=True)
+    return EXIT_APPROVED
+
+
 def run_gate(args) -> int:
     if args.wait < 0:
         raise UsageError("--wait must be 0 or more seconds")
@@ -299,6 +333,8 @@ def main(argv=None) -> int:
             return run_gate(args)
         if args.command == "report":
             return run_report(args)
+        if args.command == "card":
+            return run_card(args)
         if args.command == "verify":
             return verify_cli.run(args)
     except UsageError as exc:

@@ -2,9 +2,15 @@
 (ModelCard.from_template with ModelCardData) is imported onto the card fields, what
 cannot be mapped is reported, and export then import changes nothing."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from accounts.services import issue_token
 from audit.models import AuditEvent
 from registry.models import MLModel
 from tests.registry.conftest import CARD
@@ -154,3 +160,40 @@ def test_intended_use_headings(client_for, owner, model, heading):
     assert post_card(client_for(owner), "loan-default", text).status_code == 200
     model.refresh_from_db()
     assert model.intended_use == "Scoring."
+
+
+def test_the_cli_imports_a_readme_from_ci(live_server, tmp_path, owner, model):
+    """``govreg card --model loan-default README.md`` against a running server."""
+    readme = tmp_path / "README.md"
+    readme.write_text(hub_card())
+    _, token = issue_token(owner, name="ci")
+    env = {**os.environ, "GOVREG_URL": live_server.url, "GOVREG_TOKEN": token}
+    cli = str(Path(sys.executable).with_name("govreg"))
+    dry = subprocess.run(
+        [cli, "card", "--model", "loan-default", str(readme), "--dry-run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert dry.returncode == 0, dry.stderr
+    assert "would change" in dry.stdout and "intended_use" in dry.stdout
+    done = subprocess.run(
+        [cli, "card", "--model", "loan-default", str(readme)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "not mapped: section 'Training Data'" in done.stdout
+    model.refresh_from_db()
+    assert model.intended_use == "Rank loan applications by the probability of default."
+    missing = subprocess.run(
+        [cli, "card", "--model", "no-such-model", str(readme)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert missing.returncode == 3 and "404" in missing.stderr
