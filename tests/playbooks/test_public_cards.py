@@ -297,3 +297,27 @@ def test_nothing_internal_leaks_on_any_public_page(
         assert not leaked, f"{name} page shows {leaked}"
     assert "Some scores were off." in pages["card"].content.decode()
     assert "We are looking into it." in pages["status"].content.decode()
+
+
+def test_the_public_page_reads_a_bounded_number_of_queries(
+    owner, approver, model, deployment, v2, django_assert_max_num_queries
+):
+    cards.request_publication(model, owner, dict.fromkeys(("intended_use", "capabilities"), True))
+    cards.approve_publication(model, approver)
+    for index in range(5):
+        incident = incidents.open_incident(model=model, title=f"i{index}", severity="high")
+        IncidentNotice.objects.create(
+            incident=incident,
+            title=f"Notice {index}",
+            what_is_known="Known.",
+            status="published",
+            published_at=T0,
+        )
+        Evaluation.objects.create(model_version=v2, kind="scenario", name=f"s{index}",
+                                  outcome="passed")  # fmt: skip
+    anonymous = Client()
+    with django_assert_max_num_queries(6):
+        page = anonymous.get("/cards/loan-default")
+    assert page.content.decode().count('<article class="notice">') == 5
+    with django_assert_max_num_queries(6):
+        assert anonymous.get("/cards/loan-default.json").status_code == 200
