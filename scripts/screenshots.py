@@ -55,6 +55,7 @@ PAGES = [
     ("incident", "board", "/incidents/?overdue=true&status=all", "#main tbody a"),
     ("lineage", "engineer", "/lineage/model/loan-default/2/", None),
     ("dataset-version", "engineer", "/lineage/", "#main tbody a[href^='/lineage/versions/']"),
+    ("public-card", "board", "/cards/loan-default", None),  # the same page for anyone
 ]
 
 
