@@ -116,7 +116,13 @@ class ModelCardView(ExportNegotiationMixin, APIView):
             ),
         ],
         request={"text/markdown": OpenApiTypes.STR, "text/plain": OpenApiTypes.STR},
-        responses={200: CardImportSerializer},
+        responses={
+            200: CardImportSerializer,
+            413: OpenApiResponse(OpenApiTypes.OBJECT, description="The card is too large."),
+            415: OpenApiResponse(
+                OpenApiTypes.OBJECT, description="The body is not text/markdown or text/plain."
+            ),
+        },
     )
     def post(self, request, name):
         """Import a Hugging Face README.md onto the model's card fields."""
