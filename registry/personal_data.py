@@ -17,6 +17,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q
 from django.urls import reverse
 
+from lineage import graph
 from lineage.models import Dataset, DatasetVersion
 from registry import services
 from registry.dossier import SectionData, Table, dossier_section
@@ -149,30 +150,50 @@ def personal_data_section(version, context) -> SectionData:
     )
 
 
-VERSIONS_SHOWN = 5
+VERSIONS_SHOWN = 10
+
+
+def runs_on_personal_data() -> set[int]:
+    """Ids of every run built, directly or not, on a dataset version tagged
+    ``PII.Sensitive`` (on it, its dataset or a column): the same rule read downstream,
+    in a fixed number of queries however many versions a page shows."""
+    tag = tag_named(PII_SENSITIVE)
+    if tag is None:
+        return set()
+    types = ContentType.objects.get_for_models(DatasetVersion, Dataset)
+    on_versions, on_datasets = set(), set()
+    rows = Assignment.objects.filter(
+        tag=tag, content_type__in=[types[DatasetVersion], types[Dataset]]
+    ).values_list("content_type_id", "object_id")
+    for content_type_id, object_id in rows:
+        (on_versions if content_type_id == types[DatasetVersion].pk else on_datasets).add(object_id)
+    if on_datasets:
+        on_versions |= set(
+            DatasetVersion.objects.filter(dataset_id__in=on_datasets).values_list("pk", flat=True)
+        )
+    return graph.downstream_run_ids(on_versions) if on_versions else set()
 
 
 @model_section("personal-data", order=15)
 def personal_data_on_model_page(model, user) -> Section:
-    """The newest versions: trained on personal data or not, and why; and the labels
-    the shared vocabulary gives the model."""
+    """The newest versions: trained on personal data or not; and the labels the shared
+    vocabulary gives the model."""
     versions = list(model.versions.order_by("-created_at", "-pk")[:VERSIONS_SHOWN])
-    rows = []
-    for version in versions:
-        found = personal_data(version)
-        rows.append(
-            {
-                "version": f"v{version.version}",
-                "trained on personal data": "yes" if found.trained_on_personal_data else "no",
-                "why": "; ".join(found.reasons[dv.pk] for dv in found.dataset_versions) or "-",
-            }
-        )
+    runs = runs_on_personal_data() if versions else set()
+    rows = [
+        {
+            "version": f"v{version.version}",
+            "trained on personal data": "yes" if version.training_run_id in runs else "no",
+        }
+        for version in versions
+    ]
     labels = ", ".join(a.label for a in assignments_of(model)) or "none"
     return Section(
         "Personal data and labels",
-        columns=["version", "trained on personal data", "why"],
+        columns=["version", "trained on personal data"],
         rows=rows,
-        note=f"Computed from each version's training data and its {PII_SENSITIVE} tags "
-        f"(newest {VERSIONS_SHOWN} versions). The model's labels: {labels}.",
+        note=f"Computed from each version's training data (lineage) and its {PII_SENSITIVE} "
+        f"tags, newest {VERSIONS_SHOWN} versions; which dataset versions, and their consent "
+        f"notes, are in the version's API answer and its dossier. The model's labels: {labels}.",
         empty="No version registered.",
     )
