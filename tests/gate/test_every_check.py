@@ -21,6 +21,7 @@ EVERY_DEPLOY_CHECK = [
     "required-evaluations",
     "risks-within-appetite",
     "risks-monitored",
+    "redteam-findings",
     "personal-data-safeguards",
     "no-open-critical-incident",
     "approvals-complete",
@@ -71,6 +72,7 @@ def test_every_registered_check_judges_the_request(api, pipeline, version):
     assert "Adversarial" in checks["required-evaluations"]["reason"]
     assert checks["risks-within-appetite"]["passed"] is True
     assert checks["risks-monitored"]["passed"] is True  # no linked risk at level high
+    assert checks["redteam-findings"]["passed"] is True  # no exercise has it in scope
     assert checks["no-open-critical-incident"]["passed"] is True
     assert checks["approvals-complete"]["passed"] is False
 
