@@ -8,8 +8,8 @@
 - day 1.5: an applicant writes through the card's public form that a wrongful decline
   caused real harm; the keyword makes the report critical: it opens an incident on
   loan-default in production (the version then live, from the deployment history).
-  engineer acknowledges and contains it within the hour and answers the reporter
-  publicly (status under review).
+  engineer acknowledges and contains it within the hour, answers the reporter publicly
+  (under review), resolves it three hours later and answers again (answered).
 """
 
 from accounts.demo import as_user, chapter, later
@@ -62,8 +62,8 @@ def loan_default_public_card(context):
 @chapter(days_ago=1.5)
 def public_feedback_opens_incident(context):
     """an applicant's report through the public card's form says a wrongful decline
-    caused harm: critical by keyword, it opens an incident; engineer contains it and
-    answers the reporter"""
+    caused harm: critical by keyword, it opens an incident; engineer contains and
+    resolves it and answers the reporter"""
     model = MLModel.objects.get(name="loan-default")
     if FeedbackReport.objects.filter(model=model, text=DEMO_FEEDBACK_TEXT).exists():
         return
@@ -95,4 +95,17 @@ def public_feedback_opens_incident(context):
             text="Thank you for telling us. An underwriter is reviewing your application "
             "by hand and we are checking whether others were affected.",
             status=FeedbackStatus.UNDER_REVIEW,
+        )
+        later(context, hours=3)
+        incidents.resolve(
+            incident,
+            engineer,
+            note="A stale income figure from the applicant's bank feed; re-scored by hand "
+            "and approved. No other application used a stale figure.",
+        )
+        feedback.reply(
+            report,
+            engineer,
+            text="Thank you for telling us. An underwriter re-scored your application by hand "
+            "and approved it; a stale income figure had been used. No one else was affected.",
         )
