@@ -6,6 +6,8 @@ an answer an operation already documents is kept as it is.
 """
 
 ERROR_COMPONENT = "Error"
+# for a view that declares an error answer of its own (one the hook below does not add)
+ERROR_REF = {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -32,8 +34,10 @@ _ANSWERS = {
     "400": ("Invalid input: a body, field or query parameter that cannot be read.", "all"),
     "401": ("No valid credentials.", "authenticated"),
     "403": ("The caller may see this but may not do it.", "all"),
-    "404": ("No such record, or not the caller's to see.", "detail"),
+    # a path's record, or a record a query parameter names (a lineage node, a run)
+    "404": ("No such record, or not the caller's to see.", "all"),
     "409": ("The record's state does not allow this (decided, closed, in use).", "write"),
+    "415": ("A body in a media type the operation does not read (send JSON).", "body"),
     "429": ("Too many requests; retry after the Retry-After header's seconds.", "all"),
 }
 _WRITES = {"post", "put", "patch", "delete"}
@@ -47,6 +51,8 @@ def _applies(kind: str, path: str, method: str, operation: dict) -> bool:
         return "{" in path or method in _WRITES
     if kind == "write":
         return method in _WRITES
+    if kind == "body":
+        return "requestBody" in operation
     return True
 
 
@@ -65,4 +71,4 @@ def declare_errors(result, generator, request, public):
     return result
 
 
-__all__ = ["ERROR_COMPONENT", "ERROR_SCHEMA", "declare_errors"]
+__all__ = ["ERROR_COMPONENT", "ERROR_REF", "ERROR_SCHEMA", "declare_errors"]

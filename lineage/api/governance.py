@@ -18,7 +18,9 @@ from lineage.services import NOTE_FIELDS, change_dataset_version
 class DatasetVersionSerializer(serializers.ModelSerializer):
     namespace = serializers.CharField(source="dataset.namespace.name", read_only=True)
     dataset = serializers.CharField(source="dataset.name", read_only=True)
-    producing_run = serializers.UUIDField(source="producing_run.run_id", read_only=True)
+    producing_run = serializers.UUIDField(
+        source="producing_run.run_id", read_only=True, allow_null=True
+    )
     status = serializers.ChoiceField(choices=VersionStatus.choices, required=False)
 
     class Meta:

@@ -742,7 +742,19 @@ class StatsView(LineageReadView):
     kind = "lineage-events"
 
     @extend_schema(
-        responses={200: OpenApiTypes.OBJECT},
+        responses={
+            200: {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "start": {"type": "string", "format": "date-time"},
+                        "end": {"type": "string", "format": "date-time"},
+                        "count": {"type": "integer"},
+                    },
+                },
+            }
+        },
         parameters=[OpenApiParameter("period", OpenApiTypes.STR, enum=["DAY", "WEEK"])],
     )
     def get(self, request):

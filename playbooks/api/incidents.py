@@ -5,8 +5,13 @@ serious-incident report (Art. 73) as JSON or PDF, and the JSON Schema it follows
 from django.db.models import Prefetch
 from django.http import JsonResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import status
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
@@ -14,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.base import ScopedModelViewSet
+from config.schema import ERROR_REF
 from playbooks import filtersets
 from playbooks import serious_report as reports
 from playbooks.api import serializers as s
@@ -49,6 +55,7 @@ class PlaybookViewSet(ScopedModelViewSet):
     def perform_update(self, serializer):
         self._save(serializer, serializer.instance)
 
+    @extend_schema(responses=s.PlaybookVersionSerializer(many=True))
     @action(detail=True, methods=["get"])
     def versions(self, request, pk=None):
         playbook = self.get_object()
@@ -173,7 +180,13 @@ class IncidentViewSet(ScopedModelViewSet):
         incident_service.complete_step(incident, int(step), request.user, **data)
         return self._respond(incident)
 
-    @action(detail=True, methods=["get", "post"])
+    @extend_schema(methods=["GET"], responses=s.TimelineEntrySerializer(many=True))
+    @extend_schema(
+        methods=["POST"],
+        request=inline_serializer("IncidentComment", {"text": serializers.CharField()}),
+        responses={201: s.TimelineEntrySerializer},
+    )
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
     def comments(self, request, pk=None):
         incident = self.get_object()
         if request.method == "POST":
@@ -248,7 +261,8 @@ class IncidentViewSet(ScopedModelViewSet):
             200: OpenApiResponse(
                 OpenApiTypes.OBJECT,
                 description="The report (JSON, or the PDF with format=pdf).",
-            )
+            ),
+            409: OpenApiResponse(ERROR_REF, description="The incident is not marked serious."),
         },
     )
     @report.mapping.get
@@ -285,6 +299,9 @@ class SeriousReportSchemaView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
 
-    @extend_schema(operation_id="schemas_serious_incident_report", responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="schemas_serious_incident_report",
+        responses={(200, "application/schema+json"): OpenApiTypes.OBJECT},
+    )
     def get(self, request):
         return JsonResponse(reports.report_schema(), content_type="application/schema+json")

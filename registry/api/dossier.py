@@ -153,6 +153,9 @@ class DossierSchemaView(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
 
-    @extend_schema(operation_id="schemas_dossier", responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="schemas_dossier",
+        responses={(200, "application/schema+json"): OpenApiTypes.OBJECT},
+    )
     def get(self, request):
         return JsonResponse(dossier.dossier_schema(), content_type="application/schema+json")

@@ -353,12 +353,29 @@ class FeatureSerializer(FullCleanSerializer):
         read_only_fields = ["id", "created_at", "updated_at"]
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "description": "Sent: dataset version ids or {namespace, name, version}; answered: "
+        "each version's summary (id, namespace, name, version, content_hash, status).",
+        "items": {},
+    }
+)
+class SourceDatasetVersionsField(serializers.ListField):
+    """Dataset versions in by reference, out as summaries (the OpenAPI document says both)."""
+
+    child = DatasetVersionRefField()
+
+    def to_representation(self, data):
+        return DatasetVersionSummarySerializer(data.all(), many=True).data
+
+
 class FeatureVersionSerializer(FullCleanSerializer):
     feature = VisibleSlugRelatedField(slug_field="name", queryset=Feature.objects.all())
-    source_dataset_versions = serializers.ListField(
-        child=DatasetVersionRefField(), required=False, write_only=True
+    source_dataset_versions = SourceDatasetVersionsField(required=False)
+    created_by = serializers.CharField(
+        source="created_by.username", read_only=True, allow_null=True
     )
-    created_by = serializers.CharField(source="created_by.username", read_only=True)
 
     class Meta:
         model = FeatureVersion
@@ -374,12 +391,6 @@ class FeatureVersionSerializer(FullCleanSerializer):
         ]
         read_only_fields = ["id", "created_at"]
 
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        data["source_dataset_versions"] = DatasetVersionSummarySerializer(
-            instance.source_dataset_versions.all(), many=True
-        ).data
-        return data
 
 
 # --- environments and deployments -----------------------------------------

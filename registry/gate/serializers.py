@@ -98,6 +98,7 @@ class DeploymentRequestSerializer(serializers.ModelSerializer):
     required = RequiredApprovalSerializer(many=True)
     superseded_by = serializers.IntegerField(source="superseded_by_id", allow_null=True)
     deployment = RequestDeploymentSerializer(allow_null=True)
+    pipeline_run_url = serializers.CharField(help_text="The pipeline run's URL; empty if none.")
     created_at = IsoDateTimeField()
     decided_at = IsoDateTimeField(allow_null=True)
 

@@ -332,7 +332,7 @@ class ThresholdSerializer(FullCleanSerializer):
         read_only=True,
         help_text="off, waiting (no reading yet), up, late (in the grace period) or silent.",
     )
-    next_reading_due = serializers.DateTimeField(read_only=True)
+    next_reading_due = serializers.DateTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = Threshold

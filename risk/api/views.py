@@ -143,8 +143,13 @@ class RiskViewSet(RefuseProtectedDelete, ScopedModelViewSet):
         risk = services.record_review(risk, request.user, notes=body.validated_data["notes"])
         return Response(self.get_serializer(_risk_queryset().get(pk=risk.pk)).data)
 
-    @extend_schema(request=RiskAcceptanceSerializer, responses=RiskAcceptanceSerializer(many=True))
-    @action(detail=True, methods=["get", "post"])
+    @extend_schema(methods=["GET"], responses=RiskAcceptanceSerializer(many=True))
+    @extend_schema(
+        methods=["POST"],
+        request=RiskAcceptanceSerializer,
+        responses={201: RiskAcceptanceSerializer},
+    )
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
     def acceptances(self, request, pk=None):
         """GET: this risk's acceptances. POST: ask to accept the risk until ``expires_at``."""
         risk = self.get_object()

@@ -144,8 +144,10 @@ class IncidentSerializer(FullCleanSerializer):
     playbook = VisiblePrimaryKeyRelatedField(
         queryset=Playbook.objects.all(), required=False, allow_null=True, write_only=True
     )
-    playbook_version = serializers.StringRelatedField(read_only=True)
-    model_version = serializers.SlugRelatedField(slug_field="version", read_only=True)
+    playbook_version = serializers.StringRelatedField(read_only=True, allow_null=True)
+    model_version = serializers.SlugRelatedField(
+        slug_field="version", read_only=True, allow_null=True
+    )
     deployment = ScopedPrimaryKeyRelatedField(
         queryset=Deployment.objects.select_related("model_version"),
         scope_path="model",

@@ -134,7 +134,7 @@ class ReviewSerializer(FullCleanSerializer):
 class DrillSerializer(FullCleanSerializer):
     clean_unique = False  # uniqueness: DRF's validators and the database constraints
     playbook = VisiblePrimaryKeyRelatedField(queryset=Playbook.objects.all())
-    playbook_version = serializers.StringRelatedField(read_only=True)
+    playbook_version = serializers.StringRelatedField(read_only=True, allow_null=True)
     participants = TeammateField(queryset=_users(), many=True, required=False)
     seconds_to_acknowledge = serializers.FloatField(read_only=True)
     seconds_to_contain = serializers.FloatField(read_only=True)

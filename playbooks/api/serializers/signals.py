@@ -174,9 +174,16 @@ class MapSignalSerializer(serializers.Serializer):
 
 
 class SignalSerializer(serializers.ModelSerializer):
-    model = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    model_version = serializers.SlugRelatedField(slug_field="version", read_only=True)
-    playbook_version = serializers.StringRelatedField()
+    model = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    model_version = serializers.SlugRelatedField(
+        slug_field="version", read_only=True, allow_null=True
+    )
+    playbook_version = serializers.StringRelatedField(allow_null=True)
+    # blank when the sender gave none (a plain JSON signal has no alert status or link)
+    alert_status = serializers.ChoiceField(
+        choices=[("", "None given"), *AlertStatus.choices], read_only=True
+    )
+    generator_url = serializers.CharField(read_only=True)
 
     class Meta:
         model = Signal
