@@ -37,7 +37,9 @@ class FeedbackReportSerializer(serializers.ModelSerializer):
     model = serializers.SlugRelatedField(slug_field="name", read_only=True)
     environment = serializers.SlugRelatedField(slug_field="name", read_only=True)
     version = serializers.SerializerMethodField()
-    submitted_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    submitted_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     replied_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     triage = serializers.SerializerMethodField()
     incident = serializers.SerializerMethodField()
