@@ -40,7 +40,9 @@ class FeedbackReportSerializer(serializers.ModelSerializer):
     submitted_by = serializers.SlugRelatedField(
         slug_field="username", read_only=True, allow_null=True
     )
-    replied_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    replied_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     triage = serializers.SerializerMethodField()
     incident = serializers.SerializerMethodField()
     investigation_task = serializers.SerializerMethodField()
