@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @contextmanager
 def serve(log_path: Path, *, workers: int = 2, **env_overrides: str):
     """Serve on a free 127.0.0.1 port (``workers`` sync workers, the app loaded before
-    forking, DEBUG off, eager Celery as in the embedded default); yield the base URL.
+    forking, DEBUG off, eager Celery as in the embedded default unless ``CELERY_BROKER_URL``
+    is given); yield the base URL.
     The data a test wants the server to see must be committed (a transactional test)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -36,7 +37,8 @@ def serve(log_path: Path, *, workers: int = 2, **env_overrides: str):
         EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
         **env_overrides,
     )
-    env.pop("CELERY_BROKER_URL", None)
+    if "CELERY_BROKER_URL" not in env_overrides:
+        env.pop("CELERY_BROKER_URL", None)
     server = subprocess.Popen(
         [
             str(Path(sys.executable).with_name("gunicorn")),
