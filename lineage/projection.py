@@ -30,6 +30,7 @@ from audit.services import record, record_many
 from lineage.choices import TERMINAL_RUN_STATES, EventKind
 from lineage.models import (
     ColumnLineage,
+    Dataset,
     DatasetSymlink,
     DatasetVersion,
     Job,
@@ -48,7 +49,9 @@ from lineage.services import (
     _column_lineage_inputs,
     _lifecycle,
     _merge_facets,
+    _set_pks,
     _version_facet,
+    compiled,
     content_hash_of,
     ensure_datasets,
     ensure_jobs,
@@ -56,10 +59,14 @@ from lineage.services import (
     event_hash,
     insert_returning,
     job_version_uuid,
+    materialise,
     parse_time,
     pg_array_type,
     pg_execute,
     pg_execute_together,
+    pg_insert_statement,
+    pg_pipeline,
+    pg_prep,
     run_uuid,
 )
 from lineage.signals import run_lineage_changed
@@ -120,6 +127,11 @@ def _io(event: dict) -> tuple[list, list]:
     return list(event.get("inputs") or []), list(event.get("outputs") or [])
 
 
+def _location(job_facets: dict | None) -> str:
+    """The job's source code location, part of its version's identity."""
+    return str(((job_facets or {}).get("sourceCodeLocation") or {}).get("url") or "")[:2048]
+
+
 def _parent(event: dict) -> tuple[dict, dict]:
     """The ``parent`` run facet (``parentRun``: older Airflow integrations' name), as
     ``(parent facet, parent job)``, both empty unless well formed."""
@@ -164,7 +176,7 @@ def update_rows(
         current = getattr(obj, f.attname)
         if f.name in kept and current == before.get(obj.pk, {}).get(f.name, _MISSING):
             return None  # unchanged: the column keeps its value
-        return f.get_db_prep_save(current, connection)
+        return pg_prep(f, current)
 
     params = [[obj.pk for obj in objs]]
     params += [[value(obj, f) for obj in objs] for f in fields]
@@ -194,9 +206,10 @@ _MISSING = object()
 # --- raw events -------------------------------------------------------------------------
 
 
-def _store_raw(items: list[_Item]) -> None:
+def _store_raw(items: list[_Item], known: _Known | None = None) -> None:
     """Insert the raw events; an event whose body is already stored (or appears earlier
-    in the batch) is a duplicate. The unique constraint on the body hash decides."""
+    in the batch) is a duplicate. The unique constraint on the body hash decides.
+    With ``known`` (PostgreSQL), its reads travel in the same round trip."""
     first: dict[str, _Item] = {}
     rows = []
     for item in items:
@@ -219,7 +232,14 @@ def _store_raw(items: list[_Item]) -> None:
             producer=str(event.get("producer") or "")[:2048],
         )
         rows.append(item.raw)
-    inserted = {key[0] for key in insert_returning(rows, ("body_hash",))}
+    if known is None:
+        inserted = {key[0] for key in insert_returning(rows, ("body_hash",))}
+    else:
+        answers = pg_pipeline(
+            [(*pg_insert_statement(rows, ("body_hash",)), True), *known.statements()]
+        )
+        inserted = {key[0] for key in _set_pks(rows, ("body_hash",), answers[0])}
+        known.take(answers[1:])
     conflicted = [row for row in rows if row.body_hash not in inserted]
     if conflicted:
         existing = {
@@ -256,20 +276,147 @@ def project_events(events: list[dict]) -> list[IngestResult]:
         items.append(_Item(index, event, event_kind(event), moment))
     if not items:
         return []
-    _store_raw(items)
+    known = _Known(items) if connection.vendor == "postgresql" else None
+    _store_raw(items, known)
     new = [item for item in items if item.created]
     versions: dict = {}  # (dataset id, version) -> DatasetVersion, shared by the items
     for item in items:
         item.versions = versions
     if new:
-        _Projection(new, versions).run()
+        _Projection(new, versions, known).run()
     return [item.result() for item in items]
 
 
+class _Known:
+    """The rows the batch names that exist already (namespaces, jobs, datasets, the
+    versions it names, the latest version of each dataset it reads without naming one,
+    the jobs' current versions), read in the round trip that stores the raw events, so
+    the projection reads none of them again: a row missing here does not exist."""
+
+    def __init__(self, items: list[_Item]):
+        jobs: set = set()
+        datasets: set = set()
+        self.version_keys: set = set()  # (dataset key, version)
+        self.unversioned: set = set()  # dataset keys read without a version
+        self.job_version_keys: set = set()  # (job key, version) of the runs' likely versions
+        for item in items:
+            event = item.event
+            inputs, outputs = _io(event)
+            datasets.update(_key(d) for d in inputs + outputs)
+            if item.kind != EventKind.DATASET:
+                jobs.add(_key(event["job"]))
+            if item.kind == EventKind.RUN:
+                _, parent_job = _parent(event)
+                if parent_job:
+                    jobs.add(_key(parent_job))
+                datasets.update(_column_lineage_inputs(outputs))
+            if item.kind == EventKind.JOB:
+                continue
+            for spec in outputs:
+                version = _version_facet(spec)
+                if version is None and item.kind == EventKind.RUN:
+                    version = str(run_uuid(event["run"]["runId"]))
+                if version is not None:
+                    self.version_keys.add((_key(spec), version))
+            for spec in inputs:
+                version = _version_facet(spec)
+                if version:
+                    self.version_keys.add((_key(spec), version))
+                else:
+                    self.unversioned.add(_key(spec))
+            if (
+                item.kind == EventKind.RUN
+                and str(event.get("eventType") or "")[:16] in TERMINAL_RUN_STATES
+            ):  # its version if the run's edges are this event's (the job's facets as sent)
+                key = _key(event["job"])
+                job = Job(namespace=Namespace(name=key[0]), name=key[1])
+                location = _location(event["job"].get("facets"))
+                ins = sorted({_key(d) for d in inputs})
+                outs = sorted({_key(d) for d in outputs})
+                self.job_version_keys.add((key, job_version_uuid(job, location, ins, outs)))
+        self.job_keys, self.dataset_keys = jobs, datasets
+        self.namespace_names = {ns for ns, _ in jobs | datasets}
+        self.queries: list = []
+
+    @staticmethod
+    def _named(keys: set, prefix: str = "") -> dict:
+        return {
+            f"{prefix}namespace__name__in": sorted({ns for ns, _ in keys}),
+            f"{prefix}name__in": sorted({name for _, name in keys}),
+        }
+
+    def statements(self) -> list[tuple[str, list, bool]]:
+        wanted = [("namespaces", Namespace.objects.filter(name__in=sorted(self.namespace_names)))]
+        if self.job_keys:
+            jobs = Job.objects.filter(**self._named(self.job_keys))
+            wanted += [
+                ("jobs", jobs),
+                ("job_versions", JobVersion.objects.filter(pk__in=jobs.values("current_version"))),
+            ]
+        if self.job_version_keys:
+            likely = JobVersion.objects.filter(
+                **self._named({key for key, _ in self.job_version_keys}, "job__"),
+                version__in=sorted({version for _, version in self.job_version_keys}),
+            )
+            wanted.append(("likely_job_versions", likely))
+        if self.dataset_keys:
+            wanted.append(("datasets", Dataset.objects.filter(**self._named(self.dataset_keys))))
+        if self.version_keys:
+            versions = DatasetVersion.objects.filter(
+                **self._named({key for key, _ in self.version_keys}, "dataset__"),
+                version__in=sorted({version for _, version in self.version_keys}),
+            )
+            wanted.append(("versions", versions))
+        if self.unversioned:
+            latest = (
+                DatasetVersion.objects.filter(**self._named(self.unversioned, "dataset__"))
+                .order_by("dataset_id", "-created_at", "-pk")
+                .distinct("dataset_id")  # one row per dataset, not every version
+            )
+            wanted.append(("latest", latest))
+        statements = []
+        for name, queryset in wanted:
+            sql, params, compiler = compiled(queryset)
+            self.queries.append((name, compiler))
+            statements.append((sql, params, False))
+        return statements
+
+    def take(self, answers: list) -> None:
+        rows = {
+            name: materialise(compiler, found)
+            for (name, compiler), found in zip(self.queries, answers, strict=True)
+        }
+        self.namespaces = {ns.name: ns for ns in rows["namespaces"]}
+        ns_names = {ns.pk: ns.name for ns in rows["namespaces"]}
+
+        def by_key(found, keys):
+            named = {(ns_names.get(row.namespace_id), row.name): row for row in found}
+            return {key: row for key, row in named.items() if key in keys}
+
+        self.jobs = by_key(rows.get("jobs", []), self.job_keys)
+        self.datasets = by_key(rows.get("datasets", []), self.dataset_keys)
+        dataset_keys = {row.pk: key for key, row in self.datasets.items()}
+        self.versions = {
+            (row.dataset_id, row.version): row
+            for row in rows.get("versions", [])
+            if (dataset_keys.get(row.dataset_id), row.version) in self.version_keys
+        }
+        self.latest = {
+            row.dataset_id: row
+            for row in rows.get("latest", [])
+            if dataset_keys.get(row.dataset_id) in self.unversioned
+        }
+        self.job_versions = {
+            (row.job_id, row.version): row
+            for row in rows.get("job_versions", []) + rows.get("likely_job_versions", [])
+        }
+
+
 class _Projection:
-    def __init__(self, items: list[_Item], versions: dict):
+    def __init__(self, items: list[_Item], versions: dict, known: _Known | None = None):
         self.items = items
         self.versions = versions
+        self.known = known
 
     def run(self) -> None:
         self._named_rows()
@@ -344,9 +491,12 @@ class _Projection:
             for key, facets in event_facets.items():
                 dataset_facets.setdefault(key, facets)
             dataset_keys.update(event_facets)
-        self.namespaces = ensure_namespaces(ns_names)
-        self.jobs = ensure_jobs(job_keys, self.namespaces, job_facets)
-        self.datasets = ensure_datasets(dataset_keys, self.namespaces, dataset_facets)
+        known = self.known
+        self.namespaces = ensure_namespaces(ns_names, known and known.namespaces)
+        self.jobs = ensure_jobs(job_keys, self.namespaces, job_facets, known and known.jobs)
+        self.datasets = ensure_datasets(
+            dataset_keys, self.namespaces, dataset_facets, known and known.datasets
+        )
         self.dataset_before = {
             row.pk: tuple(getattr(row, f) for f in _DATASET_STATE) for row in self.datasets.values()
         }
@@ -459,15 +609,20 @@ class _Projection:
                     explicit.add((self.datasets[_key(spec)].pk, version))
                 else:
                     unversioned_datasets.add(self.datasets[_key(spec)].pk)
-        found = self._fetch_versions(explicit)
+        known = self.known
+        if known is None:
+            found = self._fetch_versions(explicit)
+        else:  # read with the raw events; a version of a dataset new here does not exist
+            found = {key: row for key, row in known.versions.items() if key in explicit}
         latest: dict = {}
         already: dict = {}
         if unversioned_datasets:
-            newest = DatasetVersion.objects.filter(dataset_id__in=unversioned_datasets).order_by(
-                "dataset_id", "-created_at", "-pk"
-            )
-            if connection.vendor == "postgresql":
-                newest = newest.distinct("dataset_id")  # one row per dataset, not every version
+            if known is not None:
+                newest = [known.latest[pk] for pk in unversioned_datasets if pk in known.latest]
+            else:
+                newest = DatasetVersion.objects.filter(
+                    dataset_id__in=unversioned_datasets
+                ).order_by("dataset_id", "-created_at", "-pk")
             for row in newest:
                 if row.dataset_id not in latest:
                     latest[row.dataset_id] = row.version
@@ -626,8 +781,7 @@ class _Projection:
             run_edges[0].update(_key(spec) for _, spec in item.inputs)
             run_edges[1].update(_key(spec) for _, spec in item.outputs)
             if item.raw.event_type in TERMINAL_RUN_STATES:
-                facets = event["job"].get("facets") or job.facets or {}
-                location = str((facets.get("sourceCodeLocation") or {}).get("url") or "")[:2048]
+                location = _location(event["job"].get("facets") or job.facets)
                 ins, outs = sorted(run_edges[0]), sorted(run_edges[1])
                 key = (job.pk, job_version_uuid(job, location, ins, outs))
                 self.job_versions.setdefault(
@@ -754,7 +908,11 @@ class _Projection:
             )
             return {(r.job_id, r.version): r for r in rows if (r.job_id, r.version) in wanted}
 
-        by_key = fetch(self.job_versions.keys())  # a recurring job's version is known
+        wanted = set(self.job_versions)
+        current = self.known.job_versions if self.known is not None else {}
+        by_key = {key: current[key] for key in wanted if key in current}  # a recurring job's
+        if wanted - by_key.keys():  # version is mostly its current one, read with the events
+            by_key.update(fetch(wanted - by_key.keys()))
         missing = [key for key in self.job_versions if key not in by_key]
         if missing:
             rows = [

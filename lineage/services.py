@@ -20,8 +20,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import orjson
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils.dateparse import parse_datetime
 
 from accounts.permissions import may_any
@@ -60,7 +61,55 @@ class IngestResult:
 
 
 def canonical_json(event: dict) -> str:
+    """Sorted keys, no whitespace, UTF-8 as is. orjson writes the same text as the
+    standard library but for floats (their notation differs), so a document holding
+    one (or anything but plain JSON values) is written by the standard library."""
+    if not _has_float(event):
+        try:
+            return orjson.dumps(event, option=orjson.OPT_SORT_KEYS).decode()
+        except TypeError:  # an integer beyond 64 bits, a lone surrogate
+            pass
     return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+_PLAIN = (str, int, bool, type(None))
+
+
+def _has_float(value) -> bool:
+    """True when ``value`` holds a float, or anything but dicts, lists, strings,
+    integers, booleans and None (exact types)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            if any(type(key) is not str for key in item):
+                return True
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+        elif kind not in _PLAIN:
+            return True
+    return False
+
+
+def fast_json(value) -> bytes | str:
+    """JSON for a JSON column: orjson, else (an integer beyond 64 bits...) the standard
+    library; the database keeps the same value from either."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value)
+
+
+def pg_prep(field, value):
+    """``field.get_db_prep_save(value)`` for the intake's PostgreSQL statements, a JSON
+    column (of no custom encoder) encoded by ``fast_json``."""
+    if isinstance(field, models.JSONField) and field.encoder is None and value is not None:
+        from psycopg.types.json import Jsonb
+
+        return Jsonb(field.get_prep_value(value), dumps=fast_json)
+    return field.get_db_prep_save(value, connection)
 
 
 def event_hash(event: dict) -> str:
@@ -133,7 +182,59 @@ def pg_execute(sql: str, params: list) -> list:
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params)  # errors become Django's (IntegrityError, DataError...)
+        _log_round_trip(sql)
         return cursor.fetchall() if cursor.description else []
+
+
+def _log_round_trip(sql: str) -> None:
+    """Count a statement sent past Django's cursor where Django counts its own (debug,
+    ``CaptureQueriesContext``), so the intake's query-count bounds see every round trip."""
+    if connection.queries_logged:
+        connection.queries_log.append({"sql": sql, "time": "0.000"})
+
+
+def pg_pipeline(statements: list[tuple[str, list, bool]]) -> list[list]:
+    """Run independent statements on PostgreSQL in one round trip (psycopg's pipeline
+    mode), in order, in the caller's transaction; the rows of each, in order.
+
+    Each statement is ``(sql, params, server_bound)``: server-bound ones take
+    ``%b`` arrays (as ``pg_execute``), the others are SQL compiled by Django's
+    ORM (``%s`` placeholders, bound client-side as Django's own cursor does).
+    """
+    import psycopg
+
+    connection.ensure_connection()
+    conn = connection.connection
+    cursors = []
+    try:
+        with connection.wrap_database_errors:
+            with conn.pipeline():
+                for sql, params, server_bound in statements:
+                    cursor = psycopg.Cursor(conn) if server_bound else psycopg.ClientCursor(conn)
+                    cursors.append(cursor)
+                    cursor.execute(sql, params)
+            _log_round_trip("; ".join(sql for sql, _, _ in statements))
+            return [cursor.fetchall() if cursor.description else [] for cursor in cursors]
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+def compiled(queryset) -> tuple[str, list, object]:
+    """``(sql, params, compiler)`` of a plain queryset of one model, for ``pg_pipeline``;
+    ``materialise`` turns its rows into instances as the ORM would."""
+    compiler = queryset.query.get_compiler(using=queryset.db)
+    sql, params = compiler.as_sql()
+    return sql, list(params), compiler
+
+
+def materialise(compiler, rows) -> list:
+    """Model instances of ``rows`` read with the SQL of ``compiled`` (converters applied)."""
+    model = compiler.query.model
+    names = [column.target.attname for column, _, _ in compiler.select[: compiler.col_count]]
+    return [
+        model.from_db(connection.alias, names, row) for row in compiler.results_iter(results=[rows])
+    ]
 
 
 def pg_array_type(field) -> str:
@@ -170,21 +271,10 @@ def insert_returning(
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     key_columns = [meta.get_field(name).column for name in key_fields]
     if connection.vendor == "postgresql":
-        rows = [
-            [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields] for obj in objs
-        ]
-        qn = connection.ops.quote_name
-        arrays = ", ".join(f"%b::{pg_array_type(f)}" for f in fields)
-        sql = (
-            f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608
-            f"SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING"
-        )
-        params = [list(column) for column in zip(*rows, strict=True)]
+        sql, params = pg_insert_statement(objs, key_fields, returning=returning)
         if not returning and defer is not None:
             defer.append((sql, params))
             return {}
-        if returning:
-            sql += f" RETURNING {', '.join(qn(c) for c in [meta.pk.column, *key_columns])}"
         found = pg_execute(sql, params)
         return _set_pks(objs, key_fields, found) if returning else {}
     per_statement = max(1, _MAX_PARAMS // len(fields))
@@ -208,6 +298,24 @@ def insert_returning(
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return _set_pks(objs, key_fields, rows) if returning else {}
+
+
+def pg_insert_statement(objs, key_fields: tuple[str, ...] = (), *, returning=True):
+    """``(sql, params)`` of ``insert_returning``'s PostgreSQL statement (one array per
+    column, ``ON CONFLICT DO NOTHING``, ``RETURNING`` the pk and ``key_fields``)."""
+    meta = type(objs[0])._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    rows = [[pg_prep(f, f.pre_save(obj, True)) for f in fields] for obj in objs]
+    qn = connection.ops.quote_name
+    arrays = ", ".join(f"%b::{pg_array_type(f)}" for f in fields)
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608
+        f"SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING"
+    )
+    if returning:
+        columns = [meta.pk.column, *(meta.get_field(name).column for name in key_fields)]
+        sql += f" RETURNING {', '.join(qn(c) for c in columns)}"
+    return sql, [list(column) for column in zip(*rows, strict=True)]
 
 
 def _set_pks(objs, key_fields, rows) -> dict[tuple, int]:
@@ -279,12 +387,17 @@ def _remember(kind: str, rows: dict) -> None:
         cache.rows.update({(kind, key): row for key, row in rows.items()})
 
 
-def ensure_namespaces(names) -> dict[str, Namespace]:
-    hits, names = _cached("namespace", set(names))
+def ensure_namespaces(names, known: dict | None = None) -> dict[str, Namespace]:
+    """Namespaces by name, created when missing. ``known``: the rows already read by
+    name (a name it lacks does not exist), so they are not read again."""
+    hits, names = _cached("namespace", set(names)) if known is None else ({}, set(names))
     found = dict(hits)
     if not names:
         return found
-    found.update({ns.name: ns for ns in Namespace.objects.filter(name__in=names)})
+    if known is None:
+        found.update({ns.name: ns for ns in Namespace.objects.filter(name__in=names)})
+    else:
+        found.update({name: known[name] for name in names if name in known})
     missing = names - found.keys()
     if missing:
         created = [Namespace(name=n) for n in sorted(missing)]
@@ -297,13 +410,18 @@ def ensure_namespaces(names) -> dict[str, Namespace]:
 
 
 def _ensure_named(
-    model, keys: set[tuple[str, str]], namespaces: dict[str, Namespace], facets=None
+    model,
+    keys: set[tuple[str, str]],
+    namespaces: dict[str, Namespace],
+    facets=None,
+    known: dict | None = None,
 ) -> dict:
-    """Datasets or jobs by ``(namespace name, name)``, created (with ``facets``) when missing."""
+    """Datasets or jobs by ``(namespace name, name)``, created (with ``facets``) when missing.
+    ``known``: the rows already read by key (a key it lacks does not exist)."""
     if not keys:
         return {}
     kind = model._meta.model_name
-    hits, keys = _cached(kind, keys)
+    hits, keys = _cached(kind, keys) if known is None else ({}, keys)
     if not keys:
         return hits
     facets = facets or {}
@@ -319,7 +437,7 @@ def _ensure_named(
         found = {(namespaces_by_id[row.namespace_id], row.name): row for row in rows}
         return {key: row for key, row in found.items() if key in wanted}
 
-    found = fetch(keys)
+    found = fetch(keys) if known is None else {key: known[key] for key in keys if key in known}
     missing = keys - found.keys()
     if missing:
         created = [
@@ -338,12 +456,12 @@ def _ensure_named(
     return {**hits, **found}
 
 
-def ensure_datasets(keys, namespaces, facets=None) -> dict[tuple[str, str], Dataset]:
-    return _ensure_named(Dataset, set(keys), namespaces, facets)
+def ensure_datasets(keys, namespaces, facets=None, known=None) -> dict[tuple[str, str], Dataset]:
+    return _ensure_named(Dataset, set(keys), namespaces, facets, known)
 
 
-def ensure_jobs(keys, namespaces, facets=None) -> dict[tuple[str, str], Job]:
-    return _ensure_named(Job, set(keys), namespaces, facets)
+def ensure_jobs(keys, namespaces, facets=None, known=None) -> dict[tuple[str, str], Job]:
+    return _ensure_named(Job, set(keys), namespaces, facets, known)
 
 
 def _merge_facets(current: dict, new: dict | None, *, newer: bool) -> dict:

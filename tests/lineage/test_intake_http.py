@@ -11,7 +11,7 @@ import pytest
 from lineage.choices import RunState
 from lineage.models import LineageEvent, Run
 from tests.conftest import token_client
-from tests.lineage.factories import dataset, facet, run_event
+from tests.lineage.factories import dataset, facet, run_event, schema_facet
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/lineage"
@@ -278,3 +278,29 @@ def test_an_event_with_thousands_of_datasets_is_stored(pipeline):
     run = Run.objects.get()
     assert run.inputs.count() == 6000
     assert run.outputs.count() == 6000
+
+
+def test_one_event_costs_a_bounded_number_of_round_trips(pipeline):
+    """Every statement counts, those sent past Django's cursor included (PostgreSQL's
+    multi-row statements; the raw event and the reads of what it names share one
+    round trip there): a recurring run event of a known job and datasets."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def event(n):
+        return run_event(
+            job="etl",
+            inputs=[dataset("raw", schema=schema_facet("id")), dataset("shared")],
+            outputs=[dataset("clean", version="day-1")],
+            minutes=n,
+        )
+
+    for n in range(2):  # the job, the datasets, the version and the job version exist
+        assert pipeline.post(URL, event(n), format="json").status_code == 201
+    with CaptureQueriesContext(connection) as queries:
+        response = pipeline.post(URL, event(5), format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["stored"] is True
+    sent = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+    bound = 7 if connection.vendor == "postgresql" else 18
+    assert len(sent) <= bound, "\n".join(s[:120] for s in sent)
