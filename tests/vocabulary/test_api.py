@@ -304,3 +304,22 @@ def test_a_classification_made_exclusive_with_doubled_records_is_refused(api, ad
     )
     assert refused.status_code == 400
     assert "mutually_exclusive" in refused.json()["fields"]
+
+
+def test_a_risk_is_labelled_by_its_team_and_found_only_by_those_who_see_it(
+    api, owner, outsider, board, team
+):
+    from tests.risk.factories import make_risk
+
+    risk = make_risk(team, owner, title="Bureau data reused beyond consent")
+    body = {"target_type": "risk", "target_id": risk.pk, "tag": "AnnexIII.EssentialServices"}
+    assert api(outsider).post("/api/tag-assignments/", body, format="json").status_code == 400
+    assert api(owner).post("/api/tag-assignments/", body, format="json").status_code == 201
+    query = "/api/search?tag=AnnexIII.EssentialServices&target_type=risk"
+    assert [h["title"] for h in api(board).get(query).json()["results"]] == [str(risk)]
+    assert api(outsider).get(query).json() == {
+        "count": 0,
+        "next": None,
+        "previous": None,
+        "results": [],
+    }
