@@ -64,6 +64,7 @@ class PrivatePostgres:
         self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
     def _run(self, *args: str, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
+        kwargs.setdefault("timeout", 600)  # a hung tool fails the test, not the run
         done = subprocess.run([*self.as_user, *args], capture_output=True, text=True, **kwargs)
         if check and done.returncode:
             raise AssertionError(f"{args[0]} failed ({done.returncode}): {done.stderr[-2000:]}")
@@ -98,7 +99,9 @@ class PrivatePostgres:
     def restart(self) -> None:
         """``pg_ctl restart -m fast``: every connection is cut, the server comes back."""
         options = (self.data / "pg_options").read_text()
-        self._pg_ctl("restart", "-m", "fast", "-w", "-o", options)
+        # with a log file: otherwise the server keeps this command's output pipes open
+        log = str(self.folder / "server.log")
+        self._pg_ctl("restart", "-m", "fast", "-w", "-o", options, "-l", log)
 
     def stop(self) -> None:
         self._run(
@@ -124,6 +127,7 @@ class PrivatePostgres:
             + list(args),
             check=True,
             capture_output=True,
+            timeout=600,
         )
 
 
@@ -173,6 +177,7 @@ class PrivateRedis:
 def manage(database_url: str, *args: str, env: dict | None = None, **kwargs):
     """``manage.py`` on the private cluster, as production runs it (DEBUG off)."""
     check = kwargs.pop("check", True)
+    kwargs.setdefault("timeout", 900)
     done = subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
