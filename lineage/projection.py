@@ -287,6 +287,53 @@ def project_events(events: list[dict]) -> list[IngestResult]:
     return [item.result() for item in items]
 
 
+_READS: dict = {}
+
+
+def _read_sql(name: str) -> tuple[str, object]:
+    """``(sql, compiler)`` of one of ``_Known``'s reads: the ORM's column list (and, from
+    its compiler, the conversion of the rows), the rest written once here."""
+    if name not in _READS:
+        qn = connection.ops.quote_name
+        model = {
+            "namespaces": Namespace,
+            "jobs": Job,
+            "datasets": Dataset,
+            "job_versions": JobVersion,
+            "likely_job_versions": JobVersion,
+            "versions": DatasetVersion,
+            "latest": DatasetVersion,
+        }[name]
+        select, _, compiler = compiled(model.objects.order_by())
+        table = qn(model._meta.db_table)
+        ns, job, ds = (qn(m._meta.db_table) for m in (Namespace, Job, Dataset))
+        names = "n.name = ANY(%s::text[]) AND {0}.name = ANY(%s::text[])"
+        if name == "namespaces":
+            sql = f"{select} WHERE {table}.name = ANY(%s::text[])"
+        elif name in ("jobs", "datasets"):
+            sql = f"{select} JOIN {ns} n ON n.id = {table}.namespace_id WHERE {names.format(table)}"
+        elif name == "job_versions":
+            sql = (
+                f"{select} WHERE {table}.id IN (SELECT j.current_version_id FROM {job} j "  # noqa: S608
+                f"JOIN {ns} n ON n.id = j.namespace_id WHERE {names.format('j')})"
+            )
+        else:
+            parent, column, kind = (
+                (job, "job_id", "uuid") if model is JobVersion else (ds, "dataset_id", "text")
+            )
+            sql = (
+                f"{select} JOIN {parent} p ON p.id = {table}.{column} "
+                f"JOIN {ns} n ON n.id = p.namespace_id WHERE {names.format('p')}"
+            )
+            if name == "latest":  # one row per dataset: its newest version
+                sql = sql.replace("SELECT ", f"SELECT DISTINCT ON ({table}.dataset_id) ", 1)
+                sql += f" ORDER BY {table}.dataset_id, {table}.created_at DESC, {table}.id DESC"
+            else:
+                sql += f" AND {table}.version = ANY(%s::{kind}[])"
+        _READS[name] = (sql, compiler)
+    return _READS[name]
+
+
 class _Known:
     """The rows the batch names that exist already (namespaces, jobs, datasets, the
     versions it names, the latest version of each dataset it reads without naming one,
@@ -339,46 +386,32 @@ class _Known:
         self.queries: list = []
 
     @staticmethod
-    def _named(keys: set, prefix: str = "") -> dict:
-        return {
-            f"{prefix}namespace__name__in": sorted({ns for ns, _ in keys}),
-            f"{prefix}name__in": sorted({name for _, name in keys}),
-        }
+    def _names(keys: set) -> list:
+        return [sorted({ns for ns, _ in keys}), sorted({name for _, name in keys})]
 
     def statements(self) -> list[tuple[str, list, bool]]:
-        wanted = [("namespaces", Namespace.objects.filter(name__in=sorted(self.namespace_names)))]
+        """The reads, as SQL of a fixed text per shape (arrays bound by the server)."""
+        wanted = [("namespaces", [sorted(self.namespace_names)])]
         if self.job_keys:
-            jobs = Job.objects.filter(**self._named(self.job_keys))
-            wanted += [
-                ("jobs", jobs),
-                ("job_versions", JobVersion.objects.filter(pk__in=jobs.values("current_version"))),
-            ]
+            wanted += [("jobs", self._names(self.job_keys))]
+            wanted += [("job_versions", self._names(self.job_keys))]
         if self.job_version_keys:
-            likely = JobVersion.objects.filter(
-                **self._named({key for key, _ in self.job_version_keys}, "job__"),
-                version__in=sorted({version for _, version in self.job_version_keys}),
-            )
-            wanted.append(("likely_job_versions", likely))
+            jobs = {key for key, _ in self.job_version_keys}
+            versions = sorted({version for _, version in self.job_version_keys})
+            wanted.append(("likely_job_versions", [*self._names(jobs), versions]))
         if self.dataset_keys:
-            wanted.append(("datasets", Dataset.objects.filter(**self._named(self.dataset_keys))))
+            wanted.append(("datasets", self._names(self.dataset_keys)))
         if self.version_keys:
-            versions = DatasetVersion.objects.filter(
-                **self._named({key for key, _ in self.version_keys}, "dataset__"),
-                version__in=sorted({version for _, version in self.version_keys}),
-            )
-            wanted.append(("versions", versions))
+            datasets = {key for key, _ in self.version_keys}
+            versions = sorted({version for _, version in self.version_keys})
+            wanted.append(("versions", [*self._names(datasets), versions]))
         if self.unversioned:
-            latest = (
-                DatasetVersion.objects.filter(**self._named(self.unversioned, "dataset__"))
-                .order_by("dataset_id", "-created_at", "-pk")
-                .distinct("dataset_id")  # one row per dataset, not every version
-            )
-            wanted.append(("latest", latest))
+            wanted.append(("latest", self._names(self.unversioned)))
         statements = []
-        for name, queryset in wanted:
-            sql, params, compiler = compiled(queryset)
+        for name, params in wanted:
+            sql, compiler = _read_sql(name)
             self.queries.append((name, compiler))
-            statements.append((sql, params, False))
+            statements.append((sql, params, True))
         return statements
 
     def take(self, answers: list) -> None:
