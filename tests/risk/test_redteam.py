@@ -447,3 +447,35 @@ def test_lists_read_a_bounded_number_of_queries(
         findings = auditor.get(FINDINGS)
     assert len(exercises.json()["results"]) == 6
     assert len(findings.json()["results"]) == 6
+
+
+def test_a_revoked_acceptance_opens_the_finding_and_blocks_again(client_for, people, version):
+    carol = client_for(people["carol"])
+    exercise = create_exercise(carol, version)
+    finding = carol.post(FINDINGS, finding_body(exercise["id"]), format="json").json()
+    expires = (timezone.now() + timedelta(days=30)).isoformat()
+    acceptance = carol.post(
+        f"/api/risks/{finding['risk']}/acceptances/",
+        {"justification": "An output filter until the fix ships.", "expires_at": expires},
+        format="json",
+    ).json()
+    for name in ("alice", "bob"):
+        client_for(people[name]).post(
+            f"/api/risk-acceptances/{acceptance['id']}/approve/", {}, format="json"
+        )
+    assert carol.get(f"{FINDINGS}{finding['id']}/").json()["status"] == "accepted"
+
+    revoked = carol.post(
+        f"/api/risk-acceptances/{acceptance['id']}/revoke/",
+        {"reason": "The filter misses the French variant."},
+        format="json",
+    )
+
+    assert revoked.status_code == 200, revoked.json()
+    assert carol.get(f"{FINDINGS}{finding['id']}/").json()["status"] == "open"
+    assert AuditEvent.objects.filter(
+        action="redteam.finding.open", object_id=str(finding["id"])
+    ).exists()
+    assert (
+        check(ask(client_for(people["ci"]), version).json(), "redteam-findings")["passed"] is False
+    )
