@@ -101,15 +101,21 @@ def upstream_version_ids(
 
 
 def upstream_versions(
-    run_ids: Iterable[int], as_of: datetime | None = None, *, depth: int | None = None
+    run_ids: Iterable[int],
+    as_of: datetime | None = None,
+    *,
+    depth: int | None = None,
+    annotations: dict | None = None,
 ) -> list[DatasetVersion]:
     """Every dataset version the runs (``Run.pk``) were built from, transitively.
 
-    The registry uses it for "what data trained this model version?".
+    The registry uses it for "what data trained this model version?"; ``annotations``
+    (expressions over a dataset version) are read in the same statement.
     """
     ids = upstream_version_ids(run_ids, depth=depth, as_of=as_of)
     return list(
         DatasetVersion.objects.filter(pk__in=ids.keys())
+        .annotate(**(annotations or {}))
         .select_related("dataset__namespace", "producing_run")
         .order_by("dataset__namespace__name", "dataset__name", "-created_at")
     )

@@ -45,6 +45,9 @@ register_target(
 register_target("feature", "registry.Feature")
 
 
+MISSING = object()
+
+
 @dataclass
 class PersonalData:
     """Which of a version's training dataset versions are personal data, and why."""
@@ -60,8 +63,19 @@ class PersonalData:
 def personal_data_among(dataset_versions, *, as_of: datetime | None = None) -> PersonalData:
     """The dataset versions of ``dataset_versions`` tagged ``PII.Sensitive`` (on the
     version, its dataset or a column of it): one query for the tags (none without a
-    ``PII.Sensitive`` tag or dataset versions)."""
+    ``PII.Sensitive`` tag or dataset versions; none either when they were read with
+    ``services.training_data``, which loads what is asked here with them)."""
     dataset_versions = list(dataset_versions)
+    if dataset_versions and all(
+        getattr(dv, services.PERSONAL_DATA_AS_OF, MISSING) == as_of for dv in dataset_versions
+    ):
+        on_version = {dv.pk for dv in dataset_versions if getattr(dv, services.TAGGED_PERSONAL)}
+        on_dataset = {
+            dv.dataset_id: getattr(dv, services.TAGGED_PERSONAL_FIELDS)
+            for dv in dataset_versions
+            if getattr(dv, services.TAGGED_PERSONAL_FIELDS)
+        }
+        return _found(dataset_versions, on_version, on_dataset)
     tag = tag_named(PII_SENSITIVE)
     if tag is None or not dataset_versions:
         return PersonalData()
@@ -83,6 +97,12 @@ def personal_data_among(dataset_versions, *, as_of: datetime | None = None) -> P
             on_version.add(object_id)
         else:
             on_dataset.setdefault(object_id, []).append(column)
+    return _found(dataset_versions, on_version, on_dataset)
+
+
+def _found(dataset_versions, on_version: set, on_dataset: dict) -> PersonalData:
+    """``on_version``: ids of the dataset versions tagged; ``on_dataset``: dataset id ->
+    the fields tagged on it ("" for the whole dataset)."""
     found = PersonalData()
     for dv in dataset_versions:
         if dv.pk in on_version:

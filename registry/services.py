@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from accounts import notify
@@ -22,7 +23,7 @@ from lineage import graph
 from lineage.choices import VersionStatus
 from lineage.models import DatasetVersion, Run
 from registry.choices import DeploymentState, ModelVersionStatus, RequestOutcome, RequestStatus
-from registry.gate.checks import memoize
+from registry.gate.checks import JSONArray, memoize
 from registry.gate.exceptions import ProtectedEnvironment
 from registry.models import (
     Deployment,
@@ -34,6 +35,8 @@ from registry.models import (
     MLModel,
     ModelVersion,
 )
+from vocabulary.choices import PII_SENSITIVE
+from vocabulary.models import Assignment
 
 BLOCKING_DATASET_STATUSES = frozenset({VersionStatus.QUARANTINED, VersionStatus.REVOKED})
 
@@ -161,14 +164,51 @@ def change_version_status(version: ModelVersion, status: str, *, reason: str = "
     return locked
 
 
+# What ``registry.personal_data`` reads of each training dataset version, loaded with
+# it: whether PII.Sensitive tags the version, and the fields it tags on its dataset
+# ("" for the whole dataset; None when none), as of ``PERSONAL_DATA_AS_OF``.
+TAGGED_PERSONAL = "personal_data_tagged"
+TAGGED_PERSONAL_FIELDS = "personal_data_dataset_fields"
+PERSONAL_DATA_AS_OF = "_personal_data_as_of"
+
+
+def personal_data_tags(as_of=None) -> dict:
+    """The two annotations above, for a queryset of dataset versions."""
+    classification, _, name = PII_SENSITIVE.partition(".")
+    rows = Assignment.objects.filter(
+        tag__classification__name__iexact=classification, tag__name__iexact=name
+    )
+    if as_of is not None:
+        rows = rows.filter(created_at__lte=as_of)
+    on_versions = rows.filter(
+        content_type__app_label="lineage", content_type__model="datasetversion"
+    )
+    on_datasets = rows.filter(content_type__app_label="lineage", content_type__model="dataset")
+    return {
+        TAGGED_PERSONAL: Exists(on_versions.filter(object_id=OuterRef("pk"))),
+        TAGGED_PERSONAL_FIELDS: Subquery(
+            on_datasets.filter(object_id=OuterRef("dataset_id"))
+            .order_by()
+            .values("object_id")
+            .annotate(fields=JSONArray("field"))
+            .values("fields")
+        ),
+    }
+
+
 def training_data(version: ModelVersion, *, as_of=None) -> list[DatasetVersion]:
     """Every dataset version upstream of the version's training run, transitively."""
     if version.training_run_id is None:
         return []
 
     def read():
-        # lineage reads them with their dataset, namespace and producing run.
-        upstream = graph.upstream_versions([version.training_run_id], as_of=as_of)
+        # lineage reads them with their dataset, namespace and producing run, and
+        # what the personal-data rule needs of each (``registry.personal_data``).
+        upstream = graph.upstream_versions(
+            [version.training_run_id], as_of=as_of, annotations=personal_data_tags(as_of)
+        )
+        for dv in upstream:
+            setattr(dv, PERSONAL_DATA_AS_OF, as_of)
         return sorted(
             upstream, key=lambda dv: (dv.dataset.namespace.name, dv.dataset.name, dv.version)
         )

@@ -12,7 +12,10 @@ from lineage.signals import run_lineage_changed
 from registry.gate import services as gate
 from registry.models import Approval
 from registry.receivers import rejudge_after_lineage
+from registry.services import training_data
 from tests.gate.conftest import add_upstream_input, ask
+from vocabulary.choices import PII_SENSITIVE
+from vocabulary.services import assign, tag_named
 
 pytestmark = pytest.mark.django_db
 
@@ -111,3 +114,25 @@ def test_a_read_shows_a_lapse_it_does_not_store(api, pipeline, asked, alice, bob
     ask(client, asked.model_version)  # asking again is a write: it re-judges and stores
     assert AuditEvent.objects.filter(action="gate.lapse", object_id=str(asked.pk)).exists()
     assert Approval.objects.filter(request=asked, lapsed_at__isnull=True).count() == 0
+
+
+def test_a_version_trained_on_personal_data_is_approved_within_the_same_budget(
+    pipeline, version, production, alice, owner
+):
+    """The personal-data check reads the training data's PII.Sensitive tags in the
+    statement that reads the training data: a tagged dataset version (and a tagged
+    column of another dataset) cost it no query of its own."""
+    pii = tag_named(PII_SENSITIVE)
+    upstream = training_data(version)
+    assert len(upstream) > 1
+    assign(owner, upstream[0], tag=pii, authorised=True)
+    assign(owner, upstream[-1].dataset, tag=pii, field="email", authorised=True)
+    asked = gate.create_request(model_version=version, environment=production, user=pipeline)
+
+    with CaptureQueriesContext(connection) as captured:
+        answer = gate.approve(asked.pk, alice)
+
+    assert len(statements(captured)) <= APPROVE_BUDGET, listing(captured)
+    check = next(c for c in answer.checks if c["name"] == "personal-data-safeguards")
+    assert check["passed"] is False
+    assert "holds personal data and has no consent notes" in check["reason"]
