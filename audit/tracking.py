@@ -84,6 +84,12 @@ def _after_delete(sender, instance, **kwargs):
     record("delete", obj=instance, before=snapshot(instance, _tracked[sender]))
 
 
+def _through(field):
+    """The table of a many-to-many field, or of the reverse side of one (a ``ManyToManyRel``
+    holds it itself; a field holds it on its ``remote_field``)."""
+    return field.through if field.auto_created else field.remote_field.through
+
+
 def _m2m_changed(sender, instance, action, model, pk_set, reverse, **kwargs):
     if action == "pre_clear":
         # clear() gives no ids afterwards: remember which rows it is about to unlink
@@ -92,7 +98,7 @@ def _m2m_changed(sender, instance, action, model, pk_set, reverse, **kwargs):
         accessor = next(
             f.get_accessor_name() if f.auto_created else f.name
             for f in instance._meta.get_fields()
-            if f.many_to_many and f.remote_field.through is sender
+            if f.many_to_many and _through(f) is sender
         )
         instance._audit_cleared[relation] = set(
             getattr(instance, accessor).values_list("pk", flat=True)
