@@ -431,6 +431,9 @@ GOVREG_PROVIDER_CONTACT = env_str("GOVREG_PROVIDER_CONTACT", "")
 # Risk register: how many days ahead a review counts as due, an acceptance as expiring.
 GOVREG_RISK_REVIEW_NOTICE_DAYS = env_int("GOVREG_RISK_REVIEW_NOTICE_DAYS", 7, minimum=0)
 GOVREG_RISK_ACCEPTANCE_NOTICE_DAYS = env_int("GOVREG_RISK_ACCEPTANCE_NOTICE_DAYS", 14, minimum=0)
+# Shared on-call groups any team's playbook may escalate to (comma-separated team
+# names; empty: none). Otherwise a playbook escalates to its own team and the board.
+GOVREG_SHARED_ESCALATION_GROUPS = env_list("GOVREG_SHARED_ESCALATION_GROUPS", [])
 # Risk tiers whose models deploy only when every linked risk at level high or above
 # has sufficient monitoring (the gate check "risks-monitored"; empty: no tier).
 GOVREG_SUFFICIENT_MONITORING_TIERS = env_list("GOVREG_SUFFICIENT_MONITORING_TIERS", ["high"])

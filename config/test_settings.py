@@ -26,3 +26,5 @@ TEST_NON_SERIALIZED_APPS = ["audit"]
 # The suite is not rate limited (its requests all come from one address, and the
 # in-memory counts would carry from test to test); tests/faults sets low rates itself.
 GOVREG_RATE_LIMITS = dict.fromkeys(GOVREG_RATE_LIMITS)  # noqa: F405
+# The playbook tests escalate to a shared on-call group (tests/playbooks/conftest.py).
+GOVREG_SHARED_ESCALATION_GROUPS = ["oncall-leads"]

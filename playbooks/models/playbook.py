@@ -84,10 +84,19 @@ class Playbook(models.Model):
 
     def clean(self):
         chain = self.escalation_chain if isinstance(self.escalation_chain, list) else []
-        # a role (admin, auditor, ...) is no escalation target: named, it reads as absent;
-        # the governance board is the one role an incident escalates to (the demo's last level)
+        # An incident escalates to the playbook's own team, the governance board (the one
+        # role it may name) or a shared on-call group (GOVREG_SHARED_ESCALATION_GROUPS).
+        # Anything else (another team, a role such as admin) reads as absent, so the
+        # answer does not tell which names exist outside the team.
+        # A shared group that is a role (admin, auditor, ...) stays refused.
         group_names = set(
-            (teams() | Group.objects.filter(name=Role.BOARD))
+            (
+                teams().filter(
+                    models.Q(pk=self.team_id)
+                    | models.Q(name__in=settings.GOVREG_SHARED_ESCALATION_GROUPS)
+                )
+                | Group.objects.filter(name=Role.BOARD)
+            )
             .filter(
                 name__in=[
                     lvl["group"]

@@ -152,3 +152,67 @@ def test_person_fields_refuse_people_outside_the_team_as_unknown(
         format="json",
     )
     assert ok.status_code == 201, ok.json()
+
+
+def _chain(api, playbook, method, groups):
+    body = {"escalation_chain": [{"group": g, "minutes": 5} for g in groups]}
+    if method == "put":
+        current = api.get(f"/api/playbooks/{playbook.pk}/").json()
+        body = {**current, **body}
+    return getattr(api, method)(f"/api/playbooks/{playbook.pk}/", body, format="json")
+
+
+@pytest.mark.parametrize("method", ["put", "patch"])
+def test_an_escalation_chain_outside_the_team_reads_as_an_unknown_group(
+    client_for, owner, playbook, other_team, method
+):
+    """Another team's group and a role answer exactly as a name that does not exist;
+    the playbook's own team, the board and a shared on-call group pass."""
+    api = client_for(owner)
+    before = list(playbook.escalation_chain)
+    for name in (other_team.name, "admin", "no-such-group"):
+        response = _chain(api, playbook, method, [name])
+        assert response.status_code == 400, response.content[:300]
+        assert response.json()["fields"]["escalation_chain"] == [
+            f"[0].group: no group named {name!r}"
+        ]
+    playbook.refresh_from_db()
+    assert playbook.escalation_chain == before
+
+    response = _chain(api, playbook, method, [playbook.team.name, "oncall-leads", "board"])
+    assert response.status_code == 200, response.content[:300]
+    playbook.refresh_from_db()
+    assert [lvl["group"] for lvl in playbook.escalation_chain] == [
+        playbook.team.name,
+        "oncall-leads",
+        "board",
+    ]
+
+
+def test_a_shared_escalation_group_comes_from_the_setting(
+    client_for, owner, playbook, other_team, settings
+):
+    """Without the setting the on-call group is another team like any; named in it,
+    another team's group becomes a target (the setting is the one list)."""
+    api = client_for(owner)
+    settings.GOVREG_SHARED_ESCALATION_GROUPS = []
+    response = _chain(api, playbook, "patch", ["oncall-leads"])
+    assert response.json()["fields"]["escalation_chain"] == [
+        "[0].group: no group named 'oncall-leads'"
+    ]
+    settings.GOVREG_SHARED_ESCALATION_GROUPS = [other_team.name, "admin"]
+    assert _chain(api, playbook, "patch", [other_team.name]).status_code == 200
+    # a role named in the setting is still no target
+    response = _chain(api, playbook, "patch", ["admin"])
+    assert response.json()["fields"]["escalation_chain"] == ["[0].group: no group named 'admin'"]
+
+
+def test_the_model_refuses_another_teams_group_outside_the_api(playbook, other_team):
+    from django.core.exceptions import ValidationError
+
+    playbook.escalation_chain = [{"group": other_team.name, "minutes": 5}]
+    with pytest.raises(ValidationError) as caught:
+        playbook.full_clean()
+    assert caught.value.message_dict["escalation_chain"] == [
+        f"[0].group: no group named {other_team.name!r}"
+    ]
