@@ -7,9 +7,15 @@ class PlaybooksConfig(AppConfig):
 
     def ready(self):
         from audit.tracking import track
-        from playbooks import checks, demo, dossier, metrics, models  # noqa: F401  (registrations)
-        from playbooks import mlflow_signals  # noqa: F401  (ungoverned MLflow aliases)
-        from playbooks import demo_webhooks  # noqa: F401  (the demo's signed webhook source)
+        from playbooks import (  # noqa: F401  (registrations)
+            checks,
+            demo,
+            demo_webhooks,  # noqa: F401  (the demo's signed webhook source)
+            dossier,
+            metrics,
+            mlflow_signals,  # noqa: F401  (ungoverned MLflow aliases)
+            models,
+        )
 
         track(models.Playbook, m2m=("thresholds",))
         track(models.PlaybookVersion)

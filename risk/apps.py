@@ -53,7 +53,10 @@ class RiskConfig(AppConfig):
             ("sufficiency",),
             metrics.risks_by_sufficiency,
         )
-        from risk import privacy, privacy_demo  # noqa: F401  (personal data: gate check, demo)
+        from risk import (  # noqa: F401  (personal data: gate check, demo)
+            privacy,
+            privacy_demo,
+            public_card,  # noqa: F401  (the public card's evaluations section)
+        )
         from risk.ui import console as _console  # noqa: F401  (home panels, model-page sections)
         from risk.ui import nav, redteam, sections  # noqa: F401  (navigation, pages, panels)
-        from risk import public_card  # noqa: F401  (the public card's evaluations section)

@@ -392,7 +392,6 @@ class FeatureVersionSerializer(FullCleanSerializer):
         read_only_fields = ["id", "created_at"]
 
 
-
 # --- environments and deployments -----------------------------------------
 
 
