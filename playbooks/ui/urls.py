@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from playbooks.ui import views
+from playbooks.ui import feedback, views
 
 urlpatterns = [
     path("incidents/", views.incident_list, name="ui-incident-list"),
@@ -25,4 +25,8 @@ urlpatterns = [
     ),
     path("drills/", views.drill_list, name="ui-drill-list"),
     path("drills/<int:pk>/", views.drill_detail, name="ui-drill-detail"),
+    path("feedback-reports/", feedback.report_list, name="ui-feedback-list"),
+    path("feedback-reports/<int:pk>/", feedback.report_detail, name="ui-feedback-detail"),
+    path("feedback-reports/<int:pk>/reply", feedback.reply, name="ui-feedback-reply"),
+    path("feedback-reports/<int:pk>/status", feedback.set_status, name="ui-feedback-status"),
 ]

@@ -207,6 +207,8 @@ def route_kwargs(world) -> dict[str, dict]:
         kwargs[name] = {"pk": r["playbooks.incident"].pk}
     for name in ("feedbackreport-detail", "feedbackreport-reply", "feedbackreport-set-status"):
         kwargs[name] = {"pk": r["playbooks.feedbackreport"].pk}
+    for name in ("ui-feedback-detail", "ui-feedback-reply", "ui-feedback-status"):
+        kwargs[name] = {"pk": r["playbooks.feedbackreport"].pk}
     return kwargs
 
 
@@ -308,6 +310,8 @@ WRITES = (
     ("post", "ui-request-approve", {"comment": "looks fine"}),
     ("post", "ui-request-reject", {"comment": "not yet"}),
     ("post", "ui-incident-acknowledge", {"note": "on it"}),
+    ("post", "ui-feedback-reply", {"reply": "Thank you, we are looking."}),
+    ("post", "ui-feedback-status", {"status": "under-review"}),
     ("post", "ui-action-item-complete", {"note": "done"}),
     ("post", "ui-lineage-version-status", {"status": "quarantined"}),
     ("post", "ui-risk-review", {"notes": "still mitigated"}),
@@ -603,6 +607,14 @@ EXPECTED: dict[str, str] = {
     "ui-incident-complete-step": "405 405 405 405 405 405 405 405 405",
     "ui-action-item-complete": "405 405 405 405 405 405 405 405 405",
     "ui-drill-list": "302 200 200 200 200 200 200 200 200",
+    # the console's feedback reports (issue 15): seen through their model, as on the API;
+    # a reply or status change from one who sees but may not answer comes back as a message
+    "ui-feedback-list": "302 200 200 200 200 200 200 200 200",
+    "ui-feedback-detail": "302 404 200 200 200 200 200 200 200",
+    "ui-feedback-reply": "405 405 405 405 405 405 405 405 405",
+    "POST ui-feedback-reply": "302 404 302 302 302 302 302 302 302",
+    "ui-feedback-status": "405 405 405 405 405 405 405 405 405",
+    "POST ui-feedback-status": "302 404 302 302 302 302 302 302 302",
     "ui-drill-detail": "302 404 200 200 200 200 200 200 200",
     "ui-lineage": "302 200 200 200 200 200 200 200 200",
     "ui-lineage-graph-json": "302 200 200 200 200 200 200 200 200",

@@ -14,7 +14,8 @@ from playwright.sync_api import expect
 
 from lineage.models import DatasetVersion
 from playbooks.demo import OVERDUE_REPORT_INCIDENT
-from playbooks.models import Drill, Incident, Playbook
+from playbooks.demo_public import DEMO_FEEDBACK_TEXT
+from playbooks.models import Drill, FeedbackReport, Incident, Playbook
 from playbooks.services.reviews import save_drill
 from registry.models import DeploymentRequest
 from risk.demo import REDTEAM_EXERCISE
@@ -39,6 +40,7 @@ def console_pages() -> list[tuple[str, str, str]]:
     exercise = RedTeamExercise.objects.get(title=REDTEAM_EXERCISE)
     incident = Incident.objects.get(title=OVERDUE_REPORT_INCIDENT)
     revoked = DatasetVersion.objects.filter(status="revoked").first()
+    feedback = FeedbackReport.objects.get(text=DEMO_FEEDBACK_TEXT)
     drill = save_drill(
         Drill(
             playbook=Playbook.objects.get(name="drift-response"),
@@ -66,6 +68,8 @@ def console_pages() -> list[tuple[str, str, str]]:
         ("incident", "engineer", f"/incidents/{incident.pk}/"),
         ("drills", "engineer", "/drills/"),
         ("drill", "engineer", f"/drills/{drill.pk}/"),
+        ("feedback-reports", "engineer", "/feedback-reports/"),
+        ("feedback-report", "engineer", f"/feedback-reports/{feedback.pk}/"),
         ("lineage", "engineer", "/lineage/"),
         ("lineage-picture", "engineer", "/lineage/model/loan-default/2/"),
         ("dataset-version", "engineer", f"/lineage/versions/{revoked.pk}/"),
