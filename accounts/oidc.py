@@ -28,7 +28,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.models import Group
 from django.core.exceptions import SuspiciousOperation
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import path
@@ -169,37 +169,57 @@ def _identity_user(claims: dict, cfg):
     """The account of the identity, made if the claims map to something; ``None`` when
     they map to nothing and there is no account yet."""
     issuer, subject = claims["iss"], claims["sub"]
-    identity = (
+    identity = _locked_identity(issuer, subject)
+    if identity is not None:
+        return _signed_in_again(identity, claims)
+    if not mapped_memberships(provider_groups(claims, cfg.groups_claim), cfg):
+        return None
+    username = _username(claims, cfg)
+    user_model = get_user_model()
+    taken = SignInRefused(
+        f"govreg already has an account named {username!r} that is not linked to this "
+        f"person at {cfg.provider_name}; it is not taken over. Ask an administrator."
+    )
+    if user_model.objects.filter(username=username).exists():
+        raise taken
+    try:
+        with transaction.atomic():  # a savepoint: a lost race leaves the outer one usable
+            user = user_model(username=username, is_staff=True, **_profile(claims))
+            user.set_unusable_password()  # the local form never signs this account in
+            user.save()
+            SsoIdentity.objects.create(
+                user=user, issuer=issuer, subject=subject, last_sign_in=timezone.now()
+            )
+    except IntegrityError:
+        # Two first sign-ins of one person at once: the other request made the account
+        # (unique username, unique identity) and committed; sign in as it. A username
+        # taken by someone else still is not taken over.
+        identity = _locked_identity(issuer, subject)
+        if identity is None:
+            raise taken from None
+        return _signed_in_again(identity, claims)
+    return user
+
+
+def _locked_identity(issuer: str, subject: str) -> SsoIdentity | None:
+    return (
         SsoIdentity.objects.select_for_update()
         .select_related("user")
         .filter(issuer=issuer, subject=subject)
         .first()
     )
-    if identity is not None:
-        user = identity.user
-        profile = {k: v for k, v in _profile(claims).items() if getattr(user, k) != v}
-        if profile:
-            for key, value in profile.items():
-                setattr(user, key, value)
-            user.save(update_fields=list(profile))
-        identity.last_sign_in = timezone.now()
-        identity.save(update_fields=["last_sign_in"])
-        return user
-    if not mapped_memberships(provider_groups(claims, cfg.groups_claim), cfg):
-        return None
-    username = _username(claims, cfg)
-    user_model = get_user_model()
-    if user_model.objects.filter(username=username).exists():
-        raise SignInRefused(
-            f"govreg already has an account named {username!r} that is not linked to this "
-            f"person at {cfg.provider_name}; it is not taken over. Ask an administrator."
-        )
-    user = user_model(username=username, is_staff=True, **_profile(claims))
-    user.set_unusable_password()  # the local form never signs this account in
-    user.save()
-    SsoIdentity.objects.create(
-        user=user, issuer=issuer, subject=subject, last_sign_in=timezone.now()
-    )
+
+
+def _signed_in_again(identity: SsoIdentity, claims: dict):
+    """The identity's account, its profile brought in line with the claims."""
+    user = identity.user
+    profile = {k: v for k, v in _profile(claims).items() if getattr(user, k) != v}
+    if profile:
+        for key, value in profile.items():
+            setattr(user, key, value)
+        user.save(update_fields=list(profile))
+    identity.last_sign_in = timezone.now()
+    identity.save(update_fields=["last_sign_in"])
     return user
 
 

@@ -13,6 +13,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
+from accounts.models import SsoGrant, SsoIdentity
 from accounts.roles import Role
 from accounts.services import issue_token
 from audit.exports import request_export
@@ -278,6 +279,10 @@ def build_world() -> World:
     )
     redteam_reminder = RedTeamReminder.objects.create(ml_model=model, due_date=now.date())
     token, _ = issue_token(engineer, name="laptop")
+    sso_identity = SsoIdentity.objects.create(
+        user=engineer, issuer="https://id.example.test", subject="engineer-1", last_sign_in=now
+    )
+    sso_grant = SsoGrant.objects.create(user=engineer, group=credit, claims=["ml-credit"])
     checkpoint = sign_checkpoint()
     export = request_export(
         AuditExport(after=now - timedelta(days=1), before=now + timedelta(days=1)), users["admin"]
@@ -300,6 +305,8 @@ def build_world() -> World:
         "audit.auditexport": export,
         "audit.auditsigningkey": AuditSigningKey.objects.get(key_id=checkpoint.key_id),
         "accounts.apitoken": token,
+        "accounts.ssoidentity": sso_identity,
+        "accounts.ssogrant": sso_grant,
         "lineage.namespace": run.job.namespace,
         "lineage.dataset": dataset_version.dataset,
         "lineage.job": run.job,

@@ -41,6 +41,8 @@ NEVER_CHANGED = {
     "audit.auditexport",
     "audit.auditsigningkey",
     "accounts.apitoken",
+    "accounts.ssoidentity",
+    "accounts.ssogrant",
     "lineage.namespace",
     "lineage.dataset",
     "lineage.job",
