@@ -34,7 +34,7 @@ from playbooks.api.signals import (
     SEND_SIGNALS,
     SEND_SIGNALS_REFUSED,
     Outcome,
-    _fingerprint,
+    _alert_input,
     _parse_value,
     deliver,
 )
@@ -75,34 +75,17 @@ def _grafana_value(annotations: dict, labels: dict, values: dict | None) -> floa
 
 
 def _grafana_input(raw: dict, alert: dict, data: dict) -> SignalInput:
-    labels = {**data["commonLabels"], **alert["labels"]}
-    annotations = {**data["commonAnnotations"], **alert["annotations"]}
-    for name in GRAFANA_LINKS:
-        if alert.get(name):
-            annotations[GRAFANA_PREFIX + name] = alert[name]
+    """Alertmanager's alert plus Grafana's links (as ``grafana.*`` annotations) and values."""
+    links = {GRAFANA_PREFIX + name: alert[name] for name in GRAFANA_LINKS if alert.get(name)}
     if data.get("orgId") is not None:
-        annotations[GRAFANA_PREFIX + "orgId"] = str(data["orgId"])
-    ends_at = alert.get("endsAt")
-    if ends_at is not None and ends_at.year < 1000:
-        ends_at = None  # Go's zero time: still firing
-    return SignalInput(
+        links[GRAFANA_PREFIX + "orgId"] = str(data["orgId"])
+    return _alert_input(
+        raw,
+        alert,
+        data,
         source=SignalSource.GRAFANA,
-        sender=data["receiver"] or "grafana",
-        metric=labels.get("metric") or labels.get("alertname", ""),
-        value=_grafana_value(annotations, labels, alert.get("values")),
-        labels=labels,
-        annotations=annotations,
-        fingerprint=alert["fingerprint"] or _fingerprint(alert["labels"]),
-        alert_status=alert["status"],
-        starts_at=alert["startsAt"],
-        ends_at=ends_at,
-        generator_url=alert["generatorURL"],
-        group_key=data["groupKey"],
-        receiver=data["receiver"],
-        payload=raw,
-        model_name=labels.get("model", ""),
-        version_name=labels.get("version", ""),
-        environment_name=labels.get("environment", ""),
+        extra_annotations=links,
+        value=lambda annotations, labels: _grafana_value(annotations, labels, alert.get("values")),
     )
 
 

@@ -67,17 +67,28 @@ def _fingerprint(labels: dict) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def _alert_input(raw: dict, alert: dict, data: dict) -> SignalInput:
+def _alert_input(
+    raw: dict,
+    alert: dict,
+    data: dict,
+    *,
+    source: str = SignalSource.ALERTMANAGER,
+    extra_annotations: dict | None = None,
+    value=_parse_value,
+) -> SignalInput:
+    """One alert of an Alertmanager-shaped payload (Alertmanager's own, or Grafana's,
+    which adds links and values): ``extra_annotations`` are kept beside the alert's,
+    ``value(annotations, labels)`` reads the number."""
     labels = {**data["commonLabels"], **alert["labels"]}
-    annotations = {**data["commonAnnotations"], **alert["annotations"]}
+    annotations = {**data["commonAnnotations"], **alert["annotations"], **(extra_annotations or {})}
     ends_at = alert.get("endsAt")
     if ends_at is not None and ends_at.year < 1000:
-        ends_at = None  # Alertmanager's zero time: still firing
+        ends_at = None  # Go's zero time: still firing
     return SignalInput(
-        source=SignalSource.ALERTMANAGER,
-        sender=data["receiver"] or "alertmanager",
+        source=source,
+        sender=data["receiver"] or source,
         metric=labels.get("metric") or labels.get("alertname", ""),
-        value=_parse_value(annotations, labels),
+        value=value(annotations, labels),
         labels=labels,
         annotations=annotations,
         fingerprint=alert["fingerprint"] or _fingerprint(alert["labels"]),
