@@ -148,7 +148,8 @@ def verify(name: str, headers, body: bytes, *, now: float | None = None) -> Webh
     """The active source ``name`` if the request's timestamp is fresh and its signature
     verifies with the source's secret; else ``WebhookRefused``."""
     raw_timestamp = (headers.get(TIMESTAMP_HEADER) or "").strip()
-    if not raw_timestamp.isdigit():
+    # ASCII digits only: "²".isdigit() is true but int() refuses it (and a 5,000-digit one).
+    if not (raw_timestamp.isascii() and raw_timestamp.isdigit()) or len(raw_timestamp) > 20:
         raise WebhookRefused(f"Send {TIMESTAMP_HEADER} as Unix seconds and sign it with the body.")
     tolerance = settings.GOVREG_SIGNALS_WEBHOOK_TOLERANCE_SECONDS
     skew = abs((time.time() if now is None else now) - int(raw_timestamp))
@@ -166,6 +167,7 @@ def verify(name: str, headers, body: bytes, *, now: float | None = None) -> Webh
     # The same work and the same answer whether or not the source exists.
     expected = signature(secret or secrets.token_urlsafe(32), raw_timestamp, body)
     given = (headers.get(SIGNATURE_HEADER) or "").strip()
-    if not hmac.compare_digest(expected, given) or secret is None:
+    # Bytes: compare_digest raises TypeError on a str with non-ASCII characters.
+    if not hmac.compare_digest(expected.encode(), given.encode()) or secret is None:
         raise WebhookRefused(REFUSED)
     return source

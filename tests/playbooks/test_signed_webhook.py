@@ -108,6 +108,16 @@ def test_refusals_are_401_with_a_message_and_tell_nothing_of_sources(source, dep
 
 
 @pytest.mark.django_db
+def test_odd_header_bytes_are_401_not_500(source):
+    for stamp, sig in (("\u00b2", "sha256=0"), ("9" * 5000, "sha256=0"), (None, "sha256=\u00e9")):
+        headers = {"HTTP_X_GOVREG_SIGNATURE": sig,
+                   "HTTP_X_GOVREG_TIMESTAMP": stamp or str(int(NOW.timestamp()))}  # fmt: skip
+        answer = Client().post(URL, data=b"{}", content_type="application/json", **headers)
+        assert answer.status_code == 401, (stamp, sig)
+        assert answer.json()["message"]
+
+
+@pytest.mark.django_db
 def test_a_verified_body_that_cannot_be_read_names_the_field(source, deployment):
     answer = send({"model": "loan-default", "metric": "psi", "value": "x"}, source.secret)
     assert answer.status_code == 400
