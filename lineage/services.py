@@ -717,8 +717,18 @@ def apply_tag_facets(events: list[dict]) -> None:
                     field = str(entry.get("field") or "").strip()[:1024] or None
                     key = (str(spec.get("namespace")), str(spec.get("name")))
                     wanted.setdefault(key, []).append((name, field))
-    for (namespace, name), tags in wanted.items():
-        dataset = Dataset.objects.filter(namespace__name=namespace, name=name).first()
+    if not wanted:
+        return
+    # One read for every tagged dataset of the batch, not one per dataset.
+    match = models.Q()
+    for namespace, name in wanted:
+        match |= models.Q(namespace__name=namespace, name=name)
+    datasets = {
+        (d.namespace.name, d.name): d
+        for d in Dataset.objects.filter(match).select_related("namespace")
+    }
+    for key, tags in wanted.items():
+        dataset = datasets.get(key)
         for tag_name, field in dict.fromkeys(tags) if dataset is not None else ():
             label_dataset(dataset, tag_name, field=field, source="openlineage")
 
