@@ -73,11 +73,13 @@ def annotate(queryset, now=None):
         | Q(silent_since__isnull=False)
         | Q(due__lt=now)
     )
+    # "later" as ``reports`` and the gate order results: by (created_at, pk)
     newer = Evaluation.objects.filter(
+        Q(created_at__gt=OuterRef("created_at"))
+        | Q(created_at=OuterRef("created_at"), pk__gt=OuterRef("pk")),
         model_version=OuterRef("model_version"),
         kind=OuterRef("kind"),
         name=OuterRef("name"),
-        created_at__gt=OuterRef("created_at"),
     )
     failing = _linked_evaluations(risk).filter(outcome__in=FAILING).filter(~Exists(newer))
     return queryset.alias(
@@ -137,8 +139,16 @@ class Report:
     controls_planned: int
 
 
-def _threshold_reason(threshold: Threshold, state: str, now) -> str | None:
+def _threshold_reason(threshold: Threshold, state: str, now, *, shared: bool) -> str | None:
+    """Why ``threshold`` does not count as watching; ``shared``: another threshold of the
+    risk watches the same metric, so the reason names its subject too."""
     name = f"threshold {threshold.metric!r}"
+    if shared:
+        name += (
+            f" on deployment #{threshold.deployment_id}"
+            if threshold.deployment_id
+            else f" on version #{threshold.model_version_id}"
+        )
     if state == HeartbeatState.OFF:
         return f"{name} declares no reading cadence, so its silence would go unnoticed"
     if state == HeartbeatState.WAITING:
@@ -235,7 +245,8 @@ def _report(risk, thresholds, controls, versions, by_version, latest, now) -> Re
                 ),
             )
         )
-        reason = _threshold_reason(threshold, state, now)
+        shared = sum(t.metric == threshold.metric for t in thresholds) > 1
+        reason = _threshold_reason(threshold, state, now, shared=shared)
         if reason:
             reasons.append(reason)
     kinds: dict[str, EvaluationState] = {}
