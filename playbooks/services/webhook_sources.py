@@ -22,7 +22,6 @@ rotate secrets, and a secret is shown once.
 """
 
 import base64
-import hashlib
 import hmac
 import secrets
 import time
@@ -39,10 +38,10 @@ from django.utils import timezone
 from accounts.roles import Role, has_role
 from audit.services import record_decision
 from config.errors import BadParameter, Refused
+from playbooks import webhooks
 from playbooks.models import WebhookSource
+from playbooks.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER
 
-TIMESTAMP_HEADER = "X-Govreg-Timestamp"
-SIGNATURE_HEADER = "X-Govreg-Signature"
 REFUSED = "The signature does not verify for this source."
 _INFO = b"govreg webhook source secrets"
 
@@ -81,8 +80,7 @@ def decrypt(token: str) -> str | None:
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
     """``sha256=<hex>`` of ``timestamp.body``, what a sender puts in X-Govreg-Signature."""
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
+    return webhooks.sign(timestamp.encode() + b"." + body, secret)
 
 
 def _require_admin(user) -> None:
