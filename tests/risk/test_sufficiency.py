@@ -224,3 +224,17 @@ def test_the_register_page_lists_and_filters_by_monitoring(client, owner, team, 
     assert "Monitoring sufficiency:" in detail
     assert "silent" in detail and "has had no reading for 3\xa0days" in detail
     assert "a reading every 1\xa0hour (10\xa0minutes&#x27; grace); silent" in detail
+
+
+def test_a_rerun_at_the_same_instant_is_the_latest_in_sql_and_in_python(owner, team, version):
+    """Two results of one test with equal created_at: the later row (higher pk) is the
+    latest for the ``?sufficiency=`` filter as for the report (and the gate)."""
+    risk = make_risk(team, owner, links={"model_versions": [version]})
+    watch(risk, version)
+    control(risk, owner)
+    evaluate(version, "failed")
+    evaluate(version, "passed")  # the re-run, same name, same instant
+    with time_machine.travel(T0 + timedelta(minutes=1), tick=False):
+        python = sufficiency.report(risk).level
+        sql = sufficiency.annotate(Risk.objects.filter(pk=risk.pk)).get().sufficiency
+    assert python == sql == "sufficient"
