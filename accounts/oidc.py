@@ -311,7 +311,10 @@ class GroupMappingBackend(OIDCAuthenticationBackend):
         """The userinfo claims, with the verified ID token's issuer; the two must name
         the same subject (OpenID Connect Core 5.3.2) and the token must be for us."""
         audience = payload.get("aud")
-        audiences = [audience] if isinstance(audience, str) else list(audience or [])
+        # a string or a list of strings (RFC 7519 4.1.3); anything else names no client
+        audiences = [audience] if isinstance(audience, str) else audience
+        if not isinstance(audiences, list):
+            audiences = []
         if self.OIDC_RP_CLIENT_ID not in audiences:
             raise SuspiciousOperation("the ID token was issued for another client")
         if not payload.get("iss") or not payload.get("sub"):

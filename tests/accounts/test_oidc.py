@@ -265,3 +265,6 @@ def test_an_id_token_for_another_client_is_refused_before_any_request(cfg, setti
         backend.get_userinfo("access", "id", payload)
     with pytest.raises(SuspiciousOperation, match="no issuer or subject"):
         backend.get_userinfo("access", "id", {"aud": "govreg"})
+    for odd in (5, {"govreg": True}, None):  # an audience of another type names no client
+        with pytest.raises(SuspiciousOperation, match="issued for another client"):
+            backend.get_userinfo("access", "id", {**payload, "aud": odd})
