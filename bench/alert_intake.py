@@ -56,7 +56,11 @@ import requests
 
 DB = "bench_playbooks"
 T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
-SERVER_ENV = {"EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend"}
+SERVER_ENV = {
+    "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
+    # the chain's second level is a group of no team: shared by setting, as in production
+    "GOVREG_SHARED_ESCALATION_GROUPS": "oncall-leads",
+}
 
 
 def setup() -> dict:
