@@ -138,8 +138,8 @@ def sync_memberships(user, claims: dict, cfg) -> tuple[list[MembershipChange], l
             record("sso.membership.add", obj=user, after=detail)
         else:
             record("sso.membership.remove", obj=user, before=detail)
-    if hasattr(user, "_govreg_roles"):
-        del user._govreg_roles
+    for cached in ("_govreg_roles", "_govreg_groups"):
+        user.__dict__.pop(cached, None)
     missing = sorted(set(wanted) - set(existing))
     if missing:
         logger.warning("single sign-on maps to teams govreg lacks: %s", ", ".join(missing))

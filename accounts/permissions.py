@@ -38,6 +38,7 @@ from rest_framework.filters import BaseFilterBackend
 
 from accounts.models import ApiToken
 from accounts.roles import Role, has_role, teams, teams_of
+from config.statements import Statement
 
 TEAM_PERMS = ("view", "change", "delete")
 
@@ -159,20 +160,28 @@ def _held_on(user, obj) -> frozenset[str]:
     content_type = ContentType.objects.get_for_model(obj)
     key = (content_type.pk, str(obj.pk))
     if key not in cached[1]:
-        of_type = Permission.objects.filter(content_type=content_type).order_by()
-        own = of_type.filter(user=user)
-        shared = of_type.filter(group__user=user)
-        own_object = of_type.filter(
-            userobjectpermission__user=user, userobjectpermission__object_pk=key[1]
-        )
-        shared_object = of_type.filter(
-            groupobjectpermission__group__user=user, groupobjectpermission__object_pk=key[1]
-        )
-        codenames = own.values_list("codename").union(
-            *(q.values_list("codename") for q in (shared, own_object, shared_object))
-        )
-        cached[1][key] = frozenset(codename for (codename,) in codenames)
+        rows = _HELD_ON.all(content_type=content_type.pk, user=user.pk, object_pk=key[1])
+        cached[1][key] = frozenset(codename for (codename,) in rows)
     return cached[1][key]
+
+
+def _held_on_query(content_type, user, object_pk):
+    of_type = Permission.objects.filter(content_type=content_type).order_by()
+    own = of_type.filter(user=user)
+    shared = of_type.filter(group__user=user)
+    own_object = of_type.filter(
+        userobjectpermission__user=user, userobjectpermission__object_pk=object_pk
+    )
+    shared_object = of_type.filter(
+        groupobjectpermission__group__user=user, groupobjectpermission__object_pk=object_pk
+    )
+    return own.values_list("codename").union(
+        *(q.values_list("codename") for q in (shared, own_object, shared_object))
+    )
+
+
+# compiled once (config.statements): asked on nearly every write and detail read
+_HELD_ON = Statement(_held_on_query, content_type=int, user=int, object_pk=str)
 
 
 def _role_grants(user, name: str) -> bool:

@@ -4,6 +4,8 @@ from django.apps import apps as global_apps
 from django.contrib.auth.models import Group, Permission
 from django.db import models
 
+from config.statements import Statement
+
 GOVREG_APPS = ("audit", "accounts", "vocabulary", "lineage", "registry", "risk", "playbooks")
 
 
@@ -21,15 +23,37 @@ ROLE_NAMES = frozenset(Role.values)
 GLOBAL_READ_ROLES = (Role.BOARD, Role.AUDITOR, Role.ADMIN)
 
 
+def group_names(user) -> tuple[str, ...]:
+    """The names of the user's groups (teams and roles), sorted: one statement compiled
+    once (``config.statements``), cached on the user object for the request."""
+    if not getattr(user, "is_authenticated", False):
+        return ()
+    cached = getattr(user, "_govreg_groups", None)
+    if cached is None:
+        remember_group_names(user, (name for (name,) in _GROUP_NAMES.all(user=user.pk)))
+        cached = user._govreg_groups
+    return cached
+
+
+def remember_group_names(user, names) -> None:
+    """What ``group_names`` answers for ``user`` this request, read with the user
+    (the bearer token's statement reads them with the token)."""
+    user._govreg_groups = tuple(sorted(names))
+
+
 def roles_of(user) -> frozenset[str]:
     """The user's role names, cached on the user object for the request."""
     if not getattr(user, "is_authenticated", False):
         return frozenset()
     cached = getattr(user, "_govreg_roles", None)
     if cached is None:
-        cached = frozenset(user.groups.filter(name__in=ROLE_NAMES).values_list("name", flat=True))
-        user._govreg_roles = cached
+        cached = user._govreg_roles = frozenset(group_names(user)) & ROLE_NAMES
     return cached
+
+
+_GROUP_NAMES = Statement(
+    lambda user: Group.objects.filter(user=user).order_by("name").values_list("name"), user=int
+)
 
 
 def has_role(user, *roles: str) -> bool:

@@ -127,6 +127,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env_int("GOVREG_DB_CONN_MAX_AGE", 60, minimum=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Prepared statements for the hot reads built once per process (config.statements),
+    # planned once per connection; Django leaves them off by default for poolers in
+    # transaction mode: turn them off behind one.
+    if env_bool("GOVREG_DB_PREPARED_STATEMENTS", True):
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 test_db_name = env_str("GOVREG_TEST_DB_NAME")
 if test_db_name is None and DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so subprocesses (CLI, manage.py) in tests see the same data;

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import connection
+from django.db.models.expressions import RawSQL
 
 from config.errors import Missing
 from lineage.models import ColumnLineage, DatasetVersion, JobDataset, Run, RunInput, RunOutput
@@ -61,6 +62,28 @@ def _as_of(alias: str, as_of: datetime | None) -> tuple[str, list]:
     return f" AND {alias}.created_at <= %s", [as_of]
 
 
+def _walk_sql(start: str, reach: str, seed: str, seed_params: list, depth, as_of):
+    """``(sql, params)`` of the recursive walk ``walk(node_id, hops)`` seeded by the
+    edges matching ``seed`` (an SQL condition over ``ri``)."""
+    seed_filter, seed_as_of = _as_of("ri", as_of)
+    ro_filter, ro_params = _as_of("ro", as_of)
+    ri_filter, ri_params = _as_of("ri", as_of)
+    # Table and column names are module constants; every value goes in as a parameter.
+    sql = f"""
+        WITH RECURSIVE walk(node_id, hops) AS (
+            SELECT ri.{reach}, 1 FROM {_RI} ri
+            WHERE {seed}{seed_filter}
+            UNION
+            SELECT ri.{reach}, walk.hops + 1
+            FROM walk
+            JOIN {_RO} ro ON ro.{reach} = walk.node_id{ro_filter}
+            JOIN {_RI} ri ON ri.{start} = ro.{start}{ri_filter}
+            WHERE walk.hops < %s
+        )
+    """  # noqa: S608
+    return sql, [*seed_params, *seed_as_of, *ro_params, *ri_params, _bounded(depth)]
+
+
 def _walk(start: str, reach: str, ids: list[int], depth: int | None, as_of) -> dict[int, int]:
     """``{node id: hops}`` for one walk through the edge tables, from nodes in the
     ``start`` column to nodes in the ``reach`` column: upstream starts from runs
@@ -70,27 +93,19 @@ def _walk(start: str, reach: str, ids: list[int], depth: int | None, as_of) -> d
     if not ids:
         return {}
     seed_sql, seed_ids = _id_set(f"ri.{start}", ids)
-    seed_filter, seed_params = _as_of("ri", as_of)
-    ro_filter, ro_params = _as_of("ro", as_of)
-    ri_filter, ri_params = _as_of("ri", as_of)
-    # Table and column names are module constants; every value goes in as a parameter.
-    sql = f"""
-        WITH RECURSIVE walk(node_id, hops) AS (
-            SELECT ri.{reach}, 1 FROM {_RI} ri
-            WHERE {seed_sql}{seed_filter}
-            UNION
-            SELECT ri.{reach}, walk.hops + 1
-            FROM walk
-            JOIN {_RO} ro ON ro.{reach} = walk.node_id{ro_filter}
-            JOIN {_RI} ri ON ri.{start} = ro.{start}{ri_filter}
-            WHERE walk.hops < %s
-        )
-        SELECT node_id, MIN(hops) FROM walk GROUP BY node_id
-    """  # noqa: S608
-    params = [*seed_ids, *seed_params, *ro_params, *ri_params, _bounded(depth)]
+    sql, params = _walk_sql(start, reach, seed_sql, seed_ids, depth, as_of)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql + " SELECT node_id, MIN(hops) FROM walk GROUP BY node_id", params)  # noqa: S608
         return dict(cursor.fetchall())
+
+
+def upstream_of(run_id) -> RawSQL:
+    """The ids of every dataset version upstream of one run (``Run.pk``), as of now and
+    without a depth bound, as an SQL expression for ``pk__in=``: the walk of
+    ``upstream_version_ids`` inside the statement that reads the versions, so a
+    statement compiled once (``config.statements``) can take the run as its value."""
+    sql, params = _walk_sql("run_id", "dataset_version_id", "ri.run_id = %s", [run_id], None, None)
+    return RawSQL(sql + " SELECT node_id FROM walk", params)  # noqa: S608, S611 (constants)
 
 
 def upstream_version_ids(

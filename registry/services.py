@@ -13,17 +13,20 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Subquery, UUIDField, Value
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from accounts import notify
 from accounts.permissions import grant_team_access, visible
 from audit.services import record, record_decision
+from config.sql import JSONArray
+from config.statements import Statement
 from lineage import graph
 from lineage.choices import VersionStatus
 from lineage.models import DatasetVersion, Run
 from registry.choices import DeploymentState, ModelVersionStatus, RequestOutcome, RequestStatus
-from registry.gate.checks import JSONArray, memoize
+from registry.gate.checks import memoize
 from registry.gate.exceptions import ProtectedEnvironment
 from registry.models import (
     Deployment,
@@ -94,13 +97,30 @@ def resolve_training_run(reference) -> Run:
         run_uuid = uuid.UUID(str(run_ref))
     except (TypeError, ValueError, AttributeError):
         raise ValidationError({"training_run": f"{run_ref!r} is not a run id (a UUID)."})
-    run = Run.objects.select_related("job__namespace").filter(run_id=run_uuid, **job_filter).first()
+    if job_filter:
+        run = (
+            Run.objects.select_related("job__namespace")
+            .filter(run_id=run_uuid, **job_filter)
+            .first()
+        )
+    else:
+        run = RUN_BY_ID.first(run_id=run_uuid.hex)
     if run is None:
         where = ""
         if job_filter:
             where = f" of job {job_filter['job__namespace__name']}:{job_filter['job__name']}"
         raise ValidationError({"training_run": f"No lineage run {run_uuid}{where} is known."})
     return run
+
+
+# Every registration names its run by id: read by a statement compiled once. The id is
+# bound as 32 hex digits, which PostgreSQL's uuid and SQLite's char(32) both read.
+RUN_BY_ID = Statement(
+    lambda run_id: Run.objects.select_related("job__namespace").filter(
+        run_id=Cast(Value(run_id), UUIDField())
+    ),
+    run_id=str,
+)
 
 
 def register_version(*, model: MLModel, registered_by=None, **fields) -> ModelVersion:
@@ -203,10 +223,14 @@ def training_data(version: ModelVersion, *, as_of=None) -> list[DatasetVersion]:
 
     def read():
         # lineage reads them with their dataset, namespace and producing run, and
-        # what the personal-data rule needs of each (``registry.personal_data``).
-        upstream = graph.upstream_versions(
-            [version.training_run_id], as_of=as_of, annotations=personal_data_tags(as_of)
-        )
+        # what the personal-data rule needs of each (``registry.personal_data``); as of
+        # now (every judgement) in one statement compiled once.
+        if as_of is None:
+            upstream = _TRAINING_DATA.all(run=version.training_run_id)
+        else:
+            upstream = graph.upstream_versions(
+                [version.training_run_id], as_of=as_of, annotations=personal_data_tags(as_of)
+            )
         for dv in upstream:
             setattr(dv, PERSONAL_DATA_AS_OF, as_of)
         return sorted(
@@ -216,6 +240,16 @@ def training_data(version: ModelVersion, *, as_of=None) -> list[DatasetVersion]:
     # One gate judgement asks twice (training-data check, lineage fingerprint): read once.
     key = ("registry.training_data", version.pk, version.training_run_id, as_of)
     return list(memoize(key, read))
+
+
+_TRAINING_DATA = Statement(
+    lambda run: (
+        DatasetVersion.objects.filter(pk__in=graph.upstream_of(run))
+        .annotate(**personal_data_tags())
+        .select_related("dataset__namespace", "producing_run")
+    ),
+    run=int,
+)
 
 
 @dataclass

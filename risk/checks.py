@@ -37,12 +37,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from config.sql import JSONArray
 from registry.choices import RequestKind
 from registry.gate import services as gate
 from registry.gate.checks import (
     CheckResult,
     GateContext,
-    JSONArray,
     fingerprint_part,
     gate_check,
     gate_fact,
@@ -379,7 +379,7 @@ def _unmonitored(model_id, model_version_id, now=None):
 @gate_fact(UNMONITORED)
 def unmonitored_fact(version):
     """Whether a linked risk at level high or above lacks sufficient monitoring."""
-    return Exists(_unmonitored(version("model_id"), version("pk")))
+    return Exists(_unmonitored(version("model_id"), version("pk"), version.now))
 
 
 def monitoring_gaps(model_version, now=None) -> list[str]:

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from accounts.models import ApiToken
-from accounts.roles import ROLE_NAMES
+from accounts.roles import ROLE_NAMES, group_names
 
 
 class ApiTokenSerializer(serializers.ModelSerializer):
@@ -34,7 +34,7 @@ class MeSerializer(serializers.Serializer):
     roles = serializers.ListField(child=serializers.CharField(), help_text="role names, sorted")
 
     def to_representation(self, user):
-        names = sorted(user.groups.values_list("name", flat=True))
+        names = group_names(user)
         return {
             "id": user.pk,
             "username": user.get_username(),

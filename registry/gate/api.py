@@ -29,6 +29,7 @@ from rest_framework.response import Response
 
 from accounts.permissions import TokenScopePermission, may, scope_queryset
 from config.api import filtered, problem
+from config.statements import Statement
 from registry.choices import RequestKind, RequestStatus
 from registry.gate import services
 from registry.gate.filtersets import DeploymentRequestFilter
@@ -86,17 +87,22 @@ class DeploymentRequestCreateSerializer(serializers.Serializer):
         return model
 
     def validate(self, attrs):
-        version = (
-            ModelVersion.objects.select_related("model__team", "training_run__job", "registered_by")
-            .filter(model=attrs["model"], version=attrs["version"])
-            .first()
-        )
+        version = _VERSION.first(model=attrs["model"].pk, version=attrs["version"])
         if version is None:
             raise serializers.ValidationError(
                 {"version": f"Model {attrs['model'].name} has no version {attrs['version']!r}."}
             )
         attrs["model_version"] = version
         return attrs
+
+
+_VERSION = Statement(
+    lambda model, version: ModelVersion.objects.select_related(
+        "model__team", "training_run__job", "registered_by"
+    ).filter(model=model, version=version),
+    model=int,
+    version=str,
+)
 
 
 class CommentSerializer(serializers.Serializer):

@@ -50,7 +50,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Aggregate, JSONField, OuterRef
+from django.db.models import OuterRef
+from django.utils import timezone
+
+from config.statements import Statement
 
 if TYPE_CHECKING:  # the catalog imports this module; the types are for readers only
     from registry.models import DecisionRight, Environment, MLModel, ModelVersion
@@ -229,7 +232,9 @@ def gate_fact(name: str):
     """Register ``func(version) -> expression``: an SQL expression (``Exists``, a
     ``Subquery``, ``JSONArray`` of a few rows) about the model version being judged,
     ``version(field)`` being an ``OuterRef`` to one of its fields (``version("pk")``,
-    ``version("model_id")``, ``version("model__risk_tier")``).
+    ``version("model_id")``, ``version("model__risk_tier")``) and ``version.now`` the
+    moment the facts are read (never ``timezone.now()`` inside: the statement that
+    reads them is compiled once, ``config.statements``).
 
     The gate evaluates every registered fact in the statement that loads the request
     (``with_facts``), or, for a request not saved yet, in one query over its version,
@@ -244,20 +249,34 @@ def gate_fact(name: str):
     return decorator
 
 
+def registered_facts() -> tuple:
+    """What the facts' SQL depends on besides settings: the registered facts."""
+    return tuple(_facts.items())
+
+
 def _alias(name: str) -> str:
     return "gate_fact_" + re.sub(r"\W", "_", name)
 
 
-def with_facts(queryset, path: str = ""):
-    """``queryset`` of model versions (``path`` empty), or of rows that point at one
-    through ``path`` (``"model_version"``), with every registered fact annotated."""
+class _Subject:
+    """The version a fact is about, as ``gate_fact`` describes it."""
 
-    def ref(name: str) -> OuterRef:
-        if not path:
+    def __init__(self, path: str, now: datetime):
+        self.path = path
+        self.now = now
+
+    def __call__(self, name: str) -> OuterRef:
+        if not self.path:
             return OuterRef(name)
-        return OuterRef(f"{path}_id" if name in ("pk", "id") else f"{path}__{name}")
+        return OuterRef(f"{self.path}_id" if name in ("pk", "id") else f"{self.path}__{name}")
 
-    return queryset.annotate(**{_alias(name): func(ref) for name, func in _facts.items()})
+
+def with_facts(queryset, path: str = "", *, now: datetime):
+    """``queryset`` of model versions (``path`` empty), or of rows that point at one
+    through ``path`` (``"model_version"``), with every registered fact as of ``now``
+    annotated."""
+    subject = _Subject(path, now)
+    return queryset.annotate(**{_alias(name): func(subject) for name, func in _facts.items()})
 
 
 def take_facts(instance) -> dict | None:
@@ -270,13 +289,22 @@ def take_facts(instance) -> dict | None:
     return {name: instance.__dict__.pop(alias) for name, alias in aliases.items()}
 
 
-def facts_of(model_version) -> dict:
-    """Every registered fact about ``model_version``: one query (none without facts)."""
+def _facts_statement(pk, now):
+    from registry.models import ModelVersion
+
+    return with_facts(ModelVersion.objects.filter(pk=pk).only("pk"), now=now)
+
+
+_FACTS = Statement(_facts_statement, key=registered_facts, pk=int, now=datetime)
+
+
+def facts_of(model_version, now: datetime | None = None) -> dict:
+    """Every registered fact about ``model_version`` as of ``now``: one query (none
+    without facts)."""
     if not _facts:
         return {}
-    queryset = type(model_version)._default_manager.filter(pk=model_version.pk)
-    row = with_facts(queryset).values(*(_alias(name) for name in _facts)).first() or {}
-    return {name: row.get(_alias(name)) for name in _facts}
+    found = _FACTS.first(pk=model_version.pk, now=now or timezone.now())
+    return (take_facts(found) if found is not None else None) or dict.fromkeys(_facts)
 
 
 def remember_facts(model_version, facts: dict) -> None:
@@ -285,21 +313,3 @@ def remember_facts(model_version, facts: dict) -> None:
     memo = _memo.get()
     if memo is not None:
         memo[("gate.facts", model_version.pk)] = facts
-
-
-class JSONArray(Aggregate):
-    """An expression's values over a subquery's rows as one JSON array
-    (``json_group_array`` on SQLite, ``json_agg`` on PostgreSQL); NULL over no rows.
-    For a fact that reads a few rows::
-
-        Subquery(rows.order_by().values(group).annotate(a=JSONArray(JSONObject(...)))
-                 .values("a"))
-    """
-
-    function = "JSON_GROUP_ARRAY"
-    output_field = JSONField()
-
-    def as_postgresql(self, compiler, connection, **extra_context):
-        # As text, the way a JSON column reaches the field on either database.
-        sql, params = super().as_sql(compiler, connection, function="JSON_AGG", **extra_context)
-        return f"({sql})::text", params

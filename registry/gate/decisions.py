@@ -25,6 +25,7 @@ from django.db.models import Q
 
 from accounts.permissions import may
 from accounts.roles import Role, has_role, roles_of
+from config.statements import Statement
 from registry.choices import DecisionAction, RiskTier, Verdict
 
 __all__ = [
@@ -49,16 +50,11 @@ def rights_for(action: str, model, environment=None):
     tier beats one for any model; at equal model specificity, one naming the
     environment beats one for any environment. One query.
     """
-    from registry.models import DecisionRight
-
-    scope = Q(model=model) | Q(model__isnull=True, risk_tier__in=[model.risk_tier, ""])
-    env_scope = Q(environment__isnull=True)
-    if environment is not None:
-        env_scope |= Q(environment=environment)
-    candidates = list(
-        DecisionRight.objects.filter(scope, env_scope, action=action).select_related(
-            "environment", "model"
-        )
+    candidates = _RIGHTS.all(
+        action=action,
+        model=model.pk,
+        risk_tier=model.risk_tier,
+        environment=environment.pk if environment is not None else 0,  # 0: no environment
     )
     if not candidates:
         return None
@@ -68,6 +64,20 @@ def rights_for(action: str, model, environment=None):
         return (model_level, 1 if right.environment_id else 0)
 
     return max(candidates, key=specificity)
+
+
+def _rights_query(action, model, risk_tier, environment):
+    from registry.models import DecisionRight
+
+    scope = Q(model=model) | Q(model__isnull=True, risk_tier__in=[risk_tier, ""])
+    env_scope = Q(environment__isnull=True) | Q(environment=environment)
+    return DecisionRight.objects.filter(scope, env_scope, action=action).select_related(
+        "environment", "model"
+    )
+
+
+# compiled once (config.statements): every judgement asks it
+_RIGHTS = Statement(_rights_query, action=str, model=int, risk_tier=str, environment=int)
 
 
 def requirements_for(right, model, environment=None) -> list[dict]:
