@@ -66,19 +66,24 @@ class ModelBackend(backends.ModelBackend):
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
             return set()
         if not hasattr(user_obj, "_perm_cache"):
-            if user_obj.is_superuser:
-                held = Permission.objects.all()
-            else:
-                own = Permission.user_set.through.objects.filter(user_id=user_obj.pk)
-                shared = Group.permissions.through.objects.filter(group__user=user_obj.pk)
-                held = Permission.objects.filter(
-                    Q(pk__in=own.values("permission_id")) | Q(pk__in=shared.values("permission_id"))
-                )
-            user_obj._perm_cache = {
-                f"{app_label}.{codename}"
-                for app_label, codename in held.values_list("content_type__app_label", "codename")
-            }
+            held = _ALL_PERMISSIONS.all() if user_obj.is_superuser else _HELD.all(user=user_obj.pk)
+            user_obj._perm_cache = {f"{app_label}.{codename}" for app_label, codename in held}
         return user_obj._perm_cache
+
+
+def _held_query(user):
+    own = Permission.user_set.through.objects.filter(user_id=user)
+    shared = Group.permissions.through.objects.filter(group__user=user)
+    return Permission.objects.filter(
+        Q(pk__in=own.values("permission_id")) | Q(pk__in=shared.values("permission_id"))
+    ).values_list("content_type__app_label", "codename")
+
+
+# compiled once (config.statements): nearly every API call asks a model permission
+_HELD = Statement(_held_query, user=int)
+_ALL_PERMISSIONS = Statement(
+    lambda: Permission.objects.values_list("content_type__app_label", "codename")
+)
 
 
 def _tokens_query(token_key):
