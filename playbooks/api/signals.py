@@ -191,7 +191,9 @@ def deliver(inputs: list[SignalInput], user) -> Response:
             log.exception("triage in the request failed; handing it to the task")
         else:
             # Only what was triaged after the intake is read again.
-            current = {sig.pk: sig for sig in Signal.objects.filter(pk__in=waiting)}
+            current = (
+                {sig.pk: sig for sig in Signal.objects.filter(pk__in=waiting)} if waiting else {}
+            )
             outcomes = [
                 Outcome(current.get(sig.pk, sig), dup)
                 for sig, dup in zip(receipt.signals, receipt.duplicate, strict=True)

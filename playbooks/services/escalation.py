@@ -29,9 +29,12 @@ def _create_level(
     reason: str = EscalationReason.UNACKNOWLEDGED,
     add=add_entry,
     trail: Trail,
+    defer: list | None = None,
 ) -> Escalation:
     """Store level ``number``'s row (its ``create`` event in ``trail``), add its timeline
-    line and have it told after the commit."""
+    line and have it told after the commit. With ``defer``, the row is appended there
+    unsaved instead: the caller inserts it (with other rows, in one round trip) and
+    records its ``create`` event."""
     level = level or incident.playbook_version.level(number)
     group = Group.objects.filter(name=level["group"]).first()
     escalation = Escalation(
@@ -49,8 +52,11 @@ def _create_level(
             else WebhookState.NOT_CONFIGURED
         ),
     )
-    Escalation.objects.bulk_create([escalation])
-    trail.created(escalation)
+    if defer is None:
+        Escalation.objects.bulk_create([escalation])
+        trail.created(escalation)
+    else:
+        defer.append(escalation)
     message = (
         f"Level {number} ({level['group']}) notified; {level['minutes']} min to acknowledge."
         if reason == EscalationReason.UNACKNOWLEDGED
@@ -96,11 +102,13 @@ def escalate_report_overdue(incident: Incident, *, now) -> list[Escalation]:
     return escalations
 
 
-def notify_first_level(incident: Incident, *, now, add=add_entry, trail: Trail) -> Escalation:
+def notify_first_level(
+    incident: Incident, *, now, add=add_entry, trail: Trail, defer: list | None = None
+) -> Escalation:
     """Notify level 1 of a newly opened incident (called inside ``open_incident``, which
     stores the new incident at level 1 of its chain; ``add`` writes the timeline line,
-    ``trail`` takes the audit event)."""
-    return _create_level(incident, 1, now, add=add, trail=trail)
+    ``trail`` takes the audit event; ``defer``: as ``_create_level``)."""
+    return _create_level(incident, 1, now, add=add, trail=trail, defer=defer)
 
 
 def due_for_escalation(incident: Incident, now) -> bool:

@@ -3,10 +3,11 @@ and the regulatory clock. Every change locks the incident row, checks the
 transition, writes the timeline and the audit trail in one transaction."""
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from audit.services import record_decision
+from lineage.services import insert_returning, pg_insert_statement, pg_pipeline
 from playbooks.choices import (
     INCIDENT_TRANSITIONS,
     IncidentStatus,
@@ -22,6 +23,11 @@ from playbooks.services.signal_links import link_signals
 from playbooks.services.timeline import Lines
 from registry.choices import DecisionAction
 from registry.gate import decisions
+
+
+class AlreadyOpen(IntegrityError):
+    """An active incident already holds the dedup key (a concurrent triage opened it):
+    nothing was written and the caller's transaction is intact."""
 
 
 def open_incident(
@@ -44,7 +50,9 @@ def open_incident(
     The rows go in with one INSERT each (the incident, each link table, the level-1
     row, the opening timeline lines); their audit events are those ``audit.tracking``
     writes for a save, appended to ``trail`` (the caller's act) or, without one, together
-    at the end."""
+    at the end. The incident's INSERT skips a row whose dedup key an active incident
+    holds (``ON CONFLICT DO NOTHING``), so a concurrent opening raises ``AlreadyOpen``
+    without breaking the caller's transaction (no savepoint needed to go on)."""
     now = now or timezone.now()
     links = links or {}
     escalates = playbook_version is not None and bool(playbook_version.escalation_chain)
@@ -52,7 +60,7 @@ def open_incident(
     trail = Trail() if own else trail
     # No savepoint of its own: opening is all or nothing with the caller's transaction.
     with transaction.atomic(savepoint=False):
-        incident = Incident(
+        incident = _insert_incident(
             title=title[:300],
             description=description,
             severity=severity,
@@ -67,53 +75,91 @@ def open_incident(
             level_started_at=now if escalates else None,
             **{k: v for k, v in links.items() if k in LINK_FIELDS},
         )
-        # Related records the caller holds as saved instances need no existence query.
-        held = [
-            name
-            for name in ("model", "playbook_version", *LINK_FIELDS)
-            if getattr(getattr(incident, name, None), "pk", None) is not None
-        ]
-        incident.full_clean(exclude=["dedup_key", *held], validate_constraints=False)
-        Incident.objects.bulk_create([incident])
-        trail.created(incident)
-        for name in LINK_M2M:
-            related = list(links.get(name) or [])
-            if related:  # a new incident links nothing yet
-                field = Incident._meta.get_field(name)
-                own_end, other_end = field.m2m_field_name(), field.m2m_reverse_field_name()
-                field.remote_field.through.objects.bulk_create(
-                    [
-                        field.remote_field.through(**{own_end: incident, other_end: row})
-                        for row in related
-                    ]
-                )
-                trail.linked(incident, name, related)
-        lines = Lines()  # the opening lines, written together
+        if incident is not None:
+            _start(incident, links, severity, user, playbook_version, signal, escalates, now, trail)
+            if own:
+                trail.write()
+    if incident is None:
+        raise AlreadyOpen("An active incident already exists for this alert.")
+    return incident
+
+
+def _insert_incident(**values) -> Incident | None:
+    """Validate and insert the new incident; None when an active one holds its key."""
+    incident = Incident(**values)
+    # Related records the caller holds as saved instances need no existence query.
+    held = [
+        name
+        for name in ("model", "playbook_version", *LINK_FIELDS)
+        if getattr(getattr(incident, name, None), "pk", None) is not None
+    ]
+    incident.full_clean(exclude=["dedup_key", *held], validate_constraints=False)
+    if not insert_returning([incident]):
+        return None
+    return incident
+
+
+def _start(incident, links, severity, user, playbook_version, signal, escalates, now, trail):
+    """The new incident's links, opening lines and first escalation level: their rows
+    go in together (``_insert_together``), their audit events in the order a save of
+    each would write them."""
+    trail.created(incident)
+    linked = []  # (field name, related rows, through rows)
+    for name in LINK_M2M:
+        related = list(links.get(name) or [])
+        if related:  # a new incident links nothing yet
+            field = Incident._meta.get_field(name)
+            own_end, other_end = field.m2m_field_name(), field.m2m_reverse_field_name()
+            through = field.remote_field.through
+            rows = [through(**{own_end: incident, other_end: row}) for row in related]
+            linked.append((name, related, rows))
+    lines = Lines()  # the opening lines, written together
+    lines.add(
+        incident,
+        TimelineKind.STATUS,
+        f"Incident opened ({severity}).",
+        user=user,
+        at=now,
+        data={"status": IncidentStatus.OPEN},
+    )
+    if playbook_version is not None:
         lines.add(
             incident,
-            TimelineKind.STATUS,
-            f"Incident opened ({severity}).",
+            TimelineKind.STEP,
+            f"Playbook {playbook_version} started ({len(playbook_version.steps)} steps).",
             user=user,
             at=now,
-            data={"status": IncidentStatus.OPEN},
+            data={"playbook_version": playbook_version.pk},
         )
-        if playbook_version is not None:
-            lines.add(
-                incident,
-                TimelineKind.STEP,
-                f"Playbook {playbook_version} started ({len(playbook_version.steps)} steps).",
-                user=user,
-                at=now,
-                data={"playbook_version": playbook_version.pk},
-            )
-        if signal is not None:
-            link_signals(incident, [signal], at=now, add=lines.add)
-        if escalates:
-            notify_first_level(incident, now=now, add=lines.add, trail=trail)
-        lines.write(incident, trail)
-        if own:
-            trail.write()
-    return incident
+    if signal is not None:
+        link_signals(incident, [signal], at=now, add=lines.add)
+    levels: list = []
+    if escalates:
+        notify_first_level(incident, now=now, add=lines.add, trail=trail, defer=levels)
+    _insert_together([rows for _, _, rows in linked] + [levels, lines.entries])
+    for name, related, _ in linked:
+        trail.linked(incident, name, related)
+    for escalation in levels:
+        trail.created(escalation)
+    lines.record(incident, lines.entries, trail)
+
+
+def _insert_together(groups: list[list]) -> None:
+    """Insert each group of new rows (one model per group) and set their ids: on
+    PostgreSQL every group's INSERT in one round trip (a pipeline), elsewhere one
+    ``bulk_create`` per group."""
+    groups = [rows for rows in groups if rows]
+    if connection.vendor != "postgresql":
+        for rows in groups:
+            type(rows[0]).objects.bulk_create(rows)
+        return
+    statements = [(*pg_insert_statement(rows), True) for rows in groups]
+    for rows, returned in zip(groups, pg_pipeline(statements), strict=True):
+        if len(returned) != len(rows):  # new rows of a new incident conflict with nothing
+            raise IntegrityError(f"{type(rows[0]).__name__}: a new row was not inserted")
+        for row, (pk,) in zip(rows, returned, strict=True):
+            row.pk = pk
+            row._state.adding = False
 
 
 # Filled in by the linking module once the related apps exist (FK and M2M names).

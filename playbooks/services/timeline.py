@@ -36,7 +36,11 @@ class Lines:
         (in ``trail``, the act's events, when given; else at once)."""
         if not self.entries:
             return []
-        created = TimelineEntry.objects.bulk_create(self.entries)
+        return self.record(incident, TimelineEntry.objects.bulk_create(self.entries), trail)
+
+    def record(self, incident, created: list[TimelineEntry], trail: Trail | None = None):
+        """Audit the collected lines once inserted (``created``: ``entries`` with their
+        ids, inserted by the caller together with other rows)."""
         own = trail is None
         trail = Trail() if own else trail
         trail.add(

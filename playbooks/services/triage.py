@@ -30,7 +30,7 @@ from playbooks.choices import AlertStatus, Severity, SignalKind, TaskStatus, Tri
 from playbooks.models import Incident, InvestigationTask, Playbook, Signal
 from playbooks.services import linking
 from playbooks.services.common import IncidentConflict, Trail
-from playbooks.services.incidents import open_incident
+from playbooks.services.incidents import AlreadyOpen, open_incident
 from playbooks.services.linking import SignalInput
 from playbooks.services.readings import Readings
 from playbooks.services.signal_links import link_signals
@@ -614,24 +614,23 @@ def _open(signal, links, decision, version, batch: _Batch) -> Incident:
     name = signal.labels.get("alertname") or signal.metric or "signal"
     where = f" in {signal.environment_name}" if signal.environment_name else ""
     summary = signal.annotations.get("summary") or signal.annotations.get("description", "")
-    kept = len(batch.trail.events)
     try:
-        with transaction.atomic():
-            incident = open_incident(
-                model=signal.model,
-                title=f"{name} critical on {signal.model.name}{where}",
-                description=f"{summary}\n\nTriage: {decision.reason}".strip(),
-                severity=Severity.CRITICAL,
-                playbook_version=version,
-                environment_name=signal.environment_name,
-                dedup_key=linking.incident_key(signal),
-                signal=signal,
-                links=linking.incident_links(links, decision.threshold),
-                now=batch.now,
-                trail=batch.trail,
-            )
-    except IntegrityError:  # a concurrent triage opened it first
-        del batch.trail.events[kept:]
+        # No savepoint: a concurrent opening is skipped by the INSERT (AlreadyOpen),
+        # which leaves this transaction usable and has written nothing.
+        incident = open_incident(
+            model=signal.model,
+            title=f"{name} critical on {signal.model.name}{where}",
+            description=f"{summary}\n\nTriage: {decision.reason}".strip(),
+            severity=Severity.CRITICAL,
+            playbook_version=version,
+            environment_name=signal.environment_name,
+            dedup_key=linking.incident_key(signal),
+            signal=signal,
+            links=linking.incident_links(links, decision.threshold),
+            now=batch.now,
+            trail=batch.trail,
+        )
+    except AlreadyOpen:  # a concurrent triage opened it first
         incident = linking.incident_to_join(signal)
         if incident is None:
             raise IncidentConflict("could not open or find the incident") from None
