@@ -12,12 +12,17 @@ from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from config.statements import Statement
 from playbooks.choices import EscalationReason, IncidentStatus, TimelineKind, WebhookState
 from playbooks.models import Escalation, Incident
 from playbooks.services.common import Trail, add_entry
 from playbooks.services.notify import group_emails, tell_level
 
 log = logging.getLogger(__name__)
+
+
+# compiled once (config.statements): every level told looks its group up by name
+_GROUP = Statement(lambda name: Group.objects.filter(name=name).order_by("pk")[:1], name=str)
 
 
 def _create_level(
@@ -36,7 +41,7 @@ def _create_level(
     unsaved instead: the caller inserts it (with other rows, in one round trip) and
     records its ``create`` event."""
     level = level or incident.playbook_version.level(number)
-    group = Group.objects.filter(name=level["group"]).first()
+    group = _GROUP.first(name=level["group"])
     escalation = Escalation(
         incident=incident,
         reason=reason,

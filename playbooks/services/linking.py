@@ -12,7 +12,8 @@ from datetime import datetime
 
 from django.db.models import Case, F, OuterRef, Q, Subquery, Value, When
 
-from accounts.permissions import visible
+from accounts.permissions import may, visible
+from config.statements import Statement
 from playbooks.choices import ACTIVE_STATUSES, SignalKind
 from playbooks.models import Incident, Playbook, Signal
 from registry import services as registry_services
@@ -92,15 +93,30 @@ def incident_to_join(signal: Signal, *, by_key: bool = True) -> Incident | None:
     if not by_key and not signal.fingerprint:
         return None
     key = incident_key(signal)
-    rules = Q(dedup_key=key) if by_key else Q(pk__in=[])
-    candidates = Incident.objects.filter(status__in=ACTIVE_STATUSES)
-    if signal.fingerprint:
-        episode = Signal.objects.filter(
+    usual = signal.fingerprint and None not in (signal.starts_at, signal.model_id, signal.pk)
+    if by_key and usual:  # an alert of a stored, linked reading
+        return _INCIDENT_TO_JOIN.first(
+            dedup_key=key,
             fingerprint=signal.fingerprint,
             starts_at=signal.starts_at,
-            model_id=signal.model_id,
+            model=signal.model_id,
+            signal=signal.pk,
+        )
+    return _incident_to_join(
+        key, signal.fingerprint, signal.starts_at, signal.model_id, signal.pk, by_key=by_key
+    ).first()
+
+
+def _incident_to_join(dedup_key, fingerprint, starts_at, model, signal, *, by_key=True):
+    rules = Q(dedup_key=dedup_key) if by_key else Q(pk__in=[])
+    candidates = Incident.objects.filter(status__in=ACTIVE_STATUSES)
+    if fingerprint:
+        episode = Signal.objects.filter(
+            fingerprint=fingerprint,
+            starts_at=starts_at,
+            model_id=model,
             incident__status__in=ACTIVE_STATUSES,
-        ).exclude(pk=signal.pk)
+        ).exclude(pk=signal)
         rules |= Q(pk__in=episode.values("incident_id"))
         candidates = candidates.annotate(
             last_of_episode=Subquery(
@@ -112,13 +128,19 @@ def incident_to_join(signal: Signal, *, by_key: bool = True) -> Incident | None:
         latest = []
     by_key_first = Value(1)
     if by_key:
-        by_key_first = Case(When(dedup_key=key, then=Value(0)), default=Value(1))
+        by_key_first = Case(When(dedup_key=dedup_key, then=Value(0)), default=Value(1))
     return (
         candidates.filter(rules)
         .annotate(by_key_first=by_key_first)
         .order_by("by_key_first", *latest, "-opened_at", "-pk")
-        .first()
     )
+
+
+# compiled once (config.statements): both rules for an alert with a fingerprint and an
+# episode start, the shape nearly every reading asks
+_INCIDENT_TO_JOIN = Statement(
+    _incident_to_join, dedup_key=str, fingerprint=str, starts_at=datetime, model=int, signal=int
+)
 
 
 @dataclass
@@ -171,36 +193,43 @@ def resolve(
     return links
 
 
+def _live_deployment(model_name, environment_name):
+    return Deployment.objects.select_related("model__team", "model_version", "environment").filter(
+        model__name=model_name, environment__name=environment_name, state=DeploymentState.LIVE
+    )
+
+
+# compiled once (config.statements): the usual alert names its model and environment
+_LIVE_DEPLOYMENT = Statement(_live_deployment, model_name=str, environment_name=str)
+
+
 def _resolve(user, model_name, version_name, environment_name, deployment_id) -> Links:
-    models = visible(MLModel.objects.select_related("team"), user)
+    def models():  # what the sender may see, asked only when needed
+        return visible(MLModel.objects.select_related("team"), user)
+
     links = Links()
     live_asked = False
     if deployment_id is not None:
         links.deployment = (
             Deployment.objects.select_related("model__team", "model_version", "environment")
-            .filter(pk=deployment_id, model__in=models)
+            .filter(pk=deployment_id, model__in=models())
             .first()
         )
     elif model_name and environment_name:
         # The usual alert: the model's live deployment in the named environment, with
-        # the model, environment and version in the same query.
-        links.deployment = (
-            Deployment.objects.select_related("model__team", "model_version", "environment")
-            .filter(
-                model__in=models,
-                model__name=model_name,
-                environment__name=environment_name,
-                state=DeploymentState.LIVE,
-            )
-            .first()
-        )
+        # the model, environment and version in the same query; at most one (a model's
+        # name is unique, so is its live deployment in an environment), kept when the
+        # sender may see its model.
+        found = _LIVE_DEPLOYMENT.first(model_name=model_name, environment_name=environment_name)
+        if found is not None and may(user, "view", found.model):
+            links.deployment = found
         live_asked = True
     if links.deployment is not None:
         links.model = links.deployment.model
         links.environment = links.deployment.environment
         links.model_version = links.deployment.model_version
     if links.model is None and model_name:
-        links.model = models.filter(name=model_name).first()
+        links.model = models().filter(name=model_name).first()
     if links.model is None:
         return links
     if environment_name and links.environment is None:
@@ -235,6 +264,25 @@ def _resolve(user, model_name, version_name, environment_name, deployment_id) ->
     return links
 
 
+def _thresholds_watching(deployment, version, team, metric):
+    # Each threshold carries the first (by name) active playbook of the model's team that
+    # names it (``naming_playbook_id``), the playbook triage then runs.
+    naming = Playbook.objects.filter(team_id=team, active=True, thresholds=OuterRef("pk")).order_by(
+        "name"
+    )
+    return (
+        Threshold.objects.filter(Q(deployment_id=deployment) | Q(model_version_id=version))
+        .filter(metric=metric)
+        .select_related("risk")
+        .annotate(naming_playbook_id=Subquery(naming.values("pk")[:1]))
+        .order_by("pk")
+    )
+
+
+# compiled once (config.statements): asked for every alert triaged
+_THRESHOLDS = Statement(_thresholds_watching, deployment=int, version=int, team=int, metric=str)
+
+
 def thresholds_for(links: Links, metric: str, cache: LinkCache | None = None) -> list:
     """The thresholds watching ``metric`` on the signal's deployment or model version."""
     key = (
@@ -244,21 +292,12 @@ def thresholds_for(links: Links, metric: str, cache: LinkCache | None = None) ->
     )
     if cache is not None and key in cache.thresholds:
         return cache.thresholds[key]
-    subject = Q(pk__in=[])
-    if links.deployment is not None:
-        subject |= Q(deployment=links.deployment)
-    if links.model_version is not None:
-        subject |= Q(model_version=links.model_version)
-    # Each threshold carries the first (by name) active playbook of the model's team that
-    # names it (``naming_playbook_id``), the playbook triage then runs.
-    naming = Playbook.objects.filter(
-        team_id=links.model.team_id, active=True, thresholds=OuterRef("pk")
-    ).order_by("name")
-    found = list(
-        Threshold.objects.filter(subject, metric=metric)
-        .select_related("risk")
-        .annotate(naming_playbook_id=Subquery(naming.values("pk")[:1]))
-        .order_by("pk")
+    found = _THRESHOLDS.all(
+        # no deployment (or version): an id no row has, so that side matches nothing
+        deployment=key[0] or 0,
+        version=key[1] or 0,
+        team=links.model.team_id,
+        metric=metric,
     )
     if cache is not None:
         cache.thresholds[key] = found

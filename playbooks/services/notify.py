@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts import notify
 from accounts.notify import group_emails
 from config.celery_tasks import RetryingTask
+from config.statements import Statement
 from playbooks.choices import EscalationReason, WebhookState
 from playbooks.models import Escalation
 from playbooks.webhooks import post_signed
@@ -27,6 +28,12 @@ log = logging.getLogger(__name__)
 WEBHOOK_MAX_RETRIES = 5
 
 __all__ = ["group_emails", "notify_escalation", "send_escalation_webhook", "tell_level"]
+
+
+# compiled once (config.statements): read for every level told
+_ESCALATION = Statement(
+    lambda pk: Escalation.objects.select_related("incident__model").filter(pk=pk), pk=int
+)
 
 
 def tell_level(escalation: Escalation) -> None:
@@ -59,7 +66,9 @@ def notify_escalation(escalation_id: int) -> None:
         Escalation.objects.filter(pk=escalation_id, emailed_at__isnull=True),
         emailed_at=timezone.now(),
     )
-    escalation = Escalation.objects.select_related("incident__model").get(pk=escalation_id)
+    escalation = _ESCALATION.first(pk=escalation_id)
+    if escalation is None:
+        raise Escalation.DoesNotExist(f"escalation {escalation_id}")
     if claimed:
         notify.deliver(escalation_mail(escalation))
     if escalation.webhook_state == WebhookState.PENDING:

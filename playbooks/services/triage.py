@@ -25,6 +25,7 @@ from django.utils import timezone
 from accounts import notify
 from audit.services import record_decision
 from audit.tracking import rows_digest
+from config.statements import Statement
 from lineage.services import insert_returning
 from playbooks.choices import AlertStatus, Severity, SignalKind, TaskStatus, Triage
 from playbooks.models import Incident, InvestigationTask, Playbook, Signal
@@ -102,6 +103,21 @@ class Receipt:
         return sorted({s.pk for s in self.signals if s.triage == Triage.RECEIVED})
 
 
+def _playbooks_of_team(team):
+    return (
+        Playbook.objects.filter(team_id=team, active=True)
+        .annotate(
+            current=FilteredRelation("versions", condition=Q(versions__number=F("current_version")))
+        )
+        .select_related("current")
+        .order_by("name")
+    )
+
+
+# compiled once (config.statements): asked for every alert triaged
+_PLAYBOOKS = Statement(_playbooks_of_team, team=int)
+
+
 def choose_playbook(model, threshold, labels: dict, cache=None) -> Playbook | None:
     """The model's team's playbook for this signal: the one naming the threshold (a
     threshold from ``linking.thresholds_for`` carries it), else the one whose label
@@ -109,16 +125,7 @@ def choose_playbook(model, threshold, labels: dict, cache=None) -> Playbook | No
     its current version (``current``) in the same query."""
 
     def load():
-        return list(
-            Playbook.objects.filter(team_id=model.team_id, active=True)
-            .annotate(
-                current=FilteredRelation(
-                    "versions", condition=Q(versions__number=F("current_version"))
-                )
-            )
-            .select_related("current")
-            .order_by("name")
-        )
+        return _PLAYBOOKS.all(team=model.team_id)
 
     candidates = cache.remember(("playbooks", model.team_id), load) if cache else load()
     naming = getattr(threshold, "naming_playbook_id", None)
