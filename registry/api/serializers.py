@@ -6,12 +6,14 @@ into records the caller may see, so another team's record reads as absent.
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.encoding import smart_str
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.api.fields import TeamField, VisibleSlugRelatedField
-from accounts.permissions import visible
+from accounts.permissions import may, visible
 from config.serializers import FullCleanSerializer
+from config.statements import Statement
 from lineage.models import DatasetVersion
 from registry import services
 from registry.models import (
@@ -43,6 +45,29 @@ class _VisibleThroughParent:
 
 class VisibleModelVersionField(_VisibleThroughParent, serializers.PrimaryKeyRelatedField):
     pass
+
+
+MODEL_BY_NAME = Statement(lambda name: MLModel.objects.filter(name=name), name=str)
+
+
+class VisibleModelField(VisibleSlugRelatedField):
+    """A model by name among those the caller may see (``VisibleSlugRelatedField``),
+    answered as ``may(user, "view", model)`` of the model read by a statement compiled
+    once (``MODEL_BY_NAME``): every registration names its model, and the change right
+    the view asks next is answered from the same permission read (one per record and
+    request), not from a second scoped query. Another team's model reads as absent."""
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="name", queryset=MLModel.objects.all(), **kwargs)
+
+    def to_internal_value(self, data):
+        request = self.context.get("request")
+        if request is None or not isinstance(data, str) or "\x00" in data:
+            return super().to_internal_value(data)
+        found = MODEL_BY_NAME.first(name=data)
+        if found is None or not may(request.user, "view", found):
+            self.fail("does_not_exist", slug_name=self.slug_field, value=smart_str(data))
+        return found
 
 
 @extend_schema_field(
@@ -229,7 +254,7 @@ IMMUTABLE_VERSION_FIELDS = ("model", "version", "artifact_uri", "artifact_digest
 
 
 class ModelVersionSerializer(serializers.ModelSerializer):
-    model = VisibleSlugRelatedField(slug_field="name", queryset=MLModel.objects.all())
+    model = VisibleModelField()
     training_run = TrainingRunField()
     training_job = serializers.SerializerMethodField()
     registered_by = serializers.CharField(source="registered_by.username", read_only=True)
@@ -253,6 +278,9 @@ class ModelVersionSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
+        # A label taken is the database's unique constraint, read by
+        # services.register_version as a 400 on "version" (no query before the insert).
+        validators = []
 
     @extend_schema_field(JobRefSerializer(allow_null=True))
     def get_training_job(self, version):

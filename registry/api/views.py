@@ -14,10 +14,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.base import ScopedModelViewSet
-from accounts.permissions import TokenScopePermission, may
+from accounts.permissions import TokenScopePermission, may, scope_queryset
+from config.api import Pagination
 from config.errors import BadParameter, Conflict, Missing
 from lineage.models import DatasetVersion
 from registry import services
+from registry.api.scoped import ScopedRead
 from registry.api.serializers import (
     DeploymentSerializer,
     EndDeploymentSerializer,
@@ -34,6 +36,7 @@ from registry.api.serializers import (
     VersionLineageSerializer,
     VersionStatusSerializer,
 )
+from registry.choices import DeploymentState
 from registry.filtersets import (
     DeploymentFilter,
     FeatureFilter,
@@ -275,20 +278,74 @@ class EnvironmentViewSet(_RefuseProtectedDelete, viewsets.ModelViewSet):
     filterset_fields = ["protected", "name"]
 
 
+DEPLOYMENTS = Deployment.objects.select_related(
+    "model", "model_version", "environment", "deployed_by", "deployment_request"
+).order_by("-deployed_at", "-pk")
+# The query string of "what serves now": what a pipeline asks before every release.
+LIVE_QUERY = frozenset({"live", "environment", "model"})
+
+
+def _live_read(user, model: str, environment: str):
+    """``?live=true&environment=E&model=M``: as the list's filters read it (the scoping
+    of ``ObjectPermissionFilter``, then ``DeploymentFilter``'s model, environment and
+    live), one page and the row past it."""
+    scoped = scope_queryset(DEPLOYMENTS.all(), user, "model", MLModel)
+    found = scoped.filter(
+        model__name=model, environment__name=environment, state=DeploymentState.LIVE
+    )
+    return found[: Pagination.default_limit + 1]
+
+
+LIVE_READ = ScopedRead(
+    _live_read,
+    questions=("registry.view_deployment", "registry.view_mlmodel"),
+    model=str,
+    environment=str,
+)
+
+
 class DeploymentViewSet(ScopedModelViewSet):
     """Deployment history, newest first; ``?live=true&environment=production`` is what
     serves there now. Posting one reports a deployment to an unprotected environment;
     protected ones (production) are deployed through an approved deployment request."""
 
-    queryset = Deployment.objects.select_related(
-        "model", "model_version", "environment", "deployed_by", "deployment_request"
-    ).order_by("-deployed_at", "-pk")
+    queryset = DEPLOYMENTS
     serializer_class = DeploymentSerializer
     filterset_class = DeploymentFilter
     ordering_fields = ["deployed_at", "ended_at"]
     scope_path = "model"
     scope_model = MLModel
     http_method_names = ["get", "post", "head", "options"]
+
+    def list(self, request, *args, **kwargs):
+        """``?live=true&environment=E&model=M`` (exactly these, plain values) is read by a
+        statement compiled once (``LIVE_READ``); any other query string through the
+        filters. Both give the same rows, page and shape."""
+        rows = self._live_rows(request)
+        if rows is None:
+            return super().list(request, *args, **kwargs)
+        paginator = self.paginator
+        if not isinstance(paginator, Pagination):
+            return super().list(request, *args, **kwargs)
+        paginator.request = request
+        paginator.limit, paginator.offset = paginator.get_limit(request), 0
+        if paginator.limit != Pagination.default_limit or len(rows) > paginator.limit:
+            return super().list(request, *args, **kwargs)  # more than a page: counted there
+        paginator.count = len(rows)
+        return self.get_paginated_response(self.get_serializer(rows, many=True).data)
+
+    def _live_rows(self, request):
+        params = request.query_params
+        if set(params) != LIVE_QUERY or any(len(params.getlist(k)) != 1 for k in LIVE_QUERY):
+            return None
+        model, environment = params["model"], params["environment"]
+        plain = all(
+            value and value == value.strip() and "\x00" not in value
+            for value in (model, environment)
+        )
+        if params["live"] != "true" or not plain:
+            return None
+        return LIVE_READ.all(request.user, model=model, environment=environment)
 
     def perform_create(self, serializer):
         data = serializer.validated_data
