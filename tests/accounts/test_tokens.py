@@ -151,3 +151,25 @@ def test_expired_tokens_are_purged_by_the_periodic_task(owner, member):
     assert purge_expired_tokens.delay().get() == 1
     assert purge_expired_tokens.delay().get() == 0
     assert list(ApiToken.objects.values_list("name", flat=True)) == ["live"]
+
+
+def test_who_am_i_is_one_statement_the_token_with_its_user_and_groups(owner, team):
+    """GET /api/me/ is the API's floor: the token, its user and the user's group names
+    (teams and roles, which every permission question reads) in one statement."""
+    from django.contrib.auth.models import Group
+    from django.test.utils import CaptureQueriesContext
+
+    owner.groups.add(Group.objects.get(name=Role.APPROVER))
+    roles = sorted(owner.groups.filter(name__in=Role.values).values_list("name", flat=True))
+    assert Role.APPROVER in roles
+    client = token_client(owner)
+    with CaptureQueriesContext(connection) as captured:
+        answer = client.get("/api/me/")
+    assert answer.status_code == 200
+    assert answer.json()["teams"] == [team.name]
+    assert answer.json()["roles"] == roles
+    assert len(captured) == 1, [q["sql"][:100] for q in captured.captured_queries]
+    owner.groups.clear()  # no groups at all: the aggregate is empty, not an error
+    with CaptureQueriesContext(connection) as captured:
+        answer = client.get("/api/me/")
+    assert (answer.json()["teams"], answer.json()["roles"], len(captured)) == ([], [], 1)
