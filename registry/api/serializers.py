@@ -5,6 +5,8 @@ names pipelines know (a model's name, a run's UUID, an environment's name)
 into records the caller may see, so another team's record reads as absent.
 """
 
+import copy
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.encoding import smart_str
 from drf_spectacular.utils import extend_schema_field
@@ -25,6 +27,21 @@ from registry.models import (
     ModelVersion,
 )
 from registry.personal_data import personal_data_among
+
+
+class FieldsBuiltOnce:
+    """A ModelSerializer whose fields are built from the model once per class, not on
+    every instantiation (DRF reads the model's fields, relations and options anew each
+    time): each serializer gets a deep copy, as DRF gives each its declared fields. The
+    two calls every pipeline makes (register a version, read what is live) render one."""
+
+    def get_fields(self):
+        cls = type(self)
+        built = cls.__dict__.get("_fields_built")
+        if built is None:
+            built = super().get_fields()
+            cls._fields_built = built
+        return copy.deepcopy(built)
 
 
 class _VisibleThroughParent:
@@ -253,7 +270,7 @@ class MLModelDetailSerializer(MLModelSerializer):
 IMMUTABLE_VERSION_FIELDS = ("model", "version", "artifact_uri", "artifact_digest", "training_run")
 
 
-class ModelVersionSerializer(serializers.ModelSerializer):
+class ModelVersionSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     model = VisibleModelField()
     training_run = TrainingRunField()
     training_job = serializers.SerializerMethodField()
@@ -431,7 +448,7 @@ class EnvironmentSerializer(FullCleanSerializer):
         fields = ["id", "name", "order", "protected", "description"]
 
 
-class DeploymentSerializer(serializers.ModelSerializer):
+class DeploymentSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     model = serializers.CharField(source="model.name", read_only=True)
     model_version = VisibleModelVersionField(queryset=ModelVersion.objects.select_related("model"))
     version = serializers.CharField(source="model_version.version", read_only=True)
