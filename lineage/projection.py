@@ -58,6 +58,7 @@ from lineage.services import (
     ensure_namespaces,
     event_hash,
     insert_returning,
+    insert_rows,
     job_version_uuid,
     materialise,
     parse_time,
@@ -876,28 +877,20 @@ class _Projection:
             )
         inputs, outputs, columns, links = [], [], [], []
         for item in self.items:
+            run_pk = item.run.pk if item.run is not None else None
             for key, spec in item.inputs:
-                inputs.append(
-                    RunInput(
-                        run=item.run,
-                        dataset_version=self.versions[key],
-                        facets=spec.get("inputFacets") or {},
-                    )
-                )
+                inputs.append((run_pk, self.versions[key].pk, spec.get("inputFacets") or {}))
             for key, spec in item.outputs:
                 if item.run is not None:
-                    outputs.append(
-                        RunOutput(
-                            run=item.run,
-                            dataset_version=self.versions[key],
-                            facets=spec.get("outputFacets") or {},
-                        )
-                    )
+                    outputs.append((run_pk, self.versions[key].pk, spec.get("outputFacets") or {}))
                     columns += self._column_rows(key, spec)
             for spec in sum(_io(item.event), []):
                 links += self._symlink_rows(spec)
-        for rows in (inputs, outputs, columns, links):
-            insert_returning(rows, returning=False, defer=together)
+        edge = ("run_id", "dataset_version_id", "facets")
+        insert_rows(RunInput, edge, inputs, defer=together)
+        insert_rows(RunOutput, edge, outputs, defer=together)
+        insert_rows(ColumnLineage, _COLUMN_ROW, columns, defer=together)
+        insert_rows(DatasetSymlink, _SYMLINK_ROW, links, defer=together)
         for rows, before, state in (
             (self.datasets, self.dataset_before, _DATASET_STATE),
             (self.jobs, self.job_before, _JOB_STATE),
@@ -944,8 +937,17 @@ class _Projection:
         wanted = set(self.job_versions)
         current = self.known.job_versions if self.known is not None else {}
         by_key = {key: current[key] for key in wanted if key in current}  # a recurring job's
-        if wanted - by_key.keys():  # version is mostly its current one, read with the events
-            by_key.update(fetch(wanted - by_key.keys()))
+        # version is mostly its current one, read with the events; so was the version the
+        # event's own edges make (absent there, it did not exist: no second read)
+        read = set()
+        if self.known is not None:
+            read = {
+                (self.jobs[key].pk, version)
+                for key, version in self.known.job_version_keys
+                if key in self.jobs
+            }
+        if wanted - by_key.keys() - read:
+            by_key.update(fetch(wanted - by_key.keys() - read))
         missing = [key for key in self.job_versions if key not in by_key]
         if missing:
             rows = [
@@ -972,12 +974,12 @@ class _Projection:
         for output_field, field_spec in (facet.get("fields") or {}).items():
             for source in field_spec.get("inputFields") or []:
                 rows.append(
-                    ColumnLineage(
-                        dataset_version=self.versions[key],
-                        output_field=output_field,
-                        input_dataset=self.datasets[(source["namespace"], source["name"])],
-                        input_field=source["field"],
-                        transformations=source.get("transformations")
+                    (
+                        self.versions[key].pk,
+                        output_field,
+                        self.datasets[(source["namespace"], source["name"])].pk,
+                        source["field"],
+                        source.get("transformations")
                         or (
                             [field_spec["transformationType"]]
                             if field_spec.get("transformationType")
@@ -993,11 +995,21 @@ class _Projection:
         for ident in facet.get("identifiers") or []:
             if isinstance(ident, dict) and ident.get("namespace") and ident.get("name"):
                 rows.append(
-                    DatasetSymlink(
-                        dataset=self.datasets[_key(spec)],
-                        namespace=str(ident["namespace"])[:1024],
-                        name=str(ident["name"])[:1024],
-                        type=str(ident.get("type") or "")[:64],
+                    (
+                        self.datasets[_key(spec)].pk,
+                        str(ident["namespace"])[:1024],
+                        str(ident["name"])[:1024],
+                        str(ident.get("type") or "")[:64],
                     )
                 )
         return rows
+
+
+_COLUMN_ROW = (
+    "dataset_version_id",
+    "output_field",
+    "input_dataset_id",
+    "input_field",
+    "transformations",
+)
+_SYMLINK_ROW = ("dataset_id", "namespace", "name", "type")

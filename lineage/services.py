@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 import orjson
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, models, transaction
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.permissions import may_any
@@ -39,6 +40,7 @@ from lineage.models import (
     Tag,
 )
 from lineage.signals import dataset_version_status_changed
+from lineage.validation import has_float as _has_float
 from lineage.vocabulary import facet_tag_name
 from vocabulary import services as vocabulary
 
@@ -64,33 +66,23 @@ def canonical_json(event: dict) -> str:
     """Sorted keys, no whitespace, UTF-8 as is. orjson writes the same text as the
     standard library but for floats (their notation differs), so a document holding
     one (or anything but plain JSON values) is written by the standard library."""
-    if not _has_float(event):
-        try:
-            return orjson.dumps(event, option=orjson.OPT_SORT_KEYS).decode()
-        except TypeError:  # an integer beyond 64 bits, a lone surrogate
-            pass
+    try:
+        # orjson refuses (TypeError) a key that is not a string, an integer beyond 64
+        # bits, a lone surrogate, and (passed through) dates, dataclasses and subclasses
+        text = orjson.dumps(event, option=_CANONICAL)
+    except TypeError:
+        text = None
+    if text is not None and not _has_float(event):
+        return text.decode()
     return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-_PLAIN = (str, int, bool, type(None))
-
-
-def _has_float(value) -> bool:
-    """True when ``value`` holds a float, or anything but dicts, lists, strings,
-    integers, booleans and None (exact types)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind is dict:
-            if any(type(key) is not str for key in item):
-                return True
-            stack.extend(item.values())
-        elif kind is list:
-            stack.extend(item)
-        elif kind not in _PLAIN:
-            return True
-    return False
+_CANONICAL = (
+    orjson.OPT_SORT_KEYS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
 
 
 def fast_json(value) -> bytes | str:
@@ -104,12 +96,61 @@ def fast_json(value) -> bytes | str:
 
 def pg_prep(field, value):
     """``field.get_db_prep_save(value)`` for the intake's PostgreSQL statements, a JSON
-    column (of no custom encoder) encoded by ``fast_json``."""
-    if isinstance(field, models.JSONField) and field.encoder is None and value is not None:
+    column (of no custom encoder) encoded by ``fast_json``.
+
+    A value already of the column's Python type (an ``int`` for an integer or a
+    foreign key, a ``str`` for text, a ``UUID``, an aware ``datetime``, None for a
+    nullable column) is what Django would send for it on PostgreSQL: it goes as it
+    is, without Django's per-value conversions (the bulk of a batch's Python time).
+    """
+    kind = type(value)
+    passing = _PASSING.get(field)
+    if passing is None:
+        passing = _PASSING[field] = _passing_types(field)
+    if kind in passing and (kind is not datetime or value.tzinfo is not None):
+        return value
+    if value is not None and passing is _JSON:
         from psycopg.types.json import Jsonb
 
         return Jsonb(field.get_prep_value(value), dumps=fast_json)
     return field.get_db_prep_save(value, connection)
+
+
+_JSON = frozenset()  # a JSON column of no custom encoder (identity matters, not contents)
+_PASSING: dict = {}
+_PASS_BY_TYPE = {
+    "AutoField": (int,),
+    "BigAutoField": (int,),
+    "SmallAutoField": (int,),
+    "IntegerField": (int,),
+    "BigIntegerField": (int,),
+    "SmallIntegerField": (int,),
+    "PositiveIntegerField": (int,),
+    "PositiveBigIntegerField": (int,),
+    "PositiveSmallIntegerField": (int,),
+    "CharField": (str,),
+    "TextField": (str,),
+    "UUIDField": (uuid.UUID,),
+    "DateTimeField": (datetime,),
+    "BooleanField": (bool,),
+}
+
+
+def _passing_types(field) -> frozenset:
+    """The exact Python types whose values ``pg_prep`` sends unconverted for ``field``."""
+    if isinstance(field, models.JSONField):
+        return _JSON if field.encoder is None else frozenset()
+    target = field
+    while getattr(target, "remote_field", None) is not None and hasattr(target, "target_field"):
+        target = target.target_field  # a foreign key sends its target column's value
+    if type(target).get_db_prep_save is not models.Field.get_db_prep_save:
+        return frozenset()  # a field of its own conversions: always through Django
+    types = set(_PASS_BY_TYPE.get(type(target).__name__, ()))
+    if types and type(target).__module__ != "django.db.models.fields":
+        types = set()  # a subclass of a field type may convert: through Django
+    if field.null and types:
+        types.add(type(None))
+    return frozenset(types)
 
 
 def event_hash(event: dict) -> str:
@@ -229,16 +270,60 @@ def compiled(queryset) -> tuple[str, list, object]:
 
 
 def materialise(compiler, rows) -> list:
-    """Model instances of ``rows`` read with the SQL of ``compiled`` (converters applied)."""
+    """Model instances of ``rows`` read with the SQL of ``compiled`` (converters applied;
+    a JSON column of no custom decoder is read by ``fast_loads``, the same values)."""
     model = compiler.query.model
-    names = [column.target.attname for column, _, _ in compiler.select[: compiler.col_count]]
-    return [
-        model.from_db(connection.alias, names, row) for row in compiler.results_iter(results=[rows])
+    columns = [column for column, _, _ in compiler.select[: compiler.col_count]]
+    names = [column.target.attname for column in columns]
+    converters = compiler.get_converters(columns)
+    json_columns = [
+        n
+        for n, (_, expression) in converters.items()
+        if isinstance(expression.output_field, models.JSONField)
+        and expression.output_field.decoder is None
+        and len(converters[n][0]) == 1
     ]
+    if json_columns:
+        for n in json_columns:
+            del converters[n]
+        rows = [list(row) for row in rows]
+        for row in rows:
+            for n in json_columns:
+                row[n] = fast_loads(row[n])
+    if converters:
+        rows = compiler.apply_converters(rows, converters)
+    return [model.from_db(connection.alias, names, row) for row in rows]
+
+
+def fast_loads(text):
+    """``JSONField.from_db_value`` of a column's text, by orjson; by the standard library
+    what orjson reads differently or not at all (an integer of 19 digits or more, which
+    orjson may read as a float; a lone surrogate)."""
+    if text is None or not isinstance(text, str):
+        return text
+    if not _LONG_DIGITS.search(text):
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+_LONG_DIGITS = re.compile(r"[0-9]{19}")
 
 
 def pg_array_type(field) -> str:
-    return f"{field.db_type(connection)}[]"
+    """The PostgreSQL array type of a column (read once per field)."""
+    found = _ARRAY_TYPES.get(field)
+    if found is None:
+        found = _ARRAY_TYPES[field] = f"{field.db_type(connection)}[]"
+    return found
+
+
+_ARRAY_TYPES: dict = {}
 
 
 def pg_execute_together(statements: list[tuple[str, list]]) -> None:
@@ -298,6 +383,44 @@ def insert_returning(
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return _set_pks(objs, key_fields, rows) if returning else {}
+
+
+def insert_rows(model, names: tuple[str, ...], rows: list[tuple], *, defer=None) -> None:
+    """``INSERT ... ON CONFLICT DO NOTHING`` of rows given as tuples of the values of the
+    fields ``names`` (attnames: ``run_id``, not ``run``), without a model instance per
+    row: the other fields take their defaults (one ``now`` for ``auto_now`` fields).
+    On PostgreSQL one statement (collected in ``defer`` for ``pg_execute_together``
+    when given); elsewhere ``insert_returning`` of instances."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        insert_returning(
+            [model(**dict(zip(names, row, strict=True))) for row in rows], returning=False
+        )
+        return
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    position = {name: n for n, name in enumerate(names)}
+    now = timezone.now()
+    params = []
+    for f in fields:
+        n = position.get(f.attname)
+        if n is not None:
+            params.append([pg_prep(f, row[n]) for row in rows])
+        elif getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+            params.append([now] * len(rows))
+        else:
+            params.append([pg_prep(f, f.get_default()) for _ in rows])
+    qn = connection.ops.quote_name
+    arrays = ", ".join(f"%b::{pg_array_type(f)}" for f in fields)
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608
+        f"SELECT * FROM unnest({arrays}) ON CONFLICT DO NOTHING"
+    )
+    if defer is not None:
+        defer.append((sql, params))
+    else:
+        pg_execute(sql, params)
 
 
 def pg_insert_statement(objs, key_fields: tuple[str, ...] = (), *, returning=True):

@@ -25,6 +25,7 @@ from functools import cache
 from pathlib import Path
 
 import jsonschema_rs
+import orjson
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import best_match
 
@@ -203,12 +204,54 @@ def _nul_path(value, path: str = "$") -> str | None:
     return _bad_path(value, _nul, path)
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+def has_float(value) -> bool:
+    """True when ``value`` holds a float, or anything but dicts, lists, strings,
+    integers, booleans and None (exact types), or a key that is not a string."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return False
+    if kind is not dict and kind is not list:
+        return True
+    stack = [value]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item = pop()
+        if type(item) is dict:
+            for key in item:
+                if type(key) is not str:
+                    return True
+            item = item.values()
+        for child in item:
+            kind = type(child)
+            if kind is str or kind is dict or kind is list:
+                if kind is not str:
+                    push(child)
+            elif kind not in _PLAIN:
+                return True
+    return False
+
+
 def check_storable(event) -> None:
     """Refuse what JSON parses but no JSON column holds, naming the field.
 
     One serialisation of the whole event decides in the common case; the tree is
     walked only to name the field of a value that failed.
     """
+    try:
+        # orjson refuses a lone surrogate and anything but plain JSON values; without a
+        # float (which orjson would write as null were it not finite) its text decides
+        fast = orjson.dumps(event, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
+    except TypeError:
+        fast = None
+    if fast is not None and not has_float(event):
+        if b"\\u0000" in fast:  # orjson escapes NUL as \u0000
+            nul = _nul_path(event)
+            if nul:
+                raise InvalidEvent(nul, "text must not contain NUL characters")
+        return
     try:
         text = json.dumps(event, ensure_ascii=False, allow_nan=False)
         text.encode("utf-8")
