@@ -4,7 +4,6 @@ client's audited write waits for at most one event of it, never for the whole ba
 
 import json
 import threading
-import time
 
 import pytest
 import requests
@@ -53,24 +52,25 @@ def test_a_large_batch_never_holds_another_clients_write(server, pipeline_user, 
         warm = requests.post(f"{server}/api/v1/lineage", json=run_event(), headers=engineer)
         assert warm.status_code == 201, warm.text[:300]
     sender = threading.Thread(target=send)
-    writes = []  # (seconds, batch events stored when it finished)
+    writes = []  # batch events stored when each single write finished
     sender.start()
     try:
         while sender.is_alive() and len(writes) < 3000:
-            start = time.perf_counter()
             single = requests.post(
                 f"{server}/api/v1/lineage", json=run_event(job="other"), headers=engineer
             )
-            elapsed = time.perf_counter() - start
             assert single.status_code == 201, single.text[:300]
-            writes.append((elapsed, LineageEvent.objects.exclude(job_name="other").count()))
+            writes.append(LineageEvent.objects.exclude(job_name="other").count())
     finally:
         sender.join()
 
     response = answer["response"]
     assert response.status_code == 200, response.text[:300]
     assert response.json()["summary"]["stored"] == count
-    during = [w for w in writes if 2 < w[1] < count + 2]
+    during = [stored for stored in writes if 2 < stored < count + 2]
     assert len(during) >= 10, writes[:20]
-    assert max(seconds for seconds, _ in writes) < 1.0, sorted(writes)[-5:]
+    # No write waited for the batch: they finished at several points of its progress
+    # (counted, not timed: a wall-clock bound fails on a busy machine, not on a bug).
+    progress = sorted(set(during))
+    assert len(progress) >= 3, progress
     call_command("verify_audit")
