@@ -35,7 +35,11 @@ class BearerTokenAuthentication(TokenAuthentication):
     """
 
     def authenticate_credentials(self, token: bytes):
-        presented = token.decode("utf-8")
+        # A token is printable ASCII: anything else (bytes that are not UTF-8, a NUL,
+        # which PostgreSQL text cannot hold) is refused before it reaches a query.
+        presented = token.decode("latin-1")
+        if not (presented.isascii() and presented.isprintable()):
+            raise AuthenticationFailed("Invalid token.")
         for candidate in _TOKENS_BY_KEY.all(token_key=presented[: CONSTANTS.TOKEN_KEY_LENGTH]):
             if self._cleanup_token(candidate):
                 continue

@@ -173,3 +173,18 @@ def test_who_am_i_is_one_statement_the_token_with_its_user_and_groups(owner, tea
     with CaptureQueriesContext(connection) as captured:
         answer = client.get("/api/me/")
     assert (answer.json()["teams"], answer.json()["roles"], len(captured)) == ([], [], 1)
+
+
+@pytest.mark.parametrize(
+    "presented",
+    ["gvr_\x00" + "a" * 40, "gvr_caf\xe9" + "a" * 40, "gvr_\x7f" + "a" * 40, "gvr_"],
+)
+def test_a_malformed_bearer_token_is_refused_not_an_error(owner, presented):
+    """A NUL byte (which PostgreSQL text cannot hold), a byte that is not UTF-8 (headers
+    arrive as Latin-1), a control character or a bare prefix: 401 naming the token,
+    never a 500."""
+    issue_token(owner, name="real")
+    client = APIClient(raise_request_exception=False)
+    answer = client.get("/api/me/", HTTP_AUTHORIZATION=f"Bearer {presented}")
+    assert answer.status_code == 401, answer.content[:300]
+    assert "token" in answer.json()["message"].lower()
