@@ -39,7 +39,7 @@ from django.db.models import QuerySet, prefetch_related_objects
 from django.db.models.query import ModelIterable, get_related_populators
 from django.dispatch import receiver
 
-__all__ = ["Statement"]
+__all__ = ["Statement", "count_round_trip"]
 
 _statements: list[Statement] = []
 
@@ -187,9 +187,16 @@ def _run_prepared(connection, sql: str, params: list) -> list:
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params, prepare=True)
         rows = cursor.fetchall()
-    if connection.queries_logged:  # counted where Django counts its own (CaptureQueriesContext)
-        connection.queries_log.append({"sql": sql, "time": "0.000"})
+    count_round_trip(connection, sql)
     return rows
+
+
+def count_round_trip(connection, sql: str) -> None:
+    """Count a statement sent past Django's cursor (a psycopg cursor of its own) where
+    Django counts its own (debug, ``CaptureQueriesContext``), so query-count bounds see
+    every round trip."""
+    if connection.queries_logged:
+        connection.queries_log.append({"sql": sql, "time": "0.000"})
 
 
 @receiver(setting_changed)

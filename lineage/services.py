@@ -28,6 +28,7 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.permissions import may_any
 from audit.services import record
+from config.statements import count_round_trip
 from lineage.choices import TERMINAL_RUN_STATES, RunState, VersionStatus
 from lineage.models import (
     Dataset,
@@ -223,15 +224,8 @@ def pg_execute(sql: str, params: list) -> list:
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params)  # errors become Django's (IntegrityError, DataError...)
-        _log_round_trip(sql)
+        count_round_trip(connection, sql)
         return cursor.fetchall() if cursor.description else []
-
-
-def _log_round_trip(sql: str) -> None:
-    """Count a statement sent past Django's cursor where Django counts its own (debug,
-    ``CaptureQueriesContext``), so the intake's query-count bounds see every round trip."""
-    if connection.queries_logged:
-        connection.queries_log.append({"sql": sql, "time": "0.000"})
 
 
 def pg_pipeline(statements: list[tuple[str, list, bool]]) -> list[list]:
@@ -254,7 +248,7 @@ def pg_pipeline(statements: list[tuple[str, list, bool]]) -> list[list]:
                     cursor = psycopg.Cursor(conn) if server_bound else psycopg.ClientCursor(conn)
                     cursors.append(cursor)
                     cursor.execute(sql, params)
-            _log_round_trip("; ".join(sql for sql, _, _ in statements))
+            count_round_trip(connection, "; ".join(sql for sql, _, _ in statements))
             return [cursor.fetchall() if cursor.description else [] for cursor in cursors]
     finally:
         for cursor in cursors:
