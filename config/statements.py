@@ -81,6 +81,13 @@ class _Compiled:
                         f"the statement's SQL holds the moment {param.isoformat()} fixed at "
                         "build time: pass it through a datetime slot"
                     )
+                if isinstance(param, str) and "\x00stand-in-" in param:
+                    # a lookup rewrote the value (``%name%`` of ``contains``...): binding
+                    # the caller's value in its place would not rewrite it again
+                    raise ValueError(
+                        f"a slot's value reaches the SQL rewritten ({param!r}): a "
+                        "statement takes slots only as plain values (exact lookups)"
+                    )
         self.instances = issubclass(queryset._iterable_class, ModelIterable)
         if not self.instances:  # values_list(): the rows as tuples
             return

@@ -103,3 +103,10 @@ def test_a_changed_setting_builds_again():
     with override_settings(GOVREG_SHARED_ESCALATION_GROUPS=["x"]):
         statement.all(team=1)
     assert len(built) >= 2
+
+
+def test_a_slot_a_lookup_rewrites_is_refused_not_bound_wrongly():
+    """``icontains`` binds ``%value%``: the caller's value cannot take its place."""
+    rewritten = Statement(lambda name: MLModel.objects.filter(name__icontains=name), name=str)
+    with pytest.raises(ValueError, match="rewritten"):
+        rewritten.all(name="churn")
