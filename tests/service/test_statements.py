@@ -110,3 +110,26 @@ def test_a_slot_a_lookup_rewrites_is_refused_not_bound_wrongly():
     rewritten = Statement(lambda name: MLModel.objects.filter(name__icontains=name), name=str)
     with pytest.raises(ValueError, match="rewritten"):
         rewritten.all(name="churn")
+
+
+@pytest.mark.postgres
+def test_prepared_statements_can_be_off_behind_a_pooler():
+    """GOVREG_DB_PREPARED_STATEMENTS=false leaves psycopg's threshold unset: the same
+    statement runs unprepared with the same answer, and prepares nothing."""
+    team = Group.objects.create(name="team")
+    made = make_model(name="m", team=team)
+    connection.ensure_connection()
+    raw = connection.connection
+    kept = raw.prepare_threshold
+    try:
+        raw.prepare_threshold = None
+        before = raw.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0]
+        assert MODELS_OF_TEAM.all(team=team.pk) == [made]
+        after = raw.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0]
+        assert after == before
+    finally:
+        raw.prepare_threshold = kept
+    assert kept == 5  # on by default
+    assert MODELS_OF_TEAM.all(team=team.pk) == [made]
+    prepared = raw.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0]
+    assert prepared >= 1
