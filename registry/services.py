@@ -123,8 +123,16 @@ RUN_BY_ID = Statement(
 )
 
 
-def register_version(*, model: MLModel, registered_by=None, **fields) -> ModelVersion:
-    """Record a trained artifact of ``model`` with the lineage run that produced it."""
+def register_version(
+    *, model: MLModel, registered_by=None, savepoint: bool = True, **fields
+) -> ModelVersion:
+    """Record a trained artifact of ``model`` with the lineage run that produced it.
+
+    A label already taken is a ``ValidationError`` on ``version``. The insert runs in a
+    savepoint, so a caller that catches it keeps its transaction; ``savepoint=False``
+    is for a caller whose whole transaction is rolled back on the error anyway (the
+    API's request), which saves the two round trips of the savepoint: after the error
+    the transaction is marked for rollback, and no query runs in it before that."""
     if "training_run" in fields and fields["training_run"] is not None:
         fields["training_run"] = resolve_training_run(fields["training_run"])
     version = ModelVersion(model=model, registered_by=registered_by, **fields)
@@ -133,7 +141,7 @@ def register_version(*, model: MLModel, registered_by=None, **fields) -> ModelVe
         exclude=_saved_relations(version, ("model", "training_run", "registered_by"))
     )
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=savepoint):
             version.save()
     except IntegrityError as exc:
         # The label is taken (the unique constraint is checked by the database, not by a

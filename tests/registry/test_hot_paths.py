@@ -7,11 +7,14 @@ queries (NetBox-style counts: deterministic, no timing).
 """
 
 import pytest
-from django.db import connection
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from accounts.roles import Role
 from audit.models import AuditEvent
+from registry import services
+from registry.models import ModelVersion
 from tests.factories import UserFactory
 from tests.registry.shipping import ship
 
@@ -143,3 +146,85 @@ def test_another_teams_model_reads_as_absent_when_registering(
         content_type="application/json",
     )
     assert refused.json()["fields"]["model"] == [f"Object with name={model.name} does not exist."]
+
+
+def savepoints(captured) -> list[str]:
+    return [q["sql"] for q in captured.captured_queries if "SAVEPOINT" in q["sql"].upper()]
+
+
+def test_deployment_reads_run_outside_the_request_transaction_and_writes_inside_one(
+    client_for, owner, outsider, version, staging
+):
+    """Inside the test's transaction the request's own would be a savepoint: a read
+    opens none, a write one, and a refused write still rolls back whole."""
+    ship(version, staging, owner)
+    client = client_for(owner)
+    with CaptureQueriesContext(connection) as read:
+        answer = client.get(LIVE.replace("production", "staging"))
+    assert [d["version"] for d in answer.json()["results"]] == ["1"]
+    assert savepoints(read) == []
+
+    with CaptureQueriesContext(connection) as write:
+        refused = client_for(outsider).post(
+            "/api/deployments/",
+            {"model_version": version.pk, "environment": "staging"},
+            content_type="application/json",
+        )
+    assert refused.status_code == 400, refused.json()
+    assert refused.json()["fields"]["model_version"]
+    assert len(savepoints(write)) >= 2  # the request's transaction, rolled back
+
+    # an error answer of a read leaves the enclosing transaction usable
+    missing = client.get("/api/deployments/999999/")
+    assert missing.status_code == 404
+    assert missing.json()["error"] == "not_found"
+    assert AuditEvent.objects.exists()
+
+
+def test_a_label_taken_is_a_400_and_the_service_keeps_the_callers_transaction(model, chain, owner):
+    def register(**options):
+        return services.register_version(
+            model=model,
+            version="7",
+            artifact_uri="s3://models/7.pkl",
+            artifact_digest="sha256:" + "ab" * 32,
+            training_run=chain["training_run"],
+            registered_by=owner,
+            **options,
+        )
+
+    register()
+    with pytest.raises(ValidationError) as taken:
+        register()  # in a savepoint: the caller's transaction goes on
+    assert "already has a version" in taken.value.message_dict["version"][0]
+    assert ModelVersion.objects.filter(model=model, version="7").count() == 1
+
+    # without the savepoint (the API's request, rolled back whole on the 400) the
+    # transaction is marked for rollback: nothing runs in it by mistake
+    with pytest.raises(transaction.TransactionManagementError), transaction.atomic():
+        with pytest.raises(ValidationError):
+            register(savepoint=False)
+        ModelVersion.objects.count()
+
+
+def test_registering_through_the_api_takes_no_savepoint_of_its_own(client_for, owner, model, chain):
+    client = client_for(owner)
+    body = {
+        "model": model.name,
+        "artifact_uri": "s3://models/x.pkl",
+        "artifact_digest": "sha256:" + "ab" * 32,
+        "training_run": str(chain["training_run"].run_id),
+    }
+    assert (
+        client.post("/api/model-versions/", {**body, "version": "a"}, format="json").status_code
+        == 201
+    )
+    with CaptureQueriesContext(connection) as captured:
+        answer = client.post("/api/model-versions/", {**body, "version": "b"}, format="json")
+    assert answer.status_code == 201
+    # the request's own (a savepoint inside the test's transaction) and no other
+    assert [q.split()[0].upper() for q in savepoints(captured)] == ["SAVEPOINT", "RELEASE"]
+    taken = client.post("/api/model-versions/", {**body, "version": "b"}, format="json")
+    assert taken.status_code == 400
+    assert "already has a version" in taken.json()["fields"]["version"][0]
+    assert model.versions.filter(version="b").count() == 1
