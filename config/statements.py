@@ -88,6 +88,10 @@ class _Compiled:
                         f"a slot's value reaches the SQL rewritten ({param!r}): a "
                         "statement takes slots only as plain values (exact lookups)"
                     )
+        # the converters of the selected columns, which the ORM looks up on every read
+        self.columns = [column[0] for column in self.compiler.select[: self.compiler.col_count]]
+        self.converters = self.compiler.get_converters(self.columns)
+        self.composite = self.compiler.has_composite_fields(self.columns)
         self.instances = issubclass(queryset._iterable_class, ModelIterable)
         if not self.instances:  # values_list(): the rows as tuples
             return
@@ -114,14 +118,23 @@ class _Compiled:
                 params[position] = value
         return params
 
+    def converted(self, rows):
+        """``rows`` with each column's value as the ORM converts it (``results_iter``,
+        with the converters looked up once)."""
+        if self.converters:
+            rows = self.compiler.apply_converters(rows, self.converters)
+        if self.composite:
+            rows = self.compiler.composite_fields_to_tuples(rows, self.columns)
+        return rows
+
     def materialise(self, rows, db: str) -> list:
         """Model instances of ``rows``, as the ORM's ``ModelIterable`` makes them (for a
         ``values_list()`` queryset, tuples)."""
         if not self.instances:
-            return [tuple(row) for row in self.compiler.results_iter(results=[rows])]
+            return [tuple(row) for row in self.converted(rows)]
         start, end = self.span
         found = []
-        for row in self.compiler.results_iter(results=[rows]):
+        for row in self.converted(rows):
             obj = self.model.from_db(db, self.names, row[start:end])
             for populator in self.populators:
                 populator.populate(row, obj)

@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.roles import Role
 from audit.models import AuditEvent
 from registry import services
+from registry.api.serializers import DeploymentSerializer, ModelVersionSerializer
 from registry.models import ModelVersion
 from tests.factories import UserFactory
 from tests.registry.shipping import ship
@@ -228,3 +229,17 @@ def test_registering_through_the_api_takes_no_savepoint_of_its_own(client_for, o
     assert taken.status_code == 400
     assert "already has a version" in taken.json()["fields"]["version"][0]
     assert model.versions.filter(version="b").count() == 1
+
+
+def test_serializers_built_once_bind_fields_of_their_own(version, owner):
+    first, second = ModelVersionSerializer(version), ModelVersionSerializer(version)
+    assert first.data == second.data
+    for name, field in first.fields.items():
+        assert field is not second.fields[name]
+        assert field.parent is first and second.fields[name].parent is second
+    # the fields built once stay unbound: each serializer binds its own copy
+    assert all(
+        getattr(field, "parent", None) is None
+        for field in ModelVersionSerializer._fields_built.values()
+    )
+    assert DeploymentSerializer(many=True).child.fields["model_version"].parent is not None
