@@ -272,6 +272,7 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": 60,
     },
     "lineage-purge-events": {"task": "lineage.purge_events", "schedule": 3600},
+    "lineage-project-pending": {"task": "lineage.project_pending", "schedule": 60},
     "playbooks-regulatory-deadlines": {
         "task": "playbooks.regulatory_deadline_warnings",
         "schedule": 3600,
@@ -380,6 +381,16 @@ GOVREG_LINEAGE_ALLOW_ANONYMOUS = env_bool("GOVREG_LINEAGE_ALLOW_ANONYMOUS", Fals
 # in transactions of GOVREG_LINEAGE_BATCH_CHUNK events.
 GOVREG_LINEAGE_MAX_BATCH_EVENTS = env_int("GOVREG_LINEAGE_MAX_BATCH_EVENTS", 1000, minimum=1)
 GOVREG_LINEAGE_BATCH_CHUNK = env_int("GOVREG_LINEAGE_BATCH_CHUNK", 100, minimum=1)
+# inline: the intake projects each event in its request; queued: it stores the raw event
+# and a worker projects the queue, GOVREG_LINEAGE_PROJECTION_BATCH events per transaction
+# (lineage.queue); auto: queued when Celery has a broker, else inline.
+GOVREG_LINEAGE_PROJECTION = (env_str("GOVREG_LINEAGE_PROJECTION") or "auto").lower()
+if GOVREG_LINEAGE_PROJECTION not in {"auto", "inline", "queued"}:
+    raise ImproperlyConfigured(
+        "GOVREG_LINEAGE_PROJECTION must be auto, inline or queued, "
+        f"got {GOVREG_LINEAGE_PROJECTION!r}"
+    )
+GOVREG_LINEAGE_PROJECTION_BATCH = env_int("GOVREG_LINEAGE_PROJECTION_BATCH", 500, minimum=1)
 # Days raw OpenLineage events are kept (by event time; 0: forever). The beat task
 # lineage.purge_events deletes older ones in transactions of GOVREG_LINEAGE_PURGE_BATCH
 # events; projections and the events of runs governance records refer to are kept.

@@ -1,4 +1,5 @@
-"""Lineage gauges for /metrics: stored events by kind, dataset versions by status."""
+"""Lineage gauges for /metrics: stored events by kind, dataset versions by status, the
+queued projection's backlog, failures and lag."""
 
 from django.db.models import Count
 
@@ -22,6 +23,12 @@ def versions_by_status():
     return counts
 
 
+def projection_queue():
+    from lineage.queue import projection_gauges
+
+    return projection_gauges()
+
+
 def register() -> None:
     register_gauge(
         "govreg_lineage_events", "OpenLineage events stored, by kind", ("kind",), events_by_kind
@@ -31,4 +38,23 @@ def register() -> None:
         "Dataset versions by governance status",
         ("status",),
         versions_by_status,
+    )
+    register_gauge(
+        "govreg_lineage_projection_pending",
+        "OpenLineage events stored and not yet projected (queued projection)",
+        (),
+        lambda: {(): projection_queue()["pending"]},
+    )
+    register_gauge(
+        "govreg_lineage_projection_failed",
+        "Queued OpenLineage events whose projection failed (manage.py project_lineage "
+        "--retry-failed tries them again)",
+        (),
+        lambda: {(): projection_queue()["failed"]},
+    )
+    register_gauge(
+        "govreg_lineage_projection_lag_seconds",
+        "How long the oldest queued OpenLineage event has waited for its projection",
+        (),
+        lambda: {(): projection_queue()["lag"]},
     )

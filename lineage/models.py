@@ -273,6 +273,27 @@ class LineageEvent(models.Model):
         return f"{self.kind} {self.event_type} {self.event_time:%Y-%m-%d %H:%M:%S}"
 
 
+class PendingProjection(models.Model):
+    """A raw event the intake stored and the projector has not yet projected (queued
+    projection, ``lineage.queue``). The row is deleted in the transaction that
+    projects its event, so a projector that dies mid-batch leaves it here. The foreign
+    key (no cascade) keeps a queued event from being deleted; retention skips them."""
+
+    event = models.OneToOneField(
+        LineageEvent, on_delete=models.DO_NOTHING, primary_key=True, related_name="pending"
+    )
+    queued_at = models.DateTimeField(auto_now_add=True)
+    # why the event's projection failed on its own; a failed row is skipped until
+    # ``manage.py project_lineage --retry-failed`` clears it
+    error = models.TextField(blank=True, db_default="")
+
+    class Meta:
+        ordering = ["event"]
+
+    def __str__(self):
+        return f"pending {self.event_id}"
+
+
 class JobVersion(models.Model):
     """A version of a job: its source location and the datasets it reads and writes.
 

@@ -38,6 +38,7 @@ from lineage.models import (
     JobVersion,
     LineageEvent,
     Namespace,
+    PendingProjection,
     Run,
     RunInput,
     RunOutput,
@@ -207,10 +208,11 @@ _MISSING = object()
 # --- raw events -------------------------------------------------------------------------
 
 
-def _store_raw(items: list[_Item], known: _Known | None = None) -> None:
+def _store_raw(items: list[_Item], known: _Known | None = None, *, pending=False) -> None:
     """Insert the raw events; an event whose body is already stored (or appears earlier
     in the batch) is a duplicate. The unique constraint on the body hash decides.
-    With ``known`` (PostgreSQL), its reads travel in the same round trip."""
+    With ``known`` (PostgreSQL), its reads travel in the same round trip; with
+    ``pending``, each new event gets its queue row (``PendingProjection``)."""
     first: dict[str, _Item] = {}
     rows = []
     for item in items:
@@ -233,8 +235,20 @@ def _store_raw(items: list[_Item], known: _Known | None = None) -> None:
             producer=str(event.get("producer") or "")[:2048],
         )
         rows.append(item.raw)
-    if known is None:
+    queue: list[LineageEvent] = []
+    if pending and connection.vendor == "postgresql":  # both inserts in one statement
+        sql, params = pg_insert_statement(rows, ("body_hash",))
+        queue_table = connection.ops.quote_name(PendingProjection._meta.db_table)
+        found = pg_execute(
+            f"WITH raw AS ({sql}), queued AS (INSERT INTO {queue_table} "  # noqa: S608
+            "(event_id, queued_at) SELECT id, statement_timestamp() FROM raw) SELECT * FROM raw",
+            params,
+        )
+        inserted = {key[0] for key in _set_pks(rows, ("body_hash",), found)}
+    elif known is None:
         inserted = {key[0] for key in insert_returning(rows, ("body_hash",))}
+        if pending:
+            queue = [row for row in rows if row.body_hash in inserted]
     else:
         answers = pg_pipeline(
             [(*pg_insert_statement(rows, ("body_hash",)), True), *known.statements()]
@@ -253,13 +267,42 @@ def _store_raw(items: list[_Item], known: _Known | None = None) -> None:
             if len(again) != len(retry):
                 raise IntegrityError("lineage event insert conflicted twice")
             inserted.update(key[0] for key in again)
+            if pending:
+                queue += retry
         for digest, row in existing.items():
             first[digest].raw = row
+    if queue:
+        PendingProjection.objects.bulk_create([PendingProjection(event_id=row.pk) for row in queue])
     for item in items:
         digest = event_hash(item.event) if item.raw is None else item.raw.body_hash
         origin = first[digest]
         item.raw = origin.raw
         item.created = item is origin and digest in inserted
+
+
+def audit_ingested(items) -> None:
+    """The ``lineage.ingest`` audit events of newly stored raw events (``items`` with
+    ``raw``), in one append: who sent which event, by its body hash."""
+    audits = [
+        {
+            "action": "lineage.ingest",
+            "obj": item.raw,
+            "after": {
+                "kind": item.kind,
+                "eventType": item.raw.event_type,
+                "runId": str(item.raw.run_id) if item.raw.run_id else None,
+                "job": f"{item.raw.job_namespace}:{item.raw.job_name}"
+                if item.raw.job_name
+                else None,
+                "bodyHash": item.raw.body_hash,
+            },
+        }
+        for item in items
+    ]
+    if len(audits) == 1:
+        record(**audits[0])
+    elif audits:
+        record_many(audits)
 
 
 # --- the projection ---------------------------------------------------------------------
@@ -269,12 +312,7 @@ def project_events(events: list[dict]) -> list[IngestResult]:
     """Store and project validated events, in the caller's transaction; one result per
     event, in order (``created`` False for an event already stored). An error (a
     ``ValidationError`` or a database error) leaves the caller to roll back."""
-    items = []
-    for index, event in enumerate(events):
-        moment = parse_time(event.get("eventTime"))
-        if moment is None:
-            raise ValidationError({"eventTime": "This field is required."})
-        items.append(_Item(index, event, event_kind(event), moment))
+    items = items_of(events)
     if not items:
         return []
     known = _Known(items) if connection.vendor == "postgresql" else None
@@ -285,7 +323,52 @@ def project_events(events: list[dict]) -> list[IngestResult]:
         item.versions = versions
     if new:
         _Projection(new, versions, known).run()
+        audit_ingested(new)  # last: the chain's lock is held only from here to the commit
     return [item.result() for item in items]
+
+
+def items_of(events: list[dict]) -> list[_Item]:
+    """The batch's items, each with its event time (a ``ValidationError`` without one)."""
+    items = []
+    for index, event in enumerate(events):
+        moment = parse_time(event.get("eventTime"))
+        if moment is None:
+            raise ValidationError({"eventTime": "This field is required."})
+        items.append(_Item(index, event, event_kind(event), moment))
+    return items
+
+
+def store_pending(events: list[dict]) -> list[IngestResult]:
+    """Store validated events for the queued projection (``lineage.queue``), in the
+    caller's transaction: the raw events and, for each new one, its queue row and its
+    ``lineage.ingest`` audit event; nothing is projected. One result per event, in
+    order (``created`` False for an event already stored, which is not queued again)."""
+    items = items_of(events)
+    if not items:
+        return []
+    _store_raw(items, pending=True)
+    audit_ingested([item for item in items if item.created])
+    return [IngestResult(event=item.raw, created=item.created) for item in items]
+
+
+def project_stored(raws: list[LineageEvent]) -> None:
+    """Project raw events stored earlier (``store_pending``), in the caller's
+    transaction, as one set in the given order; their audit events were appended when
+    they were stored."""
+    items = [
+        _Item(index, raw.body, raw.kind, raw.event_time, raw=raw, created=True)
+        for index, raw in enumerate(raws)
+    ]
+    if not items:
+        return
+    known = None
+    if connection.vendor == "postgresql":
+        known = _Known(items)
+        known.take(pg_pipeline(known.statements()))
+    versions: dict = {}
+    for item in items:
+        item.versions = versions
+    _Projection(items, versions, known).run()
 
 
 _READS: dict = {}
@@ -471,26 +554,6 @@ class _Projection:
                     )
                 ),
             )
-        audits = [
-            {
-                "action": "lineage.ingest",
-                "obj": item.raw,
-                "after": {
-                    "kind": item.kind,
-                    "eventType": item.raw.event_type,
-                    "runId": str(item.raw.run_id) if item.raw.run_id else None,
-                    "job": f"{item.raw.job_namespace}:{item.raw.job_name}"
-                    if item.raw.job_name
-                    else None,
-                    "bodyHash": item.raw.body_hash,
-                },
-            }
-            for item in self.items
-        ]
-        if len(audits) == 1:
-            record(**audits[0])
-        else:
-            record_many(audits)
 
     # namespaces, jobs, datasets -------------------------------------------------------
 

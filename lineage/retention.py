@@ -6,6 +6,7 @@ add the same purge. What is deleted: raw events whose event time is older than t
 retention. What is kept, whatever its age:
 
 - every projection: a purge deletes ``LineageEvent`` rows and nothing else;
+- every event still queued for its projection (``lineage.queue``);
 - the events of *evidence runs*, the runs a governance record outside lineage refers
   to, directly or through the lineage a dossier or an approval reads:
 
@@ -147,6 +148,7 @@ def purge_lineage_events(
         with transaction.atomic():
             rows = list(
                 LineageEvent.objects.filter(event_time__lt=result.cutoff, pk__gt=last_pk)
+                .filter(pending__isnull=True)  # a queued event is projected first
                 .order_by("pk")
                 .values_list("pk", "run_id")[:batch_size]
             )
@@ -162,7 +164,7 @@ def purge_lineage_events(
             break
     else:
         result.finished = not LineageEvent.objects.filter(
-            event_time__lt=result.cutoff, pk__gt=last_pk
+            event_time__lt=result.cutoff, pk__gt=last_pk, pending__isnull=True
         ).exists()
     if result.deleted:
         with transaction.atomic():

@@ -627,7 +627,9 @@ def ingest_events(events: list[dict]) -> list[IngestResult]:
     """Store and project validated events as one set (see ``lineage.projection``), in
     the caller's transaction: one result per event, in order."""
     from lineage.projection import project_events
+    from lineage.queue import before_inline
 
+    before_inline()
     results = project_events(events)
     apply_tag_facets(events)
     return results

@@ -27,3 +27,14 @@ def purge_events_task(max_batches: int | None = None) -> dict:
     ``lineage.retention``); idempotent, each batch its own transaction."""
     with acting_as(name="lineage.purge_events"):
         return purge_lineage_events(max_batches=max_batches).as_dict()
+
+
+@shared_task(name="lineage.project_pending", acks_late=True, reject_on_worker_lost=True)
+def project_pending_task() -> int:
+    """Project the queued events (``lineage.queue``); nudged after each intake commit
+    and run every minute by beat. Idempotent: a redelivered run finds the queue as the
+    killed one left it (its batch rolled back)."""
+    from lineage.queue import project_pending
+
+    with acting_as(name="lineage.project_pending"):
+        return project_pending()

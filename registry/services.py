@@ -25,6 +25,7 @@ from config.statements import Statement
 from lineage import graph
 from lineage.choices import VersionStatus
 from lineage.models import DatasetVersion, Run
+from lineage.queue import catch_up
 from registry.choices import DeploymentState, ModelVersionStatus, RequestOutcome, RequestStatus
 from registry.gate.checks import memoize
 from registry.gate.exceptions import ProtectedEnvironment
@@ -78,6 +79,7 @@ def resolve_training_run(reference) -> Run:
     identifies it. Unknown runs are a validation error on ``training_run``."""
     if isinstance(reference, Run):
         return reference
+    catch_up()  # a run whose events are still queued is found (read your writes)
     job_filter = {}
     if isinstance(reference, dict):
         unknown = set(reference) - {"namespace", "job", "name", "run_id", "runId"}

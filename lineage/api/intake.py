@@ -3,7 +3,8 @@
 A RunEvent, DatasetEvent or JobEvent is validated against our schema (422
 with the JSON path of the first violation; 400 for a value no JSON column
 holds), stored once (201 again for a retry of the same event) and projected
-onto the lineage records in the request's transaction.
+onto the lineage records in the request's transaction, or, with queued projection
+(``lineage.queue``), stored with its queue row and projected by a worker.
 
 The batch endpoint takes at most ``GOVREG_LINEAGE_MAX_BATCH_EVENTS`` events
 (413 above it). It validates every event, then stores and projects the valid
@@ -29,6 +30,7 @@ from accounts.permissions import ActionPermission, TokenScopePermission
 from config.api import OutsideRequestTransaction, error_body
 from lineage.api.body import BodyError, parse_json, read_body
 from lineage.api.reads import NODE, LineageGraphView
+from lineage.queue import accept_events, catch_up, queued
 from lineage.services import ingest_cache, ingest_event, ingest_events
 from lineage.validation import InvalidEvent, validate_event
 
@@ -82,7 +84,7 @@ class LineageIntakeView(_IntakeView):
             )
         try:
             validate_event(event)
-            result = ingest_event(event)
+            result = accept_events([event])[0] if queued() else ingest_event(event)
         except InvalidEvent as exc:
             return _invalid(exc)
         except ValidationError as exc:
@@ -98,6 +100,7 @@ class LineageEndpoint(LineageIntakeView):
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT}, parameters=NODE)
     def get(self, request):
+        catch_up()
         return LineageGraphView.get(self, request)
 
 
@@ -132,12 +135,13 @@ class LineageBatchView(OutsideRequestTransaction, _IntakeView):
             valid.append((index, event))
         stored = duplicates = 0
         size = settings.GOVREG_LINEAGE_BATCH_CHUNK
+        ingest = accept_events if queued() else ingest_events
         with ingest_cache() as cache:
             for start in range(0, len(valid), size):
                 chunk = valid[start : start + size]
                 try:
                     with transaction.atomic():
-                        results = ingest_events([event for _, event in chunk])
+                        results = ingest([event for _, event in chunk])
                 except (ValidationError, DatabaseError):
                     cache.clear()  # rows created inside the rolled-back transaction are gone
                     results = self._one_by_one(chunk, failed, cache)
@@ -176,7 +180,9 @@ class LineageBatchView(OutsideRequestTransaction, _IntakeView):
         for index, event in chunk:
             try:
                 with transaction.atomic():
-                    results.append(ingest_event(event))
+                    results.append(
+                        (accept_events([event]) if queued() else [ingest_event(event)])[0]
+                    )
             except ValidationError as exc:
                 cache.clear()
                 invalid = _django_invalid(exc)

@@ -24,6 +24,7 @@ from lineage import graph
 from lineage.api import shapes
 from lineage.filtersets import LineageEventFilter
 from lineage.models import Dataset, DatasetVersion, Job, LineageEvent, Namespace, Run
+from lineage.queue import catch_up
 
 MAX_LIMIT = 1000
 PAGE = [
@@ -67,6 +68,10 @@ class LineageReadView(APIView):
     nodes (``graph.NodeNotFound``) 404, both answered by ``config.api``'s handler."""
 
     permission_classes = [IsAuthenticated, TokenScopePermission]
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        catch_up()  # queued projection: nobody reads behind the events already stored
 
     def page(self, request, queryset):
         return MarquezPagination("results", max_limit=MAX_LIMIT).paginate(request, queryset)

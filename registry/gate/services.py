@@ -44,6 +44,7 @@ from django.utils import timezone
 from accounts.permissions import may
 from audit.services import record_decision
 from config.statements import Statement
+from lineage.queue import catch_up
 from registry.choices import RequestKind, RequestOutcome, RequestStatus, Verdict
 from registry.gate import checks as gate_checks
 from registry.gate import decisions
@@ -563,6 +564,7 @@ def ask(
     now = now or timezone.now()
     if kind not in RequestKind.values:
         raise ValidationError({"kind": f"Use one of {', '.join(RequestKind.values)}."})
+    catch_up()  # judged on every lineage event stored before the ask
     if not may(user, "request", model_version.model):
         raise GateRefused(
             f"You may not request deployments of {model_version.model.name}: "
@@ -782,6 +784,7 @@ def _decide(request_id, user, verdict, comment, now) -> DeploymentRequest:
     write the decision, any lapse it found and the new answer."""
     now = now or timezone.now()
     comment = (comment or "").strip()
+    catch_up()  # judged on every lineage event stored before the decision
     with transaction.atomic():
         deployment_request = _load_for_decision(request_id)
         allowed, reason = decisions.can_approve(

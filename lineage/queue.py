@@ -1,0 +1,194 @@
+"""Queued projection: the intake stores raw events, a worker projects them in bulk.
+
+``GOVREG_LINEAGE_PROJECTION`` chooses:
+
+- ``inline``: ``POST /api/v1/lineage`` (and ``/batch``) store and project each event
+  in the request's transaction, as ``services.ingest_events`` does;
+- ``queued``: the intake stores the raw event, its queue row
+  (``PendingProjection``) and its ``lineage.ingest`` audit event, commits and
+  answers; ``lineage.project_pending`` (a task nudged after the commit, and every
+  minute by beat) projects the queue in id order, ``GOVREG_LINEAGE_PROJECTION_BATCH``
+  events per transaction, one projector at a time;
+- ``auto`` (the default): ``queued`` when Celery has a broker (tasks are not
+  eager), else ``inline``. The embedded default is therefore inline.
+
+What holds in queued mode:
+
+- **Nothing is lost.** A queue row is deleted in the transaction that projects its
+  event, so a projector killed mid-batch leaves the batch queued for the next one.
+  An event whose projection fails on its own (a database error) stays queued with
+  the error (``govreg_lineage_projection_failed`` on ``/metrics``) and no longer
+  holds up the events after it; ``manage.py project_lineage --retry-failed`` tries
+  it again. Retention never purges a queued event.
+- **Read your writes.** Every lineage read of the API, a model version's
+  registration and the gate's ask and approve first project what is queued
+  (``catch_up``), under the same lock: a version registered right after its
+  training run's COMPLETE finds the run.
+- **Same result.** Events are projected in the order they were stored, by the same
+  set-based projection as inline (``projection.project_stored``); event time still
+  decides run state and dataset facets.
+- **Lag is visible**: ``govreg_lineage_projection_pending`` and
+  ``govreg_lineage_projection_lag_seconds`` (the oldest queued event's wait).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import current_app
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from lineage.models import LineageEvent, PendingProjection
+
+logger = logging.getLogger(__name__)
+
+# pg_advisory_xact_lock key of the projector: one projection transaction at a time
+PROJECTOR_LOCK = 0x6C696E65  # "line"
+
+
+def queued() -> bool:
+    """Whether the intake queues its events (see the module docstring)."""
+    mode = settings.GOVREG_LINEAGE_PROJECTION
+    if mode == "auto":
+        return not current_app.conf.task_always_eager
+    return mode == "queued"
+
+
+def nudge() -> None:
+    """After the caller's transaction commits, ask a worker to project the queue. A
+    broker that cannot take the message loses nothing: beat's run projects it."""
+
+    def send():
+        from lineage.tasks import project_pending_task
+
+        try:
+            project_pending_task.apply_async(retry=False)
+        except Exception as exc:  # the broker is down: logged, the beat run catches up
+            logger.warning("lineage projection not queued (%s); beat will project it", exc)
+
+    transaction.on_commit(send)
+
+
+def _lock() -> None:
+    """Take the projector's lock for the rest of the transaction (PostgreSQL; SQLite
+    serialises writers already, and the claim is the transaction's first write)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PROJECTOR_LOCK])
+
+
+def _claim(limit: int, event_id: int | None = None) -> list[int]:
+    """Delete up to ``limit`` queue rows (the oldest first, failed ones left), in the
+    caller's transaction: their events are this transaction's to project."""
+    table = connection.ops.quote_name(PendingProjection._meta.db_table)
+    if event_id is not None:
+        where, params = "event_id = %s", [event_id]
+    else:
+        where, params = "error = ''", []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {table} WHERE event_id IN (SELECT event_id FROM {table} "  # noqa: S608
+            f"WHERE {where} ORDER BY event_id LIMIT %s) RETURNING event_id",
+            [*params, limit],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def _project(ids: list[int]) -> None:
+    from lineage.projection import project_stored
+    from lineage.services import apply_tag_facets
+
+    raws = list(LineageEvent.objects.filter(pk__in=ids).order_by("pk"))
+    project_stored(raws)
+    apply_tag_facets([raw.body for raw in raws])
+
+
+def project_pending(*, batch_size: int | None = None, max_batches: int | None = None) -> int:
+    """Project queued events until the queue is empty (or ``max_batches`` batches),
+    each batch one transaction; the number projected. An error in a batch is retried
+    one event per transaction, and an event failing alone keeps its queue row with
+    the error (whatever the error: one bad event must not stall the queue)."""
+    batch_size = batch_size or settings.GOVREG_LINEAGE_PROJECTION_BATCH
+    projected = batches = 0
+    while max_batches is None or batches < max_batches:
+        batches += 1
+        ids: list[int] = []
+        try:
+            with transaction.atomic():
+                _lock()
+                ids = _claim(batch_size)
+                if ids:
+                    _project(ids)
+        except Exception:  # noqa: BLE001 (each event again on its own: see _one_by_one)
+            projected += _one_by_one(ids)
+        else:
+            projected += len(ids)
+        if len(ids) < batch_size:
+            break
+    return projected
+
+
+def _one_by_one(ids: list[int]) -> int:
+    done = 0
+    for event_id in ids:
+        try:
+            with transaction.atomic():
+                _lock()
+                if _claim(1, event_id):
+                    _project([event_id])
+                    done += 1
+        except Exception as exc:  # noqa: BLE001
+            # a poison event must not stall the queue: kept, with its error, logged with
+            # the traceback and counted on /metrics (govreg_lineage_projection_failed)
+            logger.exception("lineage event %s could not be projected", event_id)
+            with transaction.atomic():
+                PendingProjection.objects.filter(event_id=event_id).update(
+                    error=f"{type(exc).__name__}: {exc}"[:2000]
+                )
+    return done
+
+
+def accept_events(events: list[dict]):
+    """The queued intake of validated events, in the caller's transaction: stored,
+    queued and audited (``projection.store_pending``), a worker nudged after the
+    commit when something new was stored. One ``IngestResult`` per event."""
+    from lineage.projection import store_pending
+
+    results = store_pending(events)
+    if any(result.created for result in results):
+        nudge()
+    return results
+
+
+def before_inline() -> None:
+    """In queued mode, an inline ingest (the DVC import, the MLflow sync, the demo)
+    takes the projector's lock and projects the queue first, so events are projected
+    in the order they were stored."""
+    if queued():
+        _lock()
+        project_pending()
+
+
+def catch_up() -> None:
+    """Project what is queued before a read or a decision that needs it (queued mode
+    only; one query when the queue is empty)."""
+    if queued() and PendingProjection.objects.filter(error="").exists():
+        project_pending()
+
+
+def retry_failed() -> int:
+    """Put failed events back in the queue (their error cleared); how many."""
+    return PendingProjection.objects.exclude(error="").update(error="")
+
+
+def projection_gauges() -> dict[str, float]:
+    """Queued events, failed ones and the oldest queued event's wait in seconds."""
+    waiting = PendingProjection.objects.filter(error="")
+    oldest = waiting.order_by("queued_at").values_list("queued_at", flat=True).first()
+    return {
+        "pending": waiting.count(),
+        "failed": PendingProjection.objects.exclude(error="").count(),
+        "lag": (timezone.now() - oldest).total_seconds() if oldest else 0.0,
+    }

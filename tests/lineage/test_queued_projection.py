@@ -1,0 +1,245 @@
+"""Queued projection (GOVREG_LINEAGE_PROJECTION=queued): the intake stores, a projector
+projects; nothing lost, nobody reads behind their own writes, the same graph as inline."""
+
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from audit.models import AuditEvent
+from lineage.choices import RunState
+from lineage.models import (
+    Dataset,
+    DatasetVersion,
+    LineageEvent,
+    PendingProjection,
+    Run,
+    RunInput,
+    RunOutput,
+)
+from lineage.queue import project_pending, projection_gauges, retry_failed
+from lineage.retention import purge_lineage_events
+from tests.lineage.factories import dataset, run_event, schema_facet
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/lineage"
+BATCH = "/api/v1/lineage/batch"
+
+
+@pytest.fixture
+def queued(settings):
+    settings.GOVREG_LINEAGE_PROJECTION = "queued"
+
+
+def test_the_intake_stores_queues_and_audits_without_projecting(
+    queued, pipeline, django_capture_on_commit_callbacks
+):
+    event = run_event(outputs=[dataset("features")])
+    with django_capture_on_commit_callbacks() as nudges:
+        answer = pipeline.post(URL, event, format="json")
+    assert answer.status_code == 201, answer.content
+    assert answer.json()["stored"] is True
+    stored = LineageEvent.objects.get()
+    assert PendingProjection.objects.get().event == stored
+    assert not Run.objects.exists()  # not projected yet
+    assert AuditEvent.objects.filter(action="lineage.ingest", object_id=str(stored.pk)).exists()
+    assert len(nudges) == 1  # a worker is asked once the request commits
+
+    again = pipeline.post(URL, event, format="json")  # a retry: stored once, queued once
+    assert again.json() == {**answer.json(), "stored": False}
+    assert PendingProjection.objects.count() == 1
+
+    assert project_pending() == 1
+    assert Run.objects.get().state == RunState.COMPLETE
+    assert not PendingProjection.objects.exists()
+    assert AuditEvent.objects.filter(action="lineage.ingest").count() == 1
+
+
+def test_a_single_event_is_three_statements_on_postgresql(queued, pipeline):
+    if connection.vendor != "postgresql":
+        pytest.skip("the intake's one-statement store is PostgreSQL's")
+    pipeline.post(URL, run_event(), format="json")  # warm: token and statements built
+    with CaptureQueriesContext(connection) as queries:
+        answer = pipeline.post(URL, run_event(outputs=[dataset("x")]), format="json")
+    assert answer.status_code == 201
+    # the token, the raw event with its queue row, the audit append (the savepoints are
+    # the test's transaction standing in for the request's BEGIN and COMMIT)
+    sent = [q["sql"] for q in queries if "SAVEPOINT" not in q["sql"]]
+    assert len(sent) <= 3, [sql[:80] for sql in sent]
+
+
+def test_reads_project_what_is_queued_first(queued, pipeline):
+    run_id = str(uuid.uuid4())
+    pipeline.post(URL, run_event("START", run_id=run_id), format="json")
+    pipeline.post(URL, run_event("COMPLETE", run_id=run_id, minutes=5), format="json")
+    assert PendingProjection.objects.count() == 2
+    answer = pipeline.get(f"/api/v1/jobs/runs/{run_id}")
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["state"] == "COMPLETED"
+    assert not PendingProjection.objects.exists()
+
+
+def test_a_batch_is_stored_and_queued_in_one_go(queued, pipeline):
+    events = [run_event(outputs=[dataset(f"out.{n}")]) for n in range(5)]
+    answer = pipeline.post(BATCH, [*events, events[0]], format="json")
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["summary"] == {
+        "received": 6,
+        "successful": 6,
+        "failed": 0,
+        "stored": 5,
+        "duplicates": 1,
+    }
+    assert PendingProjection.objects.count() == 5
+    assert project_pending(batch_size=2) == 5
+    assert Run.objects.count() == 5
+    assert RunOutput.objects.count() == 5
+
+
+def _story(namespace: str, runs: dict) -> list[dict]:
+    """Events arriving out of order: a run's START after its COMPLETE, a dataset's newer
+    schema before an older one, an input read without a version (its latest)."""
+
+    def rid(name):
+        return runs.setdefault(name, str(uuid.uuid4()))
+
+    raw = dataset("raw", namespace, version="md5:" + "a" * 32)
+    return [
+        run_event(
+            "COMPLETE",
+            run_id=rid("extract"),
+            job="extract",
+            namespace=namespace,
+            outputs=[
+                dataset("raw", namespace, version="md5:" + "a" * 32, schema=schema_facet("a", "b"))
+            ],
+            minutes=10,
+        ),
+        run_event("START", run_id=rid("extract"), job="extract", namespace=namespace),
+        run_event(
+            "COMPLETE",
+            run_id=rid("old-extract"),
+            job="extract",
+            namespace=namespace,
+            outputs=[
+                dataset("raw", namespace, version="md5:" + "b" * 32, schema=schema_facet("a"))
+            ],
+            minutes=-30,
+        ),
+        run_event(
+            "COMPLETE",
+            run_id=rid("train"),
+            job="train",
+            namespace=namespace,
+            inputs=[dataset("raw", namespace)],
+            outputs=[dataset("model", namespace, version="sha256:" + "c" * 64)],
+            minutes=20,
+        ),
+        run_event("RUNNING", run_id=rid("train"), job="train", namespace=namespace, minutes=15),
+        run_event(
+            "COMPLETE",
+            run_id=rid("audit"),
+            job="audit",
+            namespace=namespace,
+            inputs=[raw],
+            minutes=25,
+        ),
+    ]
+
+
+def _graph(namespace: str) -> dict:
+    runs = Run.objects.filter(job__namespace__name=namespace)
+    return {
+        "runs": sorted(
+            (r.job.name, r.state, str(r.started_at), str(r.ended_at))
+            for r in runs.select_related("job")
+        ),
+        "datasets": sorted(
+            (d.name, d.current_version.version if d.current_version else None, str(d.facets))
+            for d in Dataset.objects.filter(namespace__name=namespace).select_related(
+                "current_version"
+            )
+        ),
+        "versions": sorted(
+            (v.dataset.name, v.version, v.producing_run.job.name if v.producing_run else None)
+            for v in DatasetVersion.objects.filter(
+                dataset__namespace__name=namespace
+            ).select_related("dataset", "producing_run__job")
+        ),
+        "reads": sorted(
+            (e.run.job.name, e.dataset_version.dataset.name, e.dataset_version.version)
+            for e in RunInput.objects.filter(run__in=runs).select_related(
+                "run__job", "dataset_version__dataset"
+            )
+        ),
+        "writes": sorted(
+            (e.run.job.name, e.dataset_version.dataset.name, e.dataset_version.version)
+            for e in RunOutput.objects.filter(run__in=runs).select_related(
+                "run__job", "dataset_version__dataset"
+            )
+        ),
+    }
+
+
+def test_queued_projection_builds_the_graph_inline_projection_builds(settings, pipeline):
+    for event in _story("inline", {}):
+        assert pipeline.post(URL, event, format="json").status_code == 201
+    settings.GOVREG_LINEAGE_PROJECTION = "queued"
+    for event in _story("queued", {}):
+        assert pipeline.post(URL, event, format="json").status_code == 201
+    assert PendingProjection.objects.count() == 6
+    assert project_pending(batch_size=4) == 6  # two transactions
+    inline, queued_graph = _graph("inline"), _graph("queued")
+    assert inline["runs"]  # the story made a graph
+    assert queued_graph == inline
+    assert len(inline["reads"]) == 2
+
+
+def test_an_event_failing_alone_is_kept_with_its_error_and_holds_up_nothing(queued, pipeline):
+    good = run_event(outputs=[dataset("fine")])
+    pipeline.post(URL, good, format="json")
+    # a stored body the projection cannot read (no job): as if written by an older release
+    poison = LineageEvent.objects.create(
+        body={"eventType": "COMPLETE", "eventTime": "2026-01-05T09:00:00+00:00"},
+        body_hash="f" * 64,
+        event_time="2026-01-05T09:00:00+00:00",
+    )
+    PendingProjection.objects.create(event=poison)
+    later = run_event(outputs=[dataset("also-fine")], minutes=1)
+    pipeline.post(URL, later, format="json")
+
+    assert project_pending() == 2
+    assert Run.objects.count() == 2
+    failed = PendingProjection.objects.get()
+    assert failed.event_id == poison.pk
+    assert "KeyError" in failed.error
+    assert projection_gauges()["failed"] == 1
+    assert projection_gauges()["pending"] == 0
+    assert project_pending() == 0  # a failed event is not tried again on its own
+
+    assert retry_failed() == 1
+    assert projection_gauges()["pending"] == 1
+    assert project_pending() == 0  # still failing: kept again, with its error
+    assert PendingProjection.objects.get().error
+
+
+def test_retention_never_purges_a_queued_event(queued, pipeline):
+    pipeline.post(URL, run_event(outputs=[dataset("old")]), format="json")  # 2026-01-05
+    purged = purge_lineage_events(days=1)
+    assert purged.deleted == 0
+    assert PendingProjection.objects.count() == 1
+    project_pending()
+    assert purge_lineage_events(days=1).deleted == 1
+
+
+def test_the_queue_is_on_metrics(queued, pipeline, settings):
+    settings.GOVREG_METRICS_TOKEN = ""
+    pipeline.post(URL, run_event(), format="json")
+    text = pipeline.get("/metrics").content.decode()
+    assert "govreg_lineage_projection_pending 1.0" in text
+    assert "govreg_lineage_projection_failed 0.0" in text
+    lag = next(
+        line for line in text.splitlines() if line.startswith("govreg_lineage_projection_lag")
+    )
+    assert float(lag.split()[1]) >= 0
