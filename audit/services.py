@@ -3,6 +3,7 @@
 import base64
 import json
 
+import orjson
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -19,7 +20,20 @@ def to_json(value):
     """Normalise a value to what a JSON column gives back, so hashes match after a round trip."""
     if value is None:
         return None
-    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+    try:  # plain JSON values (the common case) by orjson: the same values back
+        return orjson.loads(orjson.dumps(value, option=_PLAIN_ONLY))
+    except TypeError:  # dates, decimals, UUIDs, lazy text...: as Django's encoder writes them
+        return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+# orjson refuses (TypeError) what DjangoJSONEncoder would write its own way: datetimes,
+# dataclasses and subclasses passed through to no default; UUIDs and other types it has
+# no encoder for without a ``default``
+_PLAIN_ONLY = (
+    orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
 
 
 def object_label(obj) -> tuple[str, str]:

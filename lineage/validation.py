@@ -246,7 +246,9 @@ def check_storable(event) -> None:
         fast = orjson.dumps(event, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
     except TypeError:
         fast = None
-    if fast is not None and not has_float(event):
+    # a float that is not finite is the one thing orjson writes unfaithfully, as null:
+    # without a null in the text there is none to look for
+    if fast is not None and (b"null" not in fast or not has_float(event)):
         if b"\\u0000" in fast:  # orjson escapes NUL as \u0000
             nul = _nul_path(event)
             if nul:
