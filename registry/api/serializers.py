@@ -7,13 +7,14 @@ into records the caller may see, so another team's record reads as absent.
 
 import copy
 
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.encoding import smart_str
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.api.fields import TeamField, VisibleSlugRelatedField
-from accounts.permissions import may, visible
+from accounts.permissions import may, remember_held, visible, with_held
 from config.serializers import FullCleanSerializer
 from config.statements import Statement
 from lineage.models import DatasetVersion
@@ -83,25 +84,35 @@ class VisibleModelVersionField(_VisibleThroughParent, serializers.PrimaryKeyRela
     pass
 
 
-MODEL_BY_NAME = Statement(lambda name: MLModel.objects.filter(name=name), name=str)
+MODEL_BY_NAME = Statement(
+    lambda name, user: with_held(MLModel.objects.filter(name=name), user),
+    key=lambda: ContentType.objects.get_for_model(MLModel).pk,  # bound in the SQL
+    name=str,
+    user=int,
+)
 
 
 class VisibleModelField(VisibleSlugRelatedField):
     """A model by name among those the caller may see (``VisibleSlugRelatedField``),
-    answered as ``may(user, "view", model)`` of the model read by a statement compiled
-    once (``MODEL_BY_NAME``): every registration names its model, and the change right
-    the view asks next is answered from the same permission read (one per record and
-    request), not from a second scoped query. Another team's model reads as absent."""
+    answered as ``may(user, "view", model)`` of the model read, with what the caller
+    holds on it (``with_held``), by a statement compiled once (``MODEL_BY_NAME``): every
+    registration names its model, and the change right the view asks next is answered
+    from the same permission read (one per record and request), not from a second
+    query. Another team's model reads as absent."""
 
     def __init__(self, **kwargs):
         super().__init__(slug_field="name", queryset=MLModel.objects.all(), **kwargs)
 
     def to_internal_value(self, data):
         request = self.context.get("request")
-        if request is None or not isinstance(data, str) or "\x00" in data:
+        user = getattr(request, "user", None)
+        plain = isinstance(data, str) and "\x00" not in data
+        if not plain or not getattr(user, "is_authenticated", False):
             return super().to_internal_value(data)
-        found = MODEL_BY_NAME.first(name=data)
-        if found is None or not may(request.user, "view", found):
+        found = MODEL_BY_NAME.first(name=data, user=user.pk)
+        if found is not None:
+            remember_held(user, found)
+        if found is None or not may(user, "view", found):
             self.fail("does_not_exist", slug_name=self.slug_field, value=smart_str(data))
         return found
 

@@ -11,11 +11,12 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from accounts import permissions
 from accounts.roles import Role
 from audit.models import AuditEvent
 from registry import services
 from registry.api.serializers import DeploymentSerializer, ModelVersionSerializer
-from registry.models import ModelVersion
+from registry.models import MLModel, ModelVersion
 from tests.factories import UserFactory
 from tests.registry.shipping import ship
 
@@ -243,3 +244,16 @@ def test_serializers_built_once_bind_fields_of_their_own(version, owner):
         for field in ModelVersionSerializer._fields_built.values()
     )
     assert DeploymentSerializer(many=True).child.fields["model_version"].parent is not None
+
+
+def test_rights_read_with_the_model_are_those_the_permission_read_gives(callers, model):
+    """``with_held`` reads with a row what ``may`` would read for it on its own."""
+    for name, user in callers.items():
+        (row,) = permissions.with_held(MLModel.objects.filter(pk=model.pk), user.pk)
+        fresh = UserFactory._meta.model.objects.get(pk=user.pk)
+        permissions.remember_held(fresh, row)
+        remembered = permissions._held_on(fresh, row)
+        read_alone = permissions._held_on(UserFactory._meta.model.objects.get(pk=user.pk), model)
+        assert remembered == read_alone, name
+        for action in ("view", "change", "delete", "approve"):
+            assert permissions.may(fresh, action, row) == permissions.may(user, action, model)
