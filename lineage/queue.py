@@ -37,8 +37,6 @@ import logging
 
 from celery import current_app
 from django.conf import settings
-from django.core.cache import cache
-from django.core.cache.backends.locmem import LocMemCache
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -65,35 +63,13 @@ def nudge() -> None:
     transaction.on_commit(_send_nudge)
 
 
-# While this key is in the shared cache a nudge is queued and its run has not started
-# (the run deletes it before it claims anything), so that run will see every event
-# committed before the key was found: no second message is needed. It expires in case
-# the run never comes (beat's run is the fallback).
-NUDGE_KEY = "govreg:lineage:projection-nudged"
-
-
-def _shared_cache() -> bool:
-    return not isinstance(cache, LocMemCache)  # process memory: other processes never see it
-
-
 def _send_nudge() -> None:
     from lineage.tasks import project_pending_task
 
     try:
-        if _shared_cache() and not cache.add(NUDGE_KEY, 1, timeout=30):
-            return  # a queued run has not started yet: it will project this event
         project_pending_task.apply_async(retry=False)
-    except Exception as exc:  # the broker or cache is down: logged, beat's run catches up
+    except Exception as exc:  # the broker is down: logged, beat's run catches up
         logger.warning("lineage projection not queued (%s); beat will project it", exc)
-
-
-def nudged() -> None:
-    """A projection run starts: later events need a nudge of their own."""
-    if _shared_cache():
-        try:
-            cache.delete(NUDGE_KEY)
-        except Exception as exc:  # the run goes on; the key expires by itself
-            logger.warning("lineage projection nudge key not cleared (%s)", exc)
 
 
 def _lock() -> None:

@@ -34,8 +34,7 @@ def project_pending_task() -> int:
     """Project the queued events (``lineage.queue``); nudged after each intake commit
     and run every minute by beat. Idempotent: a redelivered run finds the queue as the
     killed one left it (its batch rolled back)."""
-    from lineage.queue import nudged, project_pending
+    from lineage.queue import project_pending
 
-    nudged()
     with acting_as(name="lineage.project_pending"):
         return project_pending()
