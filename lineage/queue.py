@@ -67,7 +67,7 @@ def _send_nudge() -> None:
     from lineage.tasks import project_pending_task
 
     try:
-        project_pending_task.apply_async(retry=False)
+        project_pending_task.apply_async(retry=False, ignore_result=True)  # nobody waits on it
     except Exception as exc:  # the broker is down: logged, beat's run catches up
         logger.warning("lineage projection not queued (%s); beat will project it", exc)
 
