@@ -16,7 +16,7 @@ What holds in queued mode:
 
 - **Nothing is lost.** A queue row is deleted in the transaction that projects its
   event, so a projector killed mid-batch leaves the batch queued for the next one.
-  An event whose projection fails on its own (a database error) stays queued with
+  An event whose projection fails on its own (whatever the error) stays queued with
   the error (``govreg_lineage_projection_failed`` on ``/metrics``) and no longer
   holds up the events after it; ``manage.py project_lineage --retry-failed`` tries
   it again. Retention never purges a queued event.
@@ -161,6 +161,14 @@ def accept_events(events: list[dict]):
     if any(result.created for result in results):
         nudge()
     return results
+
+
+def intake(events: list[dict]):
+    """What the intake endpoints call for validated events, in the caller's
+    transaction: ``accept_events`` when queued, else ``services.ingest_events``."""
+    from lineage.services import ingest_events
+
+    return accept_events(events) if queued() else ingest_events(events)
 
 
 def before_inline() -> None:

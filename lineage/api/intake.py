@@ -30,8 +30,8 @@ from accounts.permissions import ActionPermission, TokenScopePermission
 from config.api import OutsideRequestTransaction, error_body
 from lineage.api.body import BodyError, parse_json, read_body
 from lineage.api.reads import NODE, LineageGraphView
-from lineage.queue import accept_events, catch_up, queued
-from lineage.services import ingest_cache, ingest_event, ingest_events
+from lineage.queue import catch_up, intake
+from lineage.services import ingest_cache
 from lineage.validation import InvalidEvent, validate_event
 
 LISTED_FAILURES = 100  # failed events listed one by one in a batch's answer
@@ -84,7 +84,7 @@ class LineageIntakeView(_IntakeView):
             )
         try:
             validate_event(event)
-            result = accept_events([event])[0] if queued() else ingest_event(event)
+            result = intake([event])[0]
         except InvalidEvent as exc:
             return _invalid(exc)
         except ValidationError as exc:
@@ -135,13 +135,12 @@ class LineageBatchView(OutsideRequestTransaction, _IntakeView):
             valid.append((index, event))
         stored = duplicates = 0
         size = settings.GOVREG_LINEAGE_BATCH_CHUNK
-        ingest = accept_events if queued() else ingest_events
         with ingest_cache() as cache:
             for start in range(0, len(valid), size):
                 chunk = valid[start : start + size]
                 try:
                     with transaction.atomic():
-                        results = ingest([event for _, event in chunk])
+                        results = intake([event for _, event in chunk])
                 except (ValidationError, DatabaseError):
                     cache.clear()  # rows created inside the rolled-back transaction are gone
                     results = self._one_by_one(chunk, failed, cache)
@@ -180,9 +179,7 @@ class LineageBatchView(OutsideRequestTransaction, _IntakeView):
         for index, event in chunk:
             try:
                 with transaction.atomic():
-                    results.append(
-                        (accept_events([event]) if queued() else [ingest_event(event)])[0]
-                    )
+                    results.extend(intake([event]))
             except ValidationError as exc:
                 cache.clear()
                 invalid = _django_invalid(exc)
