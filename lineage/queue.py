@@ -38,6 +38,7 @@ import logging
 from celery import current_app
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from lineage.models import LineageEvent, PendingProjection
@@ -193,11 +194,17 @@ def retry_failed() -> int:
 
 
 def projection_gauges() -> dict[str, float]:
-    """Queued events, failed ones and the oldest queued event's wait in seconds."""
-    waiting = PendingProjection.objects.filter(error="")
-    oldest = waiting.order_by("queued_at").values_list("queued_at", flat=True).first()
+    """Queued events, failed ones and the oldest queued event's wait in seconds (one
+    query)."""
+    waiting = Q(error="")
+    found = PendingProjection.objects.aggregate(
+        pending=Count("pk", filter=waiting),
+        failed=Count("pk", filter=~waiting),
+        oldest=Min("queued_at", filter=waiting),
+    )
+    oldest = found["oldest"]
     return {
-        "pending": waiting.count(),
-        "failed": PendingProjection.objects.exclude(error="").count(),
+        "pending": found["pending"],
+        "failed": found["failed"],
         "lag": (timezone.now() - oldest).total_seconds() if oldest else 0.0,
     }
