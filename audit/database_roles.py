@@ -6,7 +6,8 @@ runs migrations as an owner role and the web, workers and beat as an
 application role granted here: full use of every other table, and on the
 audit tables only ``SELECT`` and ``INSERT`` (events, checkpoints, tree nodes; no
 ``DELETE`` of the chain head or of a signing key; appends go through the
-``audit_append()`` function, which runs with the caller's rights).
+``audit_append()`` and ``audit_append_many()`` functions, which run with the
+caller's rights).
 """
 
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -16,9 +17,11 @@ CHAIN_HEAD_TABLE = "audit_auditchainhead"
 # Retiring a key updates its row; none is ever deleted, or old exports would not verify.
 NO_DELETE_TABLES = (CHAIN_HEAD_TABLE, "audit_auditsigningkey")
 MIGRATIONS_TABLE = "django_migrations"
-APPEND_FUNCTION = (
+APPEND_FUNCTIONS = (
     "audit_append(timestamptz, bigint, varchar, varchar, varchar, varchar, varchar,"
-    " jsonb, jsonb, varchar, varchar, text, text, text)"
+    " jsonb, jsonb, varchar, varchar, text, text, text)",
+    "audit_append_many(timestamptz[], bigint[], varchar[], varchar[], varchar[], varchar[],"
+    " varchar[], jsonb[], jsonb[], varchar[], varchar[], text[], text[], text[])",
 )
 
 
@@ -71,7 +74,7 @@ def grant_app_role(connection: BaseDatabaseWrapper, role: str) -> list[str]:
         f"REVOKE DELETE ON {', '.join(quote(name) for name in NO_DELETE_TABLES)} FROM {who}",
         f"REVOKE INSERT, UPDATE, DELETE ON {quote(MIGRATIONS_TABLE)} FROM {who}",
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {schema} TO {who}",
-        f"GRANT EXECUTE ON FUNCTION {APPEND_FUNCTION} TO {who}",
+        *(f"GRANT EXECUTE ON FUNCTION {function} TO {who}" for function in APPEND_FUNCTIONS),
     ]
     with connection.cursor() as cursor:
         for statement in statements:

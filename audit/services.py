@@ -117,8 +117,8 @@ def record(
 def record_many(events: list[dict]) -> list[AuditEvent]:
     """Append the events of one act (each a dict of ``record``'s keyword arguments,
     ``action`` included) in order, in the caller's transaction: one round trip on
-    PostgreSQL (``audit_append()`` called once per event by one statement), three
-    elsewhere, instead of one (three) per event; the chain's lock is taken once."""
+    PostgreSQL (``audit_append_many()``), three elsewhere, instead of one (three) per
+    event; the chain's lock is taken once."""
     built = [_new_event(**spec) for spec in events]
     if len(built) <= 1:
         return [record(**events[0])] if events else []
@@ -178,36 +178,33 @@ def _append_in_database(event: AuditEvent) -> bool:
     return True
 
 
-_APPEND_ARGS = (
-    "%s::timestamptz, %s::bigint, %s::varchar, %s::varchar, %s::varchar, %s::varchar,"
-    " %s::varchar, %s::jsonb, %s::jsonb, %s::varchar, %s::varchar, %s::text, %s::text, %s::text"
+_APPEND_MANY_ARGS = (
+    "%s::timestamptz[], %s::bigint[], %s::varchar[], %s::varchar[], %s::varchar[],"
+    " %s::varchar[], %s::varchar[], %s::jsonb[], %s::jsonb[], %s::varchar[], %s::varchar[],"
+    " %s::text[], %s::text[], %s::text[]"
 )
 
 
 def _append_many_in_database(events: list[AuditEvent]) -> bool:
-    """One statement: ``audit_append()`` once per event, in order (a lateral call per
-    row of a VALUES list, each call seeing the head the previous one moved)."""
-    rows, params = [], []
-    for n, event in enumerate(events):
+    """One round trip: ``audit_append_many()`` locks the head once, chains, hashes and
+    inserts the events in order, and moves the head once (each argument an array with
+    one element per event)."""
+    columns: list[list] = [[] for _ in range(14)]
+    for event in events:
         pieces = canonical_pieces(event.as_record())
         if pieces is None:
             return False
-        rows.append(f"({n}, {_APPEND_ARGS})")
-        params += [*_append_params(event), *pieces]
-    columns = ", ".join(f"c{i}" for i in range(14))
-    sql = (
-        f"SELECT e.n, r.* FROM (VALUES {', '.join(rows)}) AS e(n, {columns}) "  # noqa: S608
-        f"CROSS JOIN LATERAL audit_append({columns}) AS r"
-    )
+        for column, value in zip(columns, [*_append_params(event), *pieces], strict=True):
+            column.append(value)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        answers = sorted(cursor.fetchall())
+        cursor.execute(f"SELECT * FROM audit_append_many({_APPEND_MANY_ARGS})", columns)  # noqa: S608
+        answers = cursor.fetchall()
     if not answers:
         return False  # no chain head yet: the ORM path seeds it
-    seqs = [row[2] for row in answers]
+    seqs = [row[1] for row in answers]
     if len(answers) != len(events) or seqs != list(range(seqs[0], seqs[0] + len(events))):
-        raise RuntimeError("audit_append() did not append the events in order")
-    for event, (_, pk, seq, prev, digest) in zip(events, answers, strict=True):
+        raise RuntimeError("audit_append_many() did not append the events in order")
+    for event, (pk, seq, prev, digest) in zip(events, answers, strict=True):
         event.pk, event.seq, event.prev_hash, event.hash = pk, seq, prev, digest
         event._state.adding = False
         event._state.db = connection.alias

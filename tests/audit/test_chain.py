@@ -9,7 +9,7 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 
 from audit.models import AuditChainHead, AuditEvent
-from audit.services import record
+from audit.services import record, record_many
 from registry.services import register_model
 from tests.conftest import token_client
 from tests.utils import manage_env
@@ -219,7 +219,7 @@ def test_postgres_trigger_refuses_update_and_delete(chain):
 WRITER = """
 import django, sys
 django.setup()
-from audit.services import record
+from audit.services import record, record_many
 for i in range(int(sys.argv[2])):
     record("test.concurrent", object_type="tests.writer", object_id=f"{sys.argv[1]}-{i}")
 """
@@ -250,6 +250,32 @@ def test_any_text_verifies_including_the_chain_markers(db):
     record("test.text", object_type="tests.thing", object_id="m", after={"t": _SEQ, "p": _PREV})
     stored = AuditEvent.objects.filter(action="test.text").order_by("seq")
     assert [e.after for e in stored] == [{"t": "naïve ✓ 日本"}, {"t": _SEQ, "p": _PREV}]
+    assert "chain intact" in verify()
+
+
+def test_events_appended_together_chain_like_events_appended_alone(db):
+    """record_many (one audit_append_many() call on PostgreSQL) chains its events in
+    order after the head, the same hashes the verifier recomputes; text of any kind."""
+    record("test.alone", object_type="tests.thing", object_id="0")
+    appended = record_many(
+        [
+            {
+                "action": "test.many",
+                "object_type": "tests.thing",
+                "object_id": str(n),
+                "after": {"n": n, "t": "naïve ✓ 日本" if n % 2 else None},
+            }
+            for n in range(1, 6)
+        ]  # fmt: skip
+    )
+    record("test.alone", object_type="tests.thing", object_id="6")
+    stored = list(AuditEvent.objects.order_by("seq"))
+    assert [e.object_id for e in stored[-7:]] == [str(n) for n in range(7)]
+    assert [(e.pk, e.seq, e.hash) for e in appended] == [
+        (e.pk, e.seq, e.hash) for e in stored[-6:-1]
+    ]
+    assert all(b.prev_hash == a.hash for a, b in zip(stored, stored[1:], strict=False))
+    assert AuditChainHead.objects.get().last_hash == stored[-1].hash
     assert "chain intact" in verify()
 
 

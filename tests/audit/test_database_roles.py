@@ -18,7 +18,7 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 from django.db.backends.postgresql.base import DatabaseWrapper
 
-from audit.database_roles import APPEND_FUNCTION, running_role_problems
+from audit.database_roles import APPEND_FUNCTIONS, running_role_problems
 from audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
 from audit.services import record, sign_checkpoint
 from tests.utils import manage_env
@@ -110,7 +110,7 @@ REFUSED = [
     "DELETE FROM audit_auditcheckpoint",
     "TRUNCATE audit_auditcheckpoint",
     "ALTER TABLE audit_auditcheckpoint DISABLE TRIGGER ALL",
-    f"DROP FUNCTION {APPEND_FUNCTION}",
+    *(f"DROP FUNCTION {function}" for function in APPEND_FUNCTIONS),
     "INSERT INTO django_migrations (app, name, applied) VALUES ('audit', 'x', now())",
 ]
 
