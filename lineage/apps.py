@@ -6,7 +6,13 @@ class LineageConfig(AppConfig):
     verbose_name = "Lineage"
 
     def ready(self):
-        from lineage import metrics
+        from django.core.signals import request_finished, request_started
+
+        from lineage import metrics, queue
+
+        # a request's projection nudge is sent after its answer (lineage.queue.nudge)
+        request_started.connect(queue.request_started, dispatch_uid="lineage.queue")
+        request_finished.connect(queue.request_finished, dispatch_uid="lineage.queue")
 
         metrics.register()
         from lineage import vocabulary  # noqa: F401  (datasets and versions may be labelled)

@@ -6,8 +6,8 @@
   in the request's transaction, as ``services.ingest_events`` does;
 - ``queued``: the intake stores the raw event, its queue row
   (``PendingProjection``) and its ``lineage.ingest`` audit event, commits and
-  answers; ``lineage.project_pending`` (a task nudged after the commit, and every
-  minute by beat) projects the queue in id order, ``GOVREG_LINEAGE_PROJECTION_BATCH``
+  answers; ``lineage.project_pending`` (a task nudged once the answer is written,
+  and every minute by beat) projects the queue in id order, ``GOVREG_LINEAGE_PROJECTION_BATCH``
   events per transaction, one projector at a time;
 - ``auto`` (the default): ``queued`` when Celery has a broker (tasks are not
   eager), else ``inline``. The embedded default is therefore inline.
@@ -34,6 +34,7 @@ What holds in queued mode:
 from __future__ import annotations
 
 import logging
+import threading
 
 from celery import current_app
 from django.conf import settings
@@ -58,10 +59,34 @@ def queued() -> bool:
 
 
 def nudge() -> None:
-    """After the caller's transaction commits, ask a worker to project the queue. A
+    """After the caller's transaction commits, ask a worker to project the queue; in a
+    request, once its answer has been written (``request_finished``), so the emitter
+    does not wait on the broker, and once per request however many commits asked. A
     broker that cannot take the message loses nothing: beat's run projects it."""
 
-    transaction.on_commit(_send_nudge)
+    transaction.on_commit(_after_commit)
+
+
+# whether this thread is serving a request, and whether that request owes a nudge
+_request = threading.local()
+
+
+def request_started(**kwargs) -> None:
+    _request.active, _request.owes_nudge = True, False
+
+
+def request_finished(**kwargs) -> None:
+    owes = getattr(_request, "owes_nudge", False)
+    _request.active = _request.owes_nudge = False
+    if owes:
+        _send_nudge()
+
+
+def _after_commit() -> None:
+    if getattr(_request, "active", False):
+        _request.owes_nudge = True
+    else:
+        _send_nudge()
 
 
 def _send_nudge() -> None:

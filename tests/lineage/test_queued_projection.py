@@ -4,7 +4,8 @@ projects; nothing lost, nobody reads behind their own writes, the same graph as 
 import uuid
 
 import pytest
-from django.db import connection
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditEvent
@@ -18,7 +19,7 @@ from lineage.models import (
     RunInput,
     RunOutput,
 )
-from lineage.queue import project_pending, projection_gauges, retry_failed
+from lineage.queue import accept_events, project_pending, projection_gauges, retry_failed
 from lineage.retention import purge_lineage_events
 from tests.lineage.factories import dataset, run_event, schema_facet
 
@@ -54,6 +55,31 @@ def test_the_intake_stores_queues_and_audits_without_projecting(
     assert Run.objects.get().state == RunState.COMPLETE
     assert not PendingProjection.objects.exists()
     assert AuditEvent.objects.filter(action="lineage.ingest").count() == 1
+
+
+def test_a_request_nudges_the_worker_after_its_answer_once(
+    queued, request, django_capture_on_commit_callbacks
+):
+    """The nudge waits for the answer to be written (request_finished), however many
+    commits asked for it; outside a request it goes at commit. Celery is eager here, so
+    the nudge projects at once and the queue shows when it was sent."""
+    # as the test client does: the request's ends must not close the test's connection
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+        request.addfinalizer(lambda signal=signal: signal.connect(close_old_connections))
+    request_started.send(sender=None)
+    for n in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            accept_events([run_event(outputs=[dataset(f"out.{n}")])])
+    assert PendingProjection.objects.count() == 2  # committed, not nudged yet
+    request_finished.send(sender=None)
+    assert not PendingProjection.objects.exists()
+    assert Run.objects.count() == 2
+
+    with django_capture_on_commit_callbacks(execute=True):  # a task or a command
+        accept_events([run_event()])
+    assert not PendingProjection.objects.exists()
+    assert Run.objects.count() == 3
 
 
 def test_a_single_event_is_three_statements_on_postgresql(queued, pipeline):
