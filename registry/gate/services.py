@@ -42,7 +42,7 @@ from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from accounts.permissions import may
-from audit.services import record_decision
+from audit.services import record_decision, record_many
 from config.statements import Statement
 from lineage.queue import catch_up
 from registry.choices import RequestKind, RequestOutcome, RequestStatus, Verdict
@@ -690,7 +690,9 @@ def _create(model_version, environment, user, kind, new, pipeline_run_url, commi
     deployment_request.full_clean(
         exclude=["model_version", "environment", "requested_by"], validate_constraints=False
     )
-    with transaction.atomic():
+    # No savepoint of its own: an error here fails the caller's transaction (the
+    # request's); only the insert, which may lose the open slot to another caller, has one.
+    with transaction.atomic(savepoint=False):
         superseded = []
         if new:
             superseded = list(
@@ -713,37 +715,50 @@ def _create(model_version, environment, user, kind, new, pipeline_run_url, commi
             if open_request_id(model_version, environment, kind) is None:
                 raise
             return None
-        record_decision(
-            "gate.request",
-            deployment_request,
-            kind=kind,
-            model=model_version.model.name,
-            version=model_version.version,
-            environment=environment.name,
-            pipeline_run_url=deployment_request.pipeline_run_url,
-            commit=deployment_request.commit,
-            note=deployment_request.note,
-            fingerprint=deployment_request.fingerprint,
-            status=judgement.status,
-            checks=judgement.checks,
-            reasons=judgement.reasons,
-            supersedes=superseded,
-        )
-        for old in DeploymentRequest.objects.filter(pk__in=superseded):
-            old.superseded_by = deployment_request
-            old.reasons = [
-                f"superseded by request #{deployment_request.pk}: "
-                f"{user.get_username()} asked for a new request"
-            ]
-            old.save(update_fields=["superseded_by", "reasons", "updated_at"])
-            record_decision(
-                "gate.superseded",
-                old,
-                previous="open",
-                status=RequestStatus.SUPERSEDED,
-                superseded_by=deployment_request.pk,
-                asked_by=user.get_username(),
+        audits = [
+            {
+                "action": "gate.request",
+                "obj": deployment_request,
+                "after": {
+                    "kind": kind,
+                    "model": model_version.model.name,
+                    "version": model_version.version,
+                    "environment": environment.name,
+                    "pipeline_run_url": deployment_request.pipeline_run_url,
+                    "commit": deployment_request.commit,
+                    "note": deployment_request.note,
+                    "fingerprint": deployment_request.fingerprint,
+                    "status": judgement.status,
+                    "checks": judgement.checks,
+                    "reasons": judgement.reasons,
+                    "supersedes": superseded,
+                },
+            }
+        ]
+        if superseded:
+            DeploymentRequest.objects.filter(pk__in=superseded).update(
+                superseded_by=deployment_request,
+                reasons=[
+                    f"superseded by request #{deployment_request.pk}: "
+                    f"{user.get_username()} asked for a new request"
+                ],
+                updated_at=now,
             )
+            audits += [
+                {
+                    "action": "gate.superseded",
+                    "object_type": DeploymentRequest._meta.label_lower,
+                    "object_id": str(pk),
+                    "after": {
+                        "previous": "open",
+                        "status": RequestStatus.SUPERSEDED,
+                        "superseded_by": deployment_request.pk,
+                        "asked_by": user.get_username(),
+                    },
+                }
+                for pk in superseded
+            ]
+        record_many(audits)
     deployment_request._prefetched_objects_cache = {"approvals": Approval.objects.none()}
     return deployment_request
 
