@@ -22,6 +22,7 @@ APPEND_FUNCTIONS = (
     " jsonb, jsonb, varchar, varchar, text, text, text)",
     "audit_append_many(timestamptz[], bigint[], varchar[], varchar[], varchar[], varchar[],"
     " varchar[], jsonb[], jsonb[], varchar[], varchar[], text[], text[], text[])",
+    "audit_seed_head()",
 )
 
 

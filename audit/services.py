@@ -2,6 +2,7 @@
 
 import base64
 import json
+import secrets
 
 import orjson
 from django.core.serializers.json import DjangoJSONEncoder
@@ -176,6 +177,32 @@ def _append_in_database(event: AuditEvent) -> bool:
     event._state.adding = False
     event._state.db = connection.alias
     return True
+
+
+def append_call(action: str, *, object_type: str, id_sql: str, after=None):
+    """``(sql, params)`` of an ``audit_append()`` call for use inside another statement
+    that inserts the object the event is about, whose id is only known there
+    (``id_sql``, an SQL expression of that statement such as ``raw.id``): the event's
+    canonical text is cut around a one-time marker in place of the object's id, and
+    the database joins the pieces around the id. The call seeds a missing chain head,
+    so it always appends (one event per row it is called for). None where appends are
+    not made by the database (SQLite, or text the server would hash differently)."""
+    if not _uses_append_function():
+        return None
+    marker = secrets.token_hex(16)
+    event = _new_event(action, object_type=object_type, object_id=marker, after=after)
+    pieces = canonical_pieces(event.as_record())
+    if pieces is None or pieces[0].count(marker) != 1 or marker in pieces[1] + pieces[2]:
+        return None
+    before_id, after_id = pieces[0].split(marker)
+    params = _append_params(event)
+    object_id = f"({id_sql})::text"
+    sql = (
+        "audit_append(%s::timestamptz, %s::bigint, %s::varchar, %s::varchar, %s::varchar,"
+        f" %s::varchar, {object_id}, %s::jsonb, %s::jsonb, %s::varchar, %s::varchar,"
+        f" %s || {object_id} || %s, %s, %s)"
+    )
+    return sql, [*params[:6], *params[7:], before_id, after_id, *pieces[1:]]
 
 
 _APPEND_MANY_ARGS = (

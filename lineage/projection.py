@@ -26,7 +26,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection
 from django.utils import timezone
 
-from audit.services import record, record_many
+from audit.services import append_call, record, record_many
 from lineage.choices import TERMINAL_RUN_STATES, EventKind
 from lineage.models import (
     ColumnLineage,
@@ -208,6 +208,24 @@ _MISSING = object()
 # --- raw events -------------------------------------------------------------------------
 
 
+def _raw_row(item: _Item, digest: str) -> LineageEvent:
+    """The unsaved raw event of ``item`` (its body hash ``digest``)."""
+    event = item.event
+    run_id = (event.get("run") or {}).get("runId")
+    job = event.get("job") or {}
+    return LineageEvent(
+        body=event,
+        body_hash=digest,
+        kind=item.kind,
+        event_type=str(event.get("eventType") or "")[:16],
+        event_time=item.time,
+        run_id=run_uuid(run_id) if run_id else None,
+        job_namespace=str(job.get("namespace") or "")[:1024],
+        job_name=str(job.get("name") or "")[:1024],
+        producer=str(event.get("producer") or "")[:2048],
+    )
+
+
 def _store_raw(items: list[_Item], known: _Known | None = None, *, pending=False) -> None:
     """Insert the raw events; an event whose body is already stored (or appears earlier
     in the batch) is a duplicate. The unique constraint on the body hash decides.
@@ -220,20 +238,7 @@ def _store_raw(items: list[_Item], known: _Known | None = None, *, pending=False
         if digest in first:
             continue
         first[digest] = item
-        event = item.event
-        run_id = (event.get("run") or {}).get("runId")
-        job = event.get("job") or {}
-        item.raw = LineageEvent(
-            body=event,
-            body_hash=digest,
-            kind=item.kind,
-            event_type=str(event.get("eventType") or "")[:16],
-            event_time=item.time,
-            run_id=run_uuid(run_id) if run_id else None,
-            job_namespace=str(job.get("namespace") or "")[:1024],
-            job_name=str(job.get("name") or "")[:1024],
-            producer=str(event.get("producer") or "")[:2048],
-        )
+        item.raw = _raw_row(item, digest)
         rows.append(item.raw)
     queue: list[LineageEvent] = []
     if pending and connection.vendor == "postgresql":  # both inserts in one statement
@@ -280,23 +285,22 @@ def _store_raw(items: list[_Item], known: _Known | None = None, *, pending=False
         item.created = item is origin and digest in inserted
 
 
+def _ingest_audit(raw: LineageEvent) -> dict:
+    """What the ``lineage.ingest`` audit event of a stored raw event says of it."""
+    return {
+        "kind": raw.kind,
+        "eventType": raw.event_type,
+        "runId": str(raw.run_id) if raw.run_id else None,
+        "job": f"{raw.job_namespace}:{raw.job_name}" if raw.job_name else None,
+        "bodyHash": raw.body_hash,
+    }
+
+
 def audit_ingested(items) -> None:
     """The ``lineage.ingest`` audit events of newly stored raw events (``items`` with
     ``raw``), in one append: who sent which event, by its body hash."""
     audits = [
-        {
-            "action": "lineage.ingest",
-            "obj": item.raw,
-            "after": {
-                "kind": item.kind,
-                "eventType": item.raw.event_type,
-                "runId": str(item.raw.run_id) if item.raw.run_id else None,
-                "job": f"{item.raw.job_namespace}:{item.raw.job_name}"
-                if item.raw.job_name
-                else None,
-                "bodyHash": item.raw.body_hash,
-            },
-        }
+        {"action": "lineage.ingest", "obj": item.raw, "after": _ingest_audit(item.raw)}
         for item in items
     ]
     if len(audits) == 1:
@@ -349,6 +353,40 @@ def store_pending(events: list[dict]) -> list[IngestResult]:
     _store_raw(items, pending=True)
     audit_ingested([item for item in items if item.created])
     return [IngestResult(event=item.raw, created=item.created) for item in items]
+
+
+def store_pending_one(event: dict) -> IngestResult | None:
+    """The queued intake of one validated event in ONE statement on PostgreSQL, so it
+    needs no transaction of the caller's (autocommit is atomic enough): the raw
+    event, its queue row and its ``lineage.ingest`` audit event are written together
+    or not at all (``audit.services.append_call``). None where that cannot be done
+    (not PostgreSQL, audit text the database would hash differently, or a duplicate
+    purged meanwhile): the caller then runs ``store_pending`` in a transaction."""
+    if connection.vendor != "postgresql":
+        return None
+    item = items_of([event])[0]
+    raw = _raw_row(item, event_hash(event))
+    audit = append_call(
+        "lineage.ingest",
+        object_type=LineageEvent._meta.label_lower,
+        id_sql="raw.id",
+        after=_ingest_audit(raw),
+    )
+    if audit is None:
+        return None
+    insert, params = pg_insert_statement([raw], ("body_hash",))
+    queue_table = connection.ops.quote_name(PendingProjection._meta.db_table)
+    found = pg_execute(
+        f"WITH raw AS ({insert}), queued AS (INSERT INTO {queue_table} "  # noqa: S608
+        "(event_id, queued_at) SELECT id, statement_timestamp() FROM raw) "
+        f"SELECT raw.id, raw.body_hash FROM raw CROSS JOIN LATERAL {audit[0]} AS audit",
+        [*params, *audit[1]],
+    )
+    if found:
+        _set_pks([raw], ("body_hash",), found)
+        return IngestResult(event=raw, created=True)
+    stored = LineageEvent.objects.filter(body_hash=raw.body_hash).first()
+    return IngestResult(event=stored, created=False) if stored else None
 
 
 def project_stored(raws: list[LineageEvent]) -> None:

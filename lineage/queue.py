@@ -197,6 +197,22 @@ def intake(events: list[dict]):
     return accept_events(events) if queued() else ingest_events(events)
 
 
+def intake_one(event: dict):
+    """What ``POST /api/v1/lineage`` calls for one validated event, outside any
+    transaction: queued on PostgreSQL, one statement that is its own transaction
+    (``projection.store_pending_one``); otherwise ``intake`` in a transaction."""
+    from lineage.projection import store_pending_one
+
+    if queued():
+        result = store_pending_one(event)
+        if result is not None:
+            if result.created:
+                nudge()
+            return result
+    with transaction.atomic():
+        return intake([event])[0]
+
+
 def before_inline() -> None:
     """In queued mode, an inline ingest (the DVC import, the MLflow sync, the demo)
     takes the projector's lock and projects the queue first, so events are projected

@@ -1,13 +1,33 @@
-"""On PostgreSQL, one server-side function appends the events of one act together.
+"""On PostgreSQL, one server-side function appends the events of one act together,
+and both append functions seed a missing chain head.
 
 ``audit_append()`` appends one event; called once per event of a batch (a lateral
 call per row) it locked, read and moved the chain head once per event. This one
 takes the events as arrays: it locks the head once, chains and hashes them in
 order (the same canonical pieces as ``audit_append()``), inserts them with one
 statement and moves the head once.
+
+Both functions seed the chain head when there is none (from the last event, as
+the ORM path does) instead of appending nothing: a statement that inserts a row
+and appends its audit event together can then rely on the event being appended.
 """
 
 from django.db import migrations
+
+SEED = """
+CREATE OR REPLACE FUNCTION audit_seed_head() RETURNS void AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM audit_auditchainhead WHERE id = 1) THEN
+        INSERT INTO audit_auditchainhead (id, last_seq, last_hash)
+        SELECT 1, coalesce(max(seq), 0),
+            coalesce((SELECT hash FROM audit_auditevent ORDER BY seq DESC LIMIT 1),
+                     repeat('0', 64))
+        FROM audit_auditevent
+        ON CONFLICT (id) DO NOTHING;
+    END IF;
+END;
+$$ LANGUAGE plpgsql;
+"""
 
 CREATE = """
 CREATE OR REPLACE FUNCTION audit_append_many(
@@ -25,11 +45,12 @@ DECLARE
     v_hashes varchar[] := '{}';
     v_count integer := coalesce(array_length(p_action, 1), 0);
 BEGIN
+    IF v_count = 0 THEN
+        RETURN;
+    END IF;
+    PERFORM audit_seed_head();
     SELECT last_seq, last_hash INTO v_seq, v_prev
         FROM audit_auditchainhead WHERE id = 1 FOR UPDATE;
-    IF NOT FOUND OR v_count = 0 THEN
-        RETURN;  -- no head yet: the caller seeds it and appends the slow way
-    END IF;
     v_first := v_seq + 1;
     FOR i IN 1..v_count LOOP
         v_seq := v_seq + 1;
@@ -60,6 +81,20 @@ END;
 $$ LANGUAGE plpgsql;
 """
 
+def _append_one(seeding: bool) -> str:
+    """``audit_append()`` as migration 0003 made it, or seeding a missing head first."""
+    from importlib import import_module
+
+    original = import_module("audit.migrations.0003_append_function").CREATE
+    if not seeding:
+        return original
+    seeded = original.replace(
+        "BEGIN\n    SELECT last_seq", "BEGIN\n    PERFORM audit_seed_head();\n    SELECT last_seq", 1
+    )
+    assert seeded != original, "audit_append() is not shaped as migration 0003 made it"
+    return seeded
+
+
 DROP = (
     "DROP FUNCTION IF EXISTS audit_append_many(timestamptz[], bigint[], varchar[], varchar[],"
     " varchar[], varchar[], varchar[], jsonb[], jsonb[], varchar[], varchar[], text[], text[],"
@@ -69,12 +104,14 @@ DROP = (
 
 def create_function(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE, params=None)
+        for sql in (SEED, CREATE, _append_one(seeding=True)):
+            schema_editor.execute(sql, params=None)
 
 
 def drop_function(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP, params=None)
+        for sql in (_append_one(seeding=False), DROP, "DROP FUNCTION IF EXISTS audit_seed_head();"):
+            schema_editor.execute(sql, params=None)
 
 
 class Migration(migrations.Migration):

@@ -30,7 +30,7 @@ from accounts.permissions import ActionPermission, TokenScopePermission
 from config.api import OutsideRequestTransaction, error_body
 from lineage.api.body import BodyError, parse_json, read_body
 from lineage.api.reads import NODE, LineageGraphView
-from lineage.queue import catch_up, intake
+from lineage.queue import catch_up, intake, intake_one
 from lineage.services import ingest_cache
 from lineage.validation import InvalidEvent, validate_event
 
@@ -67,8 +67,9 @@ class _IntakeView(APIView):
         return parse_json(read_body(request._request, settings.GOVREG_LINEAGE_MAX_BODY_BYTES))
 
 
-class LineageIntakeView(_IntakeView):
-    """POST one OpenLineage event."""
+class LineageIntakeView(OutsideRequestTransaction, _IntakeView):
+    """POST one OpenLineage event: stored in a transaction of its own (queued on
+    PostgreSQL, one statement: ``lineage.queue.intake_one``)."""
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT})
     def post(self, request):
@@ -84,7 +85,7 @@ class LineageIntakeView(_IntakeView):
             )
         try:
             validate_event(event)
-            result = intake([event])[0]
+            result = intake_one(event)
         except InvalidEvent as exc:
             return _invalid(exc)
         except ValidationError as exc:

@@ -2,13 +2,15 @@
 projects; nothing lost, nobody reads behind their own writes, the same graph as inline."""
 
 import uuid
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, connection
 from django.test.utils import CaptureQueriesContext
 
-from audit.models import AuditEvent
+from audit.models import AuditChainHead, AuditEvent
 from lineage.choices import RunState
 from lineage.models import (
     Dataset,
@@ -82,17 +84,38 @@ def test_a_request_nudges_the_worker_after_its_answer_once(
     assert Run.objects.count() == 3
 
 
-def test_a_single_event_is_three_statements_on_postgresql(queued, pipeline):
+def test_a_single_event_is_one_statement_on_postgresql(queued, pipeline):
     if connection.vendor != "postgresql":
         pytest.skip("the intake's one-statement store is PostgreSQL's")
     pipeline.post(URL, run_event(), format="json")  # warm: token and statements built
     with CaptureQueriesContext(connection) as queries:
         answer = pipeline.post(URL, run_event(outputs=[dataset("x")]), format="json")
     assert answer.status_code == 201
-    # the token, the raw event with its queue row, the audit append (the savepoints are
-    # the test's transaction standing in for the request's BEGIN and COMMIT)
+    # the token, then the raw event with its queue row and its audit event in one
+    # statement, its own transaction (the savepoints are the test's transaction)
     sent = [q["sql"] for q in queries if "SAVEPOINT" not in q["sql"]]
-    assert len(sent) <= 3, [sql[:80] for sql in sent]
+    assert len(sent) <= 2, [sql[:80] for sql in sent]
+    stored = LineageEvent.objects.get(pk=answer.json()["id"])
+    assert PendingProjection.objects.filter(event=stored).exists()
+    audit = AuditEvent.objects.get(action="lineage.ingest", object_id=str(stored.pk))
+    assert audit.after["bodyHash"] == stored.body_hash
+    call_command("verify_audit", stdout=StringIO())  # its hash is the canonical one
+
+
+def test_the_one_statement_store_appends_its_audit_event_without_a_chain_head(queued, pipeline):
+    """A statement that inserts an event and appends its audit event cannot fall back
+    to seeding the head afterwards: the database seeds it (from the last event)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the append functions are PostgreSQL's")
+    pipeline.post(URL, run_event(), format="json")
+    AuditChainHead.objects.all().delete()
+    answer = pipeline.post(URL, run_event(outputs=[dataset("y")]), format="json")
+    assert answer.status_code == 201, answer.content
+    assert AuditEvent.objects.filter(
+        action="lineage.ingest", object_id=str(answer.json()["id"])
+    ).exists()
+    assert AuditChainHead.objects.get().last_seq == AuditEvent.objects.count()
+    call_command("verify_audit", stdout=StringIO())
 
 
 def test_reads_project_what_is_queued_first(queued, pipeline):
