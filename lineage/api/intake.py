@@ -3,8 +3,9 @@
 A RunEvent, DatasetEvent or JobEvent is validated against our schema (422
 with the JSON path of the first violation; 400 for a value no JSON column
 holds), stored once (201 again for a retry of the same event) and projected
-onto the lineage records in the request's transaction, or, with queued projection
-(``lineage.queue``), stored with its queue row and projected by a worker.
+onto the lineage records in a transaction of its own, or, with queued projection
+(``lineage.queue``), stored with its queue row and its audit event (one statement
+on PostgreSQL) and projected by a worker.
 
 The batch endpoint takes at most ``GOVREG_LINEAGE_MAX_BATCH_EVENTS`` events
 (413 above it). It validates every event, then stores and projects the valid
