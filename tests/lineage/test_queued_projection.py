@@ -8,8 +8,11 @@ import pytest
 from django.core.management import call_command
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
+from accounts.roles import Role
 from audit.models import AuditChainHead, AuditEvent
 from lineage.choices import RunState
 from lineage.models import (
@@ -23,6 +26,7 @@ from lineage.models import (
 )
 from lineage.queue import accept_events, project_pending, projection_gauges, retry_failed
 from lineage.retention import purge_lineage_events
+from tests.factories import UserFactory
 from tests.lineage.factories import dataset, run_event, schema_facet
 
 pytestmark = pytest.mark.django_db
@@ -292,3 +296,17 @@ def test_the_queue_is_on_metrics(queued, pipeline, settings):
         line for line in text.splitlines() if line.startswith("govreg_lineage_projection_lag")
     )
     assert float(lag.split()[1]) >= 0
+
+
+def test_the_boards_lineage_pages_project_what_is_queued_first(queued, pipeline, team):
+    run_id = str(uuid.uuid4())
+    pipeline.post(URL, run_event("COMPLETE", run_id=run_id, outputs=[dataset("o")]), format="json")
+    assert PendingProjection.objects.exists()
+    board = Client()
+    board.force_login(UserFactory(username="erin", groups=[team, Role.ML_ENGINEER]))
+    answer = board.get(reverse("ui-lineage-graph-json"), {"nodeId": f"run:{run_id}"})
+    assert answer.status_code == 200, answer.content
+    assert not PendingProjection.objects.exists()
+    body = answer.json()
+    assert run_id in body["root"]
+    assert body["counts"]["runs"] == 1
