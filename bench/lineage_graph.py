@@ -334,6 +334,8 @@ def main():
         up_starts = rng.sample(late_runs, total)
         down_starts = rng.sample(early_versions, total)
 
+        versions_now = len(dataset_versions)
+
         def measure(label: str) -> float:
             """Time the queries (SQL and networkx interleaved); print; the SQL p95."""
             timings = {"sql up": [], "nx up": [], "sql down": [], "nx down": []}
@@ -378,7 +380,7 @@ def main():
             nx_worst = max(p95["nx up"], p95["nx down"])
             print(
                 f"lineage_graph: p95 {worst:.1f} ms (networkx {nx_worst:.1f} ms, ratio "
-                f"{worst / nx_worst:.1f}x) at {len(job_rows)} jobs / {len(dataset_versions)} "
+                f"{worst / nx_worst:.1f}x) at {len(job_rows)} jobs / {versions_now} "
                 f"versions{f' ({label})' if args.ingest else ''}"
             )
             return worst
@@ -401,8 +403,8 @@ def main():
                         [last_run],
                     )
                     digraph.add_edges_from(edge(r, v) for r, v in rows)
-                versions_now = conn.execute("SELECT count(*) FROM lineage_datasetversion")
-                versions_now = versions_now.fetchone()[0]
+                counted = conn.execute("SELECT count(*) FROM lineage_datasetversion")
+                versions_now = counted.fetchone()[0]
             print(
                 f"ingested {args.ingest} events through the projection at {rate:.0f} events/s "
                 f"({args.ingest_batch} per transaction); {versions_now} dataset versions now"

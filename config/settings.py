@@ -391,6 +391,10 @@ if GOVREG_LINEAGE_PROJECTION not in {"auto", "inline", "queued"}:
         f"got {GOVREG_LINEAGE_PROJECTION!r}"
     )
 GOVREG_LINEAGE_PROJECTION_BATCH = env_int("GOVREG_LINEAGE_PROJECTION_BATCH", 500, minimum=1)
+# Queued: the projector runs this many milliseconds after a nudge, and a process sends at
+# most one nudge per such window, so one run projects every event committed meanwhile
+# (0: a nudge per commit, projected at once).
+GOVREG_LINEAGE_PROJECTION_DELAY_MS = env_int("GOVREG_LINEAGE_PROJECTION_DELAY_MS", 1000, minimum=0)
 # Days raw OpenLineage events are kept (by event time; 0: forever). The beat task
 # lineage.purge_events deletes older ones in transactions of GOVREG_LINEAGE_PURGE_BATCH
 # events; projections and the events of runs governance records refer to are kept.

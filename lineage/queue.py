@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from celery import current_app
 from django.conf import settings
@@ -61,7 +62,9 @@ def queued() -> bool:
 def nudge() -> None:
     """After the caller's transaction commits, ask a worker to project the queue; in a
     request, once its answer has been written (``request_finished``), so the emitter
-    does not wait on the broker, and once per request however many commits asked. A
+    does not wait on the broker, and once per request however many commits asked.
+    The worker runs ``GOVREG_LINEAGE_PROJECTION_DELAY_MS`` later and a process asks
+    once per such window, so one run projects a burst instead of a run per event. A
     broker that cannot take the message loses nothing: beat's run projects it."""
 
     transaction.on_commit(_after_commit)
@@ -89,12 +92,32 @@ def _after_commit() -> None:
         _send_nudge()
 
 
+# The end (time.monotonic()) of this process's nudge window: a nudge is sent to run
+# GOVREG_LINEAGE_PROJECTION_DELAY_MS later, and a commit before then needs none of its
+# own, since that run (which projects until the queue is empty) starts after it.
+_window = {"ends": 0.0}
+_window_lock = threading.Lock()
+_clock = time.monotonic
+
+
 def _send_nudge() -> None:
     from lineage.tasks import project_pending_task
 
+    delay = settings.GOVREG_LINEAGE_PROJECTION_DELAY_MS / 1000
+    if current_app.conf.task_always_eager:
+        delay = 0.0  # the task runs here and now: nothing to gather
+    if delay:
+        now = _clock()
+        with _window_lock:
+            if now < _window["ends"]:
+                return
+            _window["ends"] = now + delay
     try:
-        project_pending_task.apply_async(retry=False, ignore_result=True)  # nobody waits on it
+        project_pending_task.apply_async(  # nobody waits on it
+            countdown=delay or None, retry=False, ignore_result=True
+        )
     except Exception as exc:  # the broker is down: logged, beat's run catches up
+        _window["ends"] = 0.0  # the next commit tries again
         logger.warning("lineage projection not queued (%s); beat will project it", exc)
 
 

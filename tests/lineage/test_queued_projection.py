@@ -88,6 +88,53 @@ def test_a_request_nudges_the_worker_after_its_answer_once(
     assert Run.objects.count() == 3
 
 
+@pytest.fixture
+def broker(monkeypatch, settings):
+    """Celery as in production (not eager), the nudges it would carry recorded instead
+    of sent, and this process's clock in the test's hands."""
+    from celery import current_app
+
+    from lineage import queue
+    from lineage.tasks import project_pending_task
+
+    settings.GOVREG_LINEAGE_PROJECTION_DELAY_MS = 250
+    sent, clock = [], [1000.0]
+    monkeypatch.setitem(current_app.conf, "task_always_eager", False)
+    monkeypatch.setattr(queue, "_clock", lambda: clock[0])
+    monkeypatch.setitem(queue._window, "ends", 0.0)
+    monkeypatch.setattr(project_pending_task, "apply_async", lambda **kw: sent.append(kw))
+    return sent, clock
+
+
+def test_a_process_nudges_once_per_window_and_the_run_comes_after_it(broker):
+    from lineage import queue
+
+    sent, clock = broker
+    queue._send_nudge()
+    clock[0] += 0.1  # a commit inside the window: the run already asked starts after it
+    queue._send_nudge()
+    assert sent == [{"countdown": 0.25, "retry": False, "ignore_result": True}]
+    clock[0] += 0.2  # past the window: a new nudge
+    queue._send_nudge()
+    assert len(sent) == 2
+
+
+def test_a_nudge_the_broker_refused_is_tried_again_at_the_next_commit(broker, monkeypatch):
+    from lineage import queue
+    from lineage.tasks import project_pending_task
+
+    sent, clock = broker
+
+    def refuse(**kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(project_pending_task, "apply_async", refuse)
+    queue._send_nudge()  # logged; beat would catch up
+    monkeypatch.setattr(project_pending_task, "apply_async", lambda **kw: sent.append(kw))
+    queue._send_nudge()  # same window, but nothing was sent in it
+    assert len(sent) == 1
+
+
 def test_a_single_event_is_one_statement_on_postgresql(queued, pipeline):
     if connection.vendor != "postgresql":
         pytest.skip("the intake's one-statement store is PostgreSQL's")
