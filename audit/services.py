@@ -98,7 +98,8 @@ def record(
     The chain head row is locked first, so concurrent writers queue and the
     chain never forks; the lock is released when the caller's transaction ends.
     On PostgreSQL the whole append is one call of the ``audit_append()``
-    function (migration 0003); elsewhere, and to seed the head, it is done here.
+    function (migrations 0003 and 0007, which seeds a missing head); elsewhere it is
+    done here.
     """
     event = _new_event(
         action,
@@ -159,23 +160,38 @@ def _uses_append_function() -> bool:
     return known
 
 
+# The SQL types of audit_append()'s arguments, in order: the event's columns
+# (``_append_params``), then the three canonical pieces; audit_append_many() takes an
+# array of each.
+_ARG_TYPES = (
+    "timestamptz", "bigint", "varchar", "varchar", "varchar", "varchar", "varchar",
+    "jsonb", "jsonb", "varchar", "varchar", "text", "text", "text",
+)  # fmt: skip
+_OBJECT_ID = 6  # the position of object_id among them
+_APPEND_ARGS = ", ".join(f"%s::{kind}" for kind in _ARG_TYPES)
+_APPEND_MANY_ARGS = ", ".join(f"%s::{kind}[]" for kind in _ARG_TYPES)
+
+
+def _adopt(event: AuditEvent, row) -> None:
+    """Take the id, sequence number and hashes the database gave ``event``."""
+    event.pk, event.seq, event.prev_hash, event.hash = row
+    event._state.adding = False
+    event._state.db = connection.alias
+
+
 def _append_in_database(event: AuditEvent) -> bool:
-    """One round trip: lock the head, hash, insert, move the head (audit_append())."""
+    """One round trip: lock the head (seeding it if missing), hash, insert, move the
+    head (``audit_append()``). False when the text needs the ORM path."""
     pieces = canonical_pieces(event.as_record())
     if pieces is None:
         return False
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT * FROM audit_append(%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb,"
-            " %s, %s, %s, %s, %s)",
-            [*_append_params(event), *pieces],
-        )
+        sql = f"SELECT * FROM audit_append({_APPEND_ARGS})"  # noqa: S608 (fixed text)
+        cursor.execute(sql, [*_append_params(event), *pieces])
         row = cursor.fetchone()
     if row is None:
-        return False  # no chain head yet: the ORM path seeds it
-    event.pk, event.seq, event.prev_hash, event.hash = row
-    event._state.adding = False
-    event._state.db = connection.alias
+        raise RuntimeError("audit_append() appended nothing")
+    _adopt(event, row)
     return True
 
 
@@ -194,29 +210,23 @@ def append_call(action: str, *, object_type: str, id_sql: str, after=None):
     pieces = canonical_pieces(event.as_record())
     if pieces is None or pieces[0].count(marker) != 1 or marker in pieces[1] + pieces[2]:
         return None
-    before_id, after_id = pieces[0].split(marker)
-    params = _append_params(event)
+    head, middle, tail = pieces
+    before_id, after_id = head.split(marker)
     object_id = f"({id_sql})::text"
-    sql = (
-        "audit_append(%s::timestamptz, %s::bigint, %s::varchar, %s::varchar, %s::varchar,"
-        f" %s::varchar, {object_id}, %s::jsonb, %s::jsonb, %s::varchar, %s::varchar,"
-        f" %s || {object_id} || %s, %s, %s)"
-    )
-    return sql, [*params[:6], *params[7:], before_id, after_id, *pieces[1:]]
-
-
-_APPEND_MANY_ARGS = (
-    "%s::timestamptz[], %s::bigint[], %s::varchar[], %s::varchar[], %s::varchar[],"
-    " %s::varchar[], %s::varchar[], %s::jsonb[], %s::jsonb[], %s::varchar[], %s::varchar[],"
-    " %s::text[], %s::text[], %s::text[]"
-)
+    args = [f"%s::{kind}" for kind in _ARG_TYPES]
+    args[_OBJECT_ID] = object_id
+    args[-3] = f"%s || {object_id} || %s"  # the head, around the id
+    params = _append_params(event)
+    del params[_OBJECT_ID]
+    return f"audit_append({', '.join(args)})", [*params, before_id, after_id, middle, tail]
 
 
 def _append_many_in_database(events: list[AuditEvent]) -> bool:
-    """One round trip: ``audit_append_many()`` locks the head once, chains, hashes and
-    inserts the events in order, and moves the head once (each argument an array with
-    one element per event)."""
-    columns: list[list] = [[] for _ in range(14)]
+    """One round trip: ``audit_append_many()`` locks the head once (seeding it if
+    missing), chains, hashes and inserts the events in order, and moves the head once
+    (each argument an array with one element per event). False when the text of one
+    needs the ORM path."""
+    columns: list[list] = [[] for _ in _ARG_TYPES]
     for event in events:
         pieces = canonical_pieces(event.as_record())
         if pieces is None:
@@ -226,15 +236,11 @@ def _append_many_in_database(events: list[AuditEvent]) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT * FROM audit_append_many({_APPEND_MANY_ARGS})", columns)  # noqa: S608
         answers = cursor.fetchall()
-    if not answers:
-        return False  # no chain head yet: the ORM path seeds it
     seqs = [row[1] for row in answers]
     if len(answers) != len(events) or seqs != list(range(seqs[0], seqs[0] + len(events))):
         raise RuntimeError("audit_append_many() did not append the events in order")
-    for event, (pk, seq, prev, digest) in zip(events, answers, strict=True):
-        event.pk, event.seq, event.prev_hash, event.hash = pk, seq, prev, digest
-        event._state.adding = False
-        event._state.db = connection.alias
+    for event, row in zip(events, answers, strict=True):
+        _adopt(event, row)
     return True
 
 
