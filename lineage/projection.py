@@ -226,6 +226,19 @@ def _raw_row(item: _Item, digest: str) -> LineageEvent:
     )
 
 
+def _queued_insert(rows: list[LineageEvent]) -> tuple[str, list]:
+    """``WITH`` clauses (PostgreSQL) inserting the raw events and a queue row for each
+    one inserted: ``raw`` holds the inserted events' id and body hash, for the
+    statement's ``SELECT`` to name."""
+    sql, params = pg_insert_statement(rows, ("body_hash",))
+    queue_table = connection.ops.quote_name(PendingProjection._meta.db_table)
+    return (
+        f"WITH raw AS ({sql}), queued AS (INSERT INTO {queue_table} "  # noqa: S608
+        "(event_id, queued_at) SELECT id, statement_timestamp() FROM raw)",
+        params,
+    )
+
+
 def _store_raw(items: list[_Item], known: _Known | None = None, *, pending=False) -> None:
     """Insert the raw events; an event whose body is already stored (or appears earlier
     in the batch) is a duplicate. The unique constraint on the body hash decides.
@@ -242,13 +255,8 @@ def _store_raw(items: list[_Item], known: _Known | None = None, *, pending=False
         rows.append(item.raw)
     queue: list[LineageEvent] = []
     if pending and connection.vendor == "postgresql":  # both inserts in one statement
-        sql, params = pg_insert_statement(rows, ("body_hash",))
-        queue_table = connection.ops.quote_name(PendingProjection._meta.db_table)
-        found = pg_execute(
-            f"WITH raw AS ({sql}), queued AS (INSERT INTO {queue_table} "  # noqa: S608
-            "(event_id, queued_at) SELECT id, statement_timestamp() FROM raw) SELECT * FROM raw",
-            params,
-        )
+        sql, params = _queued_insert(rows)
+        found = pg_execute(f"{sql} SELECT * FROM raw", params)  # noqa: S608
         inserted = {key[0] for key in _set_pks(rows, ("body_hash",), found)}
     elif known is None:
         inserted = {key[0] for key in insert_returning(rows, ("body_hash",))}
@@ -374,13 +382,11 @@ def store_pending_one(event: dict) -> IngestResult | None:
     )
     if audit is None:
         return None
-    insert, params = pg_insert_statement([raw], ("body_hash",))
-    queue_table = connection.ops.quote_name(PendingProjection._meta.db_table)
+    sql, params = _queued_insert([raw])
+    audit_sql, audit_params = audit
     found = pg_execute(
-        f"WITH raw AS ({insert}), queued AS (INSERT INTO {queue_table} "  # noqa: S608
-        "(event_id, queued_at) SELECT id, statement_timestamp() FROM raw) "
-        f"SELECT raw.id, raw.body_hash FROM raw CROSS JOIN LATERAL {audit[0]} AS audit",
-        [*params, *audit[1]],
+        f"{sql} SELECT raw.id, raw.body_hash FROM raw CROSS JOIN LATERAL {audit_sql} AS audit",  # noqa: S608
+        [*params, *audit_params],
     )
     if found:
         _set_pks([raw], ("body_hash",), found)
