@@ -21,10 +21,23 @@ from lineage.models import (
     RunOutput,
     Tag,
 )
+from lineage.queue import caught_up
 from lineage.services import NOTE_FIELDS, change_dataset_version
 
 
-class ReadOnlyAdmin(GovernedAdmin):
+class CaughtUpAdmin(GovernedAdmin):
+    """Lineage admin pages project what is queued before they read (``lineage.queue``)."""
+
+    @caught_up
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, extra_context)
+
+    @caught_up
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+class ReadOnlyAdmin(CaughtUpAdmin):
     """Lineage records come from events and imports; everyone signed in reads them
     (as in the API); the admin only shows them."""
 
@@ -123,7 +136,7 @@ class FieldTagAdmin(ReadOnlyAdmin):
 
 
 @admin.register(DatasetVersion)
-class DatasetVersionAdmin(GovernedAdmin):
+class DatasetVersionAdmin(CaughtUpAdmin):
     """Status and notes are editable by governing users (the API's rule); the rest is
     read-only."""
 

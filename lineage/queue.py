@@ -33,6 +33,7 @@ What holds in queued mode:
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -250,6 +251,19 @@ def catch_up() -> None:
     only; one query when the queue is empty)."""
     if queued() and PendingProjection.objects.filter(error="").exists():
         project_pending()
+
+
+def caught_up(view):
+    """A view (function, or a ModelAdmin's view method) that reads lineage: it first
+    projects what is queued (``catch_up``), so the board never reads behind events
+    already accepted."""
+
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        catch_up()
+        return view(*args, **kwargs)
+
+    return wrapped
 
 
 def retry_failed() -> int:

@@ -26,7 +26,7 @@ from config.errors import BadParameter
 from lineage import graph
 from lineage.choices import VersionStatus
 from lineage.models import DatasetVersion, RunInput
-from lineage.queue import catch_up
+from lineage.queue import caught_up
 from lineage.services import NOTE_FIELDS, change_dataset_version
 from lineage.ui.graphdata import DIRECTIONS, FLAGGED, GraphQuery, build
 from lineage.ui.impact import impact_of
@@ -75,10 +75,10 @@ def graph_query(params) -> GraphQuery:
 
 @require_GET
 @login_required
+@caught_up
 def picture(request):
     """The graph page: a form (node, direction, depth, as of) and the canvas, which
     ``lineage/ui/graph.js`` fills from ``graph.json`` with the same query."""
-    catch_up()  # queued projection: the board sees every event already accepted
     error = None
     query = None
     if request.GET.get("nodeId"):
@@ -123,9 +123,9 @@ def picture(request):
 
 @require_GET
 @login_required
+@caught_up
 def graph_json(request):
     """The picture's elements; 400 naming the parameter, 404 for an unknown node."""
-    catch_up()  # queued projection: the board sees every event already accepted
     try:
         query = graph_query(request.GET)
         return JsonResponse(build(query, request.user))
@@ -148,10 +148,10 @@ def _version(pk) -> DatasetVersion:
 
 @require_GET
 @login_required
+@caught_up
 def version_detail(request, pk):
     """One dataset version: identity, hash, status and notes, who wrote and read it,
     what depends on it, and the status form for those who may change it."""
-    catch_up()  # queued projection: the board sees every event already accepted
     version = _version(pk)
     node_id = graph.version_node_id(version)
     readers = list(
@@ -190,10 +190,10 @@ def version_detail(request, pk):
 
 @require_POST
 @login_required
+@caught_up
 def change_status(request, pk):
     """Quarantine, revoke or reactivate a dataset version, with the reason written
     into the note it concerns (privacy, consent or licence)."""
-    catch_up()  # queued projection: the board sees every event already accepted
     version = _version(pk)
     status = request.POST.get("status", "")
     reason = request.POST.get("reason", "").strip()

@@ -357,3 +357,13 @@ def test_the_boards_lineage_pages_project_what_is_queued_first(queued, pipeline,
     body = answer.json()
     assert run_id in body["root"]
     assert body["counts"]["runs"] == 1
+
+
+def test_the_lineage_admin_projects_what_is_queued_first(queued, pipeline, client):
+    run_id = str(uuid.uuid4())
+    pipeline.post(URL, run_event("COMPLETE", run_id=run_id), format="json")
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    answer = client.get("/admin/lineage/run/", secure=True)
+    assert answer.status_code == 200
+    assert not PendingProjection.objects.exists()
+    assert run_id in answer.content.decode()
