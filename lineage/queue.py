@@ -20,8 +20,8 @@ What holds in queued mode:
   the error (``govreg_lineage_projection_failed`` on ``/metrics``) and no longer
   holds up the events after it; ``manage.py project_lineage --retry-failed`` tries
   it again. Retention never purges a queued event.
-- **Read your writes.** Every lineage read of the API and the console, a model
-  version's registration and the gate's ask and approve first project what is queued
+- **Read your writes.** Every lineage read of the API, the console and the admin, a
+  model version's registration and the gate's ask and approve first project what is queued
   (``catch_up``), under the same lock: a version registered right after its
   training run's COMPLETE finds the run.
 - **Same result.** Events are projected in the order they were stored, by the same
