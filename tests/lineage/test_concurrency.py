@@ -64,3 +64,46 @@ def test_distinct_events_creating_the_same_datasets_at_once_all_succeed():
     # the latest event (minute 5) is a START, but a terminal state stays terminal: the
     # COMPLETE of minute 4 holds, whatever order the six writers committed in
     assert Run.objects.get(run_id=run_id).state == "COMPLETE"
+
+
+def test_the_same_single_event_sent_by_six_emitters_at_once_is_stored_and_audited_once(
+    settings,
+):
+    """The queued intake's one-statement store (no transaction of the caller's): the
+    unique body hash decides, the losers answer "already stored", one audit event."""
+    from django.core.management import call_command
+
+    from audit.models import AuditEvent
+    from lineage.models import PendingProjection
+    from lineage.queue import intake_one
+
+    settings.GOVREG_LINEAGE_PROJECTION = "queued"
+    event = run_event(outputs=[dataset("features", version="md5:" + "d" * 32)])
+    intake_one(run_event())  # warm: the chain head exists, the statements are built
+    barrier = threading.Barrier(6)
+    results, errors = [], []
+
+    def work():
+        try:
+            barrier.wait(timeout=10)
+            result = intake_one(event)
+            results.append((result.created, result.event.pk))
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sorted(created for created, _ in results) == [False] * 5 + [True]
+    stored = LineageEvent.objects.exclude(pk=LineageEvent.objects.order_by("pk")[0].pk).get()
+    assert {pk for _, pk in results} == {stored.pk}
+    # queued once and projected once (the embedded default's nudge runs eagerly)
+    assert not PendingProjection.objects.exists()
+    assert Run.objects.filter(run_id=event["run"]["runId"]).count() == 1
+    assert AuditEvent.objects.filter(action="lineage.ingest", object_id=str(stored.pk)).count() == 1
+    call_command("verify_audit")
