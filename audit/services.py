@@ -14,6 +14,7 @@ from audit.chain import GENESIS_HASH, canonical_pieces, check_log, event_hash
 from audit.context import current, current_actor
 from audit.exceptions import TrailTampered
 from audit.models import AuditChainHead, AuditCheckpoint, AuditEvent, AuditTreeNode
+from config.statements import pg_execute
 from govreg_verify.checkpoint import Checkpoint, CheckpointError, key_id, open_note, sign_note
 
 
@@ -169,7 +170,9 @@ _ARG_TYPES = (
 )  # fmt: skip
 _OBJECT_ID = 6  # the position of object_id among them
 _APPEND_ARGS = ", ".join(f"%s::{kind}" for kind in _ARG_TYPES)
-_APPEND_MANY_ARGS = ", ".join(f"%s::{kind}[]" for kind in _ARG_TYPES)
+# arrays bound in binary by the server (``pg_execute``): a JSON text in an array bound
+# client-side has each of its quotes escaped in Python
+_APPEND_MANY_ARGS = ", ".join(f"%b::{kind}[]" for kind in _ARG_TYPES)
 
 
 def _adopt(event: AuditEvent, row) -> None:
@@ -233,9 +236,7 @@ def _append_many_in_database(events: list[AuditEvent]) -> bool:
             return False
         for column, value in zip(columns, [*_append_params(event), *pieces], strict=True):
             column.append(value)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT * FROM audit_append_many({_APPEND_MANY_ARGS})", columns)  # noqa: S608
-        answers = cursor.fetchall()
+    answers = pg_execute(f"SELECT * FROM audit_append_many({_APPEND_MANY_ARGS})", columns)  # noqa: S608
     seqs = [row[1] for row in answers]
     if len(answers) != len(events) or seqs != list(range(seqs[0], seqs[0] + len(events))):
         raise RuntimeError("audit_append_many() did not append the events in order")

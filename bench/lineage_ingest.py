@@ -308,9 +308,11 @@ def main():
         batch = statistics.median(rates["govreg batch"]) / statistics.median(rates["raw batch"])
         p50_single = statistics.median(latencies["single"]) * 1000
         p50_me = statistics.median(latencies["me"]) * 1000
+        mean_single = statistics.fmean(latencies["single"]) * 1000
+        p95_single = statistics.quantiles(latencies["single"], n=20)[-1] * 1000
         print(
-            f"single p50 {p50_single:.1f} ms, GET /api/me/ p50 {p50_me:.1f} ms "
-            f"(ratio {p50_single / p50_me:.1f}x)"
+            f"single p50 {p50_single:.1f} ms (mean {mean_single:.1f} ms, p95 {p95_single:.1f} ms), "
+            f"GET /api/me/ p50 {p50_me:.1f} ms (ratio {p50_single / p50_me:.1f}x)"
         )
         stored = raw.execute("SELECT count(*) FROM lineage_lineageevent").fetchone()[0]
         runs = raw.execute("SELECT count(*) FROM lineage_run").fetchone()[0]

@@ -39,7 +39,7 @@ from django.db.models import QuerySet, prefetch_related_objects
 from django.db.models.query import ModelIterable, get_related_populators
 from django.dispatch import receiver
 
-__all__ = ["Statement", "count_round_trip"]
+__all__ = ["Statement", "count_round_trip", "pg_execute"]
 
 _statements: list[Statement] = []
 
@@ -209,6 +209,26 @@ def _run_prepared(connection, sql: str, params: list) -> list:
         rows = cursor.fetchall()
     count_round_trip(connection, sql)
     return rows
+
+
+def pg_execute(sql: str, params: list, *, using: str = "default") -> list:
+    """Run one statement on PostgreSQL with the parameters bound by the server, on the
+    ORM's connection and in its transaction; the rows, if it answers any.
+
+    For multi-row statements (the intake's, the audit trail's appends): each column
+    travels as one array, bound in binary (``%b::bigint[]``, ``%b::text[]``...), so the
+    statement's text is short and the same for any number of rows, and no value is
+    quoted or escaped client-side (Django's own cursor binds client-side, which
+    escapes each quote of a JSON text in an array one by one).
+    """
+    import psycopg
+
+    connection = connections[using]
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params)  # errors become Django's (IntegrityError, DataError...)
+        count_round_trip(connection, sql)
+        return cursor.fetchall() if cursor.description else []
 
 
 def count_round_trip(connection, sql: str) -> None:

@@ -27,6 +27,7 @@ from django.db import IntegrityError, connection
 from django.utils import timezone
 
 from audit.services import append_call, record, record_many
+from config.statements import pg_execute
 from lineage.choices import TERMINAL_RUN_STATES, EventKind
 from lineage.models import (
     ColumnLineage,
@@ -64,7 +65,6 @@ from lineage.services import (
     materialise,
     parse_time,
     pg_array_type,
-    pg_execute,
     pg_execute_together,
     pg_insert_statement,
     pg_pipeline,

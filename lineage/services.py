@@ -28,7 +28,7 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.permissions import may_any
 from audit.services import record
-from config.statements import count_round_trip
+from config.statements import count_round_trip, pg_execute
 from lineage.choices import TERMINAL_RUN_STATES, RunState, VersionStatus
 from lineage.models import (
     Dataset,
@@ -209,23 +209,6 @@ def _version_facet(dataset: dict) -> str | None:
 
 
 _MAX_PARAMS = 30000  # SQLite allows 32766 bound parameters per statement, PostgreSQL 65535
-
-
-def pg_execute(sql: str, params: list) -> list:
-    """Run one statement on PostgreSQL with the parameters bound by the server.
-
-    For the intake's multi-row statements: each column travels as one array
-    (``unnest(%s::jsonb[], ...)``), so the statement's text is short and the
-    same for any number of rows, and nothing is quoted into it client-side.
-    Same connection and transaction as the ORM's.
-    """
-    import psycopg
-
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params)  # errors become Django's (IntegrityError, DataError...)
-        count_round_trip(connection, sql)
-        return cursor.fetchall() if cursor.description else []
 
 
 def pg_pipeline(statements: list[tuple[str, list, bool]]) -> list[list]:
