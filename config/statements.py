@@ -211,7 +211,7 @@ def _run_prepared(connection, sql: str, params: list) -> list:
     return rows
 
 
-def pg_execute(sql: str, params: list, *, using: str = "default") -> list:
+def pg_execute(sql: str, params: list) -> list:
     """Run one statement on PostgreSQL with the parameters bound by the server, on the
     ORM's connection and in its transaction; the rows, if it answers any.
 
@@ -223,7 +223,7 @@ def pg_execute(sql: str, params: list, *, using: str = "default") -> list:
     """
     import psycopg
 
-    connection = connections[using]
+    connection = connections["default"]
     connection.ensure_connection()
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params)  # errors become Django's (IntegrityError, DataError...)
