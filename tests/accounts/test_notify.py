@@ -9,8 +9,10 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts import notify
+from accounts.roles import Role
 from risk.models import Reminder
 from risk.tasks import review_reminders
+from tests.factories import TeamFactory, UserFactory
 from tests.risk.factories import make_risk
 
 SENT_INSIDE = []
@@ -83,3 +85,22 @@ def test_links_are_paths_without_a_base_url(settings):
         notify.link("impact", query={"namespace": "s3://lake", "name": "a b"})
         == "/api/impact?namespace=s3://lake&name=a+b"
     )
+
+
+@pytest.mark.django_db
+def test_a_groups_addresses_are_its_active_people_with_mail_once_each_and_no_pipeline(team):
+    other = TeamFactory(name="growth")
+    UserFactory(username="ada", groups=[team, other])  # in two groups: listed once
+    UserFactory(username="bob", email="Bob@Example.com", groups=[team])
+    UserFactory(username="gone", is_active=False, groups=[team])
+    UserFactory(username="no-mail", email="", groups=[team])
+    UserFactory(username="ci-bot", groups=[team, Role.PIPELINE])  # a service account
+    UserFactory(username="outsider", groups=[other])
+    twin = UserFactory(username="ada-again", groups=[team])
+    twin.email = "ada@example.com"  # two accounts, one address: listed once
+    twin.save()
+
+    assert notify.group_emails(team) == ["Bob@Example.com", "ada@example.com"]
+    assert notify.group_emails(other) == ["ada@example.com", "outsider@example.com"]
+    assert notify.group_emails(TeamFactory(name="empty")) == []
+    assert notify.group_emails(None) == []
