@@ -168,7 +168,7 @@ _ARG_TYPES = (
     "timestamptz", "bigint", "varchar", "varchar", "varchar", "varchar", "varchar",
     "jsonb", "jsonb", "varchar", "varchar", "text", "text", "text",
 )  # fmt: skip
-_OBJECT_ID = 6  # the position of object_id among them
+_OBJECT_ID, _AFTER = 6, 8  # the positions of object_id and after among them
 _APPEND_ARGS = ", ".join(f"%s::{kind}" for kind in _ARG_TYPES)
 # arrays bound in binary by the server (``pg_execute``): a JSON text in an array bound
 # client-side has each of its quotes escaped in Python
@@ -198,30 +198,56 @@ def _append_in_database(event: AuditEvent) -> bool:
     return True
 
 
-def append_call(action: str, *, object_type: str, id_sql: str, after=None):
+def append_call(action: str, *, object_type: str, id_sql: str, after=None, id_key: str = ""):
     """``(sql, params)`` of an ``audit_append()`` call for use inside another statement
     that inserts the object the event is about, whose id is only known there
     (``id_sql``, an SQL expression of that statement such as ``raw.id``): the event's
-    canonical text is cut around a one-time marker in place of the object's id, and
-    the database joins the pieces around the id. The call seeds a missing chain head,
-    so it always appends (one event per row it is called for). None where appends are
-    not made by the database (SQLite, or text the server would hash differently)."""
+    canonical text is cut around one-time markers in place of the object's id, and
+    the database joins the pieces around the id. ``id_key`` names the key of ``after``
+    that holds the id as a number (a snapshot's ``id``), filled in the same way. The
+    call seeds a missing chain head, so it always appends (one event per row it is
+    called for). None where appends are not made by the database (SQLite, or text the
+    server would hash differently)."""
     if not _uses_append_function():
         return None
-    marker = secrets.token_hex(16)
-    event = _new_event(action, object_type=object_type, object_id=marker, after=after)
+    as_text = secrets.token_hex(16)  # the id as object_id holds it, inside its quotes
+    as_number = json.dumps(secrets.token_hex(16))  # the id as a number, quotes included
+    if id_key:
+        after = {**after, id_key: json.loads(as_number)}
+    event = _new_event(action, object_type=object_type, object_id=as_text, after=after)
     pieces = canonical_pieces(event.as_record())
-    if pieces is None or pieces[0].count(marker) != 1 or marker in pieces[1] + pieces[2]:
+    holes = (as_text, as_number) if id_key else (as_text,)
+    head = pieces and _cut(pieces[0], holes)
+    if not head or any(hole in pieces[1] + pieces[2] for hole in holes):
         return None
-    head, middle, tail = pieces
-    before_id, after_id = head.split(marker)
     object_id = f"({id_sql})::text"
     args = [f"%s::{kind}" for kind in _ARG_TYPES]
-    args[_OBJECT_ID] = object_id
-    args[-3] = f"%s || {object_id} || %s"  # the head, around the id
-    params = _append_params(event)
-    del params[_OBJECT_ID]
-    return f"audit_append({', '.join(args)})", [*params, before_id, after_id, middle, tail]
+    values = [[value] for value in [*_append_params(event), None, *pieces[1:]]]
+    args[_OBJECT_ID], values[_OBJECT_ID] = object_id, []
+    args[-3], values[-3] = _joined(head, object_id), head
+    if id_key:
+        stored = _cut(values[_AFTER][0], (as_number,))  # the after column's JSON text
+        if stored is None:
+            return None
+        args[_AFTER], values[_AFTER] = f"({_joined(stored, object_id)})::jsonb", stored
+    return f"audit_append({', '.join(args)})", [value for group in values for value in group]
+
+
+def _cut(text: str, holes: tuple[str, ...]) -> list[str] | None:
+    """``text`` cut at each of ``holes`` (each found exactly once), in the order found:
+    the pieces the id is put between. None when a hole is missing or repeated."""
+    if any(text.count(hole) != 1 for hole in holes):
+        return None
+    pieces, rest = [], text
+    for hole in sorted(holes, key=text.index):
+        piece, rest = rest.split(hole)
+        pieces.append(piece)
+    return [*pieces, rest]
+
+
+def _joined(pieces: list[str], value_sql: str) -> str:
+    """SQL joining ``len(pieces)`` text parameters with ``value_sql`` between each two."""
+    return f" || {value_sql} || ".join(["%s"] * len(pieces))
 
 
 def _append_many_in_database(events: list[AuditEvent]) -> bool:

@@ -2,16 +2,20 @@
 
 Apps call ``track(Model)`` in ``AppConfig.ready``. Snapshots hold the
 model's concrete fields (foreign keys as ids); many-to-many changes are
-recorded as their own events.
+recorded as their own events. ``create_tracked`` inserts a new row with its
+event in one statement where the database can append the event itself.
 """
 
 import hashlib
 import json
+from contextlib import nullcontext
 
 from django.contrib.auth import get_user_model
+from django.db import connection, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
+from django.db.models.sql import InsertQuery
 
-from audit.services import record, to_json
+from audit.services import append_call, record, to_json
 
 _tracked: dict[type, frozenset[str]] = {}
 
@@ -66,7 +70,7 @@ def _before_save(sender, instance, raw=False, **kwargs):
 
 
 def _after_save(sender, instance, created, raw=False, update_fields=None, **kwargs):
-    if raw:
+    if raw or instance.__dict__.pop("_audit_recorded", False):  # by create_tracked
         return
     after = snapshot(instance, _tracked[sender])
     before = getattr(instance, "_audit_before", None)
@@ -77,6 +81,69 @@ def _after_save(sender, instance, created, raw=False, update_fields=None, **kwar
         obj=instance,
         before=before,
         after=after,
+    )
+
+
+def create_tracked(instance) -> None:
+    """Insert ``instance``, a new row of a tracked model, with its ``create`` event, as
+    ``save()`` and this module's receivers would (``pre_save`` and ``post_save`` are
+    sent as ``save()`` sends them), but in ONE statement on PostgreSQL: the row and
+    its event are written together or not at all, so outside a transaction the insert
+    needs none (a BEGIN and a COMMIT fewer). Inside the caller's transaction it runs
+    in a savepoint, so a caller that catches its error keeps its transaction.
+    Elsewhere (SQLite, a model with parents or with columns the database fills in,
+    text the database would hash differently): ``save()`` in a transaction."""
+    model = type(instance)
+    meta = model._meta
+    if model not in _tracked:
+        raise ValueError(f"{meta.label} is not tracked: save() it")
+    if (
+        connection.vendor != "postgresql"
+        or instance.pk is not None
+        or meta.parents
+        or meta.db_returning_fields != [meta.pk]
+    ):
+        with transaction.atomic():
+            instance.save(force_insert=True)
+        return
+    pre_save.send(
+        sender=model, instance=instance, raw=False, using=connection.alias, update_fields=None
+    )
+    query = InsertQuery(model)
+    query.insert_values([f for f in meta.local_concrete_fields if f is not meta.pk], [instance])
+    compiler = query.get_compiler(connection=connection)
+    compiler.returning_fields = [meta.pk]
+    [(insert, params)] = compiler.as_sql()  # fills in auto_now and other pre_save values
+    pk = connection.ops.quote_name(meta.pk.column)
+    call = append_call(
+        "create",
+        object_type=meta.label_lower,
+        id_sql=f"inserted.{pk}",
+        after=snapshot(instance, _tracked[model]),
+        id_key=meta.pk.attname,
+    )
+    in_transaction = call is None or connection.in_atomic_block
+    with transaction.atomic() if in_transaction else nullcontext(), connection.cursor() as cursor:
+        if call is None:  # two statements, in one transaction
+            cursor.execute(insert, params)
+            instance.pk = cursor.fetchone()[0]
+            record("create", obj=instance, after=snapshot(instance, _tracked[model]))
+        else:
+            cursor.execute(
+                f"WITH inserted AS ({insert}) SELECT inserted.{pk} FROM inserted "  # noqa: S608
+                f"CROSS JOIN LATERAL {call[0]} AS audit",
+                [*params, *call[1]],
+            )
+            instance.pk = cursor.fetchone()[0]
+    instance._state.adding, instance._state.db = False, connection.alias
+    instance._audit_recorded = True  # the event is written: _after_save leaves it
+    post_save.send(
+        sender=model,
+        instance=instance,
+        created=True,
+        raw=False,
+        using=connection.alias,
+        update_fields=None,
     )
 
 

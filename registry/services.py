@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts import notify
 from accounts.permissions import grant_team_access, visible
 from audit.services import record, record_decision
+from audit.tracking import create_tracked
 from config.sql import JSONArray
 from config.statements import Statement
 from lineage import graph
@@ -125,16 +126,14 @@ RUN_BY_ID = Statement(
 )
 
 
-def register_version(
-    *, model: MLModel, registered_by=None, savepoint: bool = True, **fields
-) -> ModelVersion:
+def register_version(*, model: MLModel, registered_by=None, **fields) -> ModelVersion:
     """Record a trained artifact of ``model`` with the lineage run that produced it.
 
-    A label already taken is a ``ValidationError`` on ``version``. The insert runs in a
-    savepoint, so a caller that catches it keeps its transaction; ``savepoint=False``
-    is for a caller whose whole transaction is rolled back on the error anyway (the
-    API's request), which saves the two round trips of the savepoint: after the error
-    the transaction is marked for rollback, and no query runs in it before that."""
+    A label already taken is a ``ValidationError`` on ``version``. The version and its
+    audit event are one statement on PostgreSQL (``audit.tracking.create_tracked``), so
+    the API's registration runs in no transaction of its own; in a caller's
+    transaction the insert runs in a savepoint, so a caller that catches the error
+    keeps its transaction."""
     if "training_run" in fields and fields["training_run"] is not None:
         fields["training_run"] = resolve_training_run(fields["training_run"])
     version = ModelVersion(model=model, registered_by=registered_by, **fields)
@@ -143,8 +142,7 @@ def register_version(
         exclude=_saved_relations(version, ("model", "training_run", "registered_by"))
     )
     try:
-        with transaction.atomic(savepoint=savepoint):
-            version.save()
+        create_tracked(version)
     except IntegrityError as exc:
         # The label is taken (the unique constraint is checked by the database, not by a
         # query before the insert, which also covers concurrent registrations).

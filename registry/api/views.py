@@ -155,7 +155,42 @@ class MLModelViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
         )
 
 
-class ModelVersionViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
+class _OutsideRequestTransaction:
+    """A viewset whose reads (GET, HEAD, OPTIONS), and the writes it names in
+    ``one_statement_actions``, run outside the request transaction; its other writes
+    run in one of their own, as ``ATOMIC_REQUESTS`` runs them.
+
+    A read writes nothing and, at PostgreSQL's READ COMMITTED, each of its statements
+    sees its own snapshot inside a transaction or out: the BEGIN and COMMIT around it
+    were a third of "what is live"'s round trips. A write that is one statement (a
+    registration: the version and its audit event, ``audit.tracking.create_tracked``)
+    is atomic on its own. An error answer outside the request transaction is given in
+    an atomic block of its own (as ``config.api.OutsideRequestTransaction`` does),
+    because DRF marks the innermost block for rollback when it answers an error."""
+
+    one_statement_actions: tuple[str, ...] = ()
+
+    def _outside(self, method: str) -> bool:
+        return (
+            method in SAFE_METHODS
+            or self.action_map.get(method.lower()) in self.one_statement_actions
+        )
+
+    @method_decorator(transaction.non_atomic_requests)
+    def dispatch(self, request, *args, **kwargs):
+        if self._outside(request.method):
+            return super().dispatch(request, *args, **kwargs)
+        with transaction.atomic():
+            return super().dispatch(request, *args, **kwargs)
+
+    def handle_exception(self, exc):
+        if not self._outside(self.request.method):
+            return super().handle_exception(exc)
+        with transaction.atomic():
+            return super().handle_exception(exc)
+
+
+class ModelVersionViewSet(_OutsideRequestTransaction, _RefuseProtectedDelete, ScopedModelViewSet):
     """Versions of the models the caller may see. Registration names the training run;
     the training data is read from lineage (``/lineage`` for the whole upstream)."""
 
@@ -168,6 +203,7 @@ class ModelVersionViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
     ordering_fields = ["created_at", "version", "status"]
     scope_path = "model"
     scope_model = MLModel
+    one_statement_actions = ("create",)  # the version and its audit event (on PostgreSQL)
     # A registered version stays on record (approvals and audits point at it): retire it.
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
 
@@ -179,11 +215,7 @@ class ModelVersionViewSet(_RefuseProtectedDelete, ScopedModelViewSet):
     def perform_create(self, serializer):
         self.check_create_scope(serializer)
         data = dict(serializer.validated_data)
-        # the request's transaction is rolled back whole on any error answer: the
-        # insert needs no savepoint of its own
-        serializer.instance = services.register_version(
-            registered_by=self.request.user, savepoint=False, **data
-        )
+        serializer.instance = services.register_version(registered_by=self.request.user, **data)
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
@@ -310,31 +342,7 @@ LIVE_READ = ScopedRead(
 )
 
 
-class _ReadsOutsideRequestTransaction:
-    """A viewset whose reads (GET, HEAD, OPTIONS) run outside the request transaction
-    and whose writes run in one of their own, as ``ATOMIC_REQUESTS`` runs them.
-
-    A read writes nothing and, at PostgreSQL's READ COMMITTED, each of its statements
-    sees its own snapshot inside a transaction or out: the BEGIN and COMMIT around it
-    were a third of "what is live"'s round trips. An error answer of a read is given
-    in an atomic block of its own (as ``config.api.OutsideRequestTransaction`` does),
-    because DRF marks the innermost block for rollback when it answers an error."""
-
-    @method_decorator(transaction.non_atomic_requests)
-    def dispatch(self, request, *args, **kwargs):
-        if request.method in SAFE_METHODS:
-            return super().dispatch(request, *args, **kwargs)
-        with transaction.atomic():
-            return super().dispatch(request, *args, **kwargs)
-
-    def handle_exception(self, exc):
-        if self.request.method not in SAFE_METHODS:
-            return super().handle_exception(exc)
-        with transaction.atomic():
-            return super().handle_exception(exc)
-
-
-class DeploymentViewSet(_ReadsOutsideRequestTransaction, ScopedModelViewSet):
+class DeploymentViewSet(_OutsideRequestTransaction, ScopedModelViewSet):
     """Deployment history, newest first; ``?live=true&environment=production`` is what
     serves there now. Posting one reports a deployment to an unprotected environment;
     protected ones (production) are deployed through an approved deployment request."""
