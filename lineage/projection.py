@@ -59,6 +59,7 @@ from lineage.services import (
     ensure_jobs,
     ensure_namespaces,
     event_hash,
+    hashed_event,
     insert_returning,
     insert_rows,
     job_version_uuid,
@@ -67,6 +68,7 @@ from lineage.services import (
     pg_array_type,
     pg_execute_together,
     pg_insert_statement,
+    pg_json,
     pg_pipeline,
     pg_prep,
     run_uuid,
@@ -226,11 +228,11 @@ def _raw_row(item: _Item, digest: str) -> LineageEvent:
     )
 
 
-def _queued_insert(rows: list[LineageEvent]) -> tuple[str, list]:
+def _queued_insert(rows: list[LineageEvent], prepared: dict | None = None) -> tuple[str, list]:
     """``WITH`` clauses (PostgreSQL) inserting the raw events and a queue row for each
     one inserted: ``raw`` holds the inserted events' id and body hash, for the
-    statement's ``SELECT`` to name."""
-    sql, params = pg_insert_statement(rows, ("body_hash",))
+    statement's ``SELECT`` to name (``prepared`` as ``pg_insert_statement``'s)."""
+    sql, params = pg_insert_statement(rows, ("body_hash",), prepared=prepared)
     queue_table = connection.ops.quote_name(PendingProjection._meta.db_table)
     return (
         f"WITH raw AS ({sql}), queued AS (INSERT INTO {queue_table} "  # noqa: S608
@@ -245,17 +247,23 @@ def _store_raw(items: list[_Item], known: _Known | None = None, *, pending=False
     With ``known`` (PostgreSQL), its reads travel in the same round trip; with
     ``pending``, each new event gets its queue row (``PendingProjection``)."""
     first: dict[str, _Item] = {}
+    digests = []
     rows = []
+    texts = []  # the canonical JSON hashed, sent as the body: each event written once
     for item in items:
-        digest = event_hash(item.event)
+        digest, text = hashed_event(item.event)
+        digests.append(digest)
         if digest in first:
             continue
         first[digest] = item
         item.raw = _raw_row(item, digest)
         rows.append(item.raw)
+        texts.append(text)
     queue: list[LineageEvent] = []
-    if pending and connection.vendor == "postgresql":  # both inserts in one statement
-        sql, params = _queued_insert(rows)
+    postgres = connection.vendor == "postgresql"
+    prepared = {"body": [pg_json(text) for text in texts]} if postgres else None
+    if pending and postgres:  # both inserts in one statement
+        sql, params = _queued_insert(rows, prepared)
         found = pg_execute(f"{sql} SELECT * FROM raw", params)  # noqa: S608
         inserted = {key[0] for key in _set_pks(rows, ("body_hash",), found)}
     elif known is None:
@@ -264,7 +272,10 @@ def _store_raw(items: list[_Item], known: _Known | None = None, *, pending=False
             queue = [row for row in rows if row.body_hash in inserted]
     else:
         answers = pg_pipeline(
-            [(*pg_insert_statement(rows, ("body_hash",)), True), *known.statements()]
+            [
+                (*pg_insert_statement(rows, ("body_hash",), prepared=prepared), True),
+                *known.statements(),
+            ]
         )
         inserted = {key[0] for key in _set_pks(rows, ("body_hash",), answers[0])}
         known.take(answers[1:])
@@ -286,8 +297,7 @@ def _store_raw(items: list[_Item], known: _Known | None = None, *, pending=False
             first[digest].raw = row
     if queue:
         PendingProjection.objects.bulk_create([PendingProjection(event_id=row.pk) for row in queue])
-    for item in items:
-        digest = event_hash(item.event) if item.raw is None else item.raw.body_hash
+    for item, digest in zip(items, digests, strict=True):
         origin = first[digest]
         item.raw = origin.raw
         item.created = item is origin and digest in inserted

@@ -63,8 +63,8 @@ class IngestResult:
     outputs: list[DatasetVersion] = field(default_factory=list)
 
 
-def canonical_json(event: dict) -> str:
-    """Sorted keys, no whitespace, UTF-8 as is. orjson writes the same text as the
+def canonical_json(event: dict) -> bytes:
+    """Sorted keys, no whitespace, in UTF-8. orjson writes the same text as the
     standard library but for floats (their notation differs), so a document holding
     one (or anything but plain JSON values) is written by the standard library."""
     try:
@@ -74,8 +74,9 @@ def canonical_json(event: dict) -> str:
     except TypeError:
         text = None
     if text is not None and not _has_float(event):
-        return text.decode()
-    return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return text
+    text = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.encode("utf-8")
 
 
 _CANONICAL = (
@@ -117,6 +118,18 @@ def pg_prep(field, value):
     return field.get_db_prep_save(value, connection)
 
 
+def pg_json(text: bytes):
+    """A JSON text already written (``canonical_json``), as a parameter of a jsonb column
+    in ``pg_execute``'s statements: sent as it is."""
+    from psycopg.types.json import Jsonb
+
+    return Jsonb(text, dumps=_as_written)
+
+
+def _as_written(text: bytes) -> bytes:
+    return text
+
+
 _JSON = frozenset()  # a JSON column of no custom encoder (identity matters, not contents)
 _PASSING: dict = {}
 _PASS_BY_TYPE = {
@@ -156,7 +169,14 @@ def _passing_types(field) -> frozenset:
 
 def event_hash(event: dict) -> str:
     """SHA-256 of the canonical JSON: key order and whitespace do not make a new event."""
-    return hashlib.sha256(canonical_json(event).encode("utf-8")).hexdigest()
+    return hashed_event(event)[0]
+
+
+def hashed_event(event: dict) -> tuple[str, bytes]:
+    """``(event_hash(event), canonical JSON)``: the text hashed is also a text to store
+    (the jsonb it makes is the event's), so the intake writes each event once."""
+    text = canonical_json(event)
+    return hashlib.sha256(text).hexdigest(), text
 
 
 def parse_time(value) -> datetime | None:
@@ -400,12 +420,22 @@ def insert_rows(model, names: tuple[str, ...], rows: list[tuple], *, defer=None)
         pg_execute(sql, params)
 
 
-def pg_insert_statement(objs, key_fields: tuple[str, ...] = (), *, returning=True):
+def pg_insert_statement(
+    objs, key_fields: tuple[str, ...] = (), *, returning=True, prepared: dict | None = None
+):
     """``(sql, params)`` of ``insert_returning``'s PostgreSQL statement (one array per
-    column, ``ON CONFLICT DO NOTHING``, ``RETURNING`` the pk and ``key_fields``)."""
+    column, ``ON CONFLICT DO NOTHING``, ``RETURNING`` the pk and ``key_fields``).
+    ``prepared``: field name -> the column's parameters, one per object, ready to send
+    (``pg_json``), in place of the objects' values."""
     meta = type(objs[0])._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
-    rows = [[pg_prep(f, f.pre_save(obj, True)) for f in fields] for obj in objs]
+    prepared = prepared or {}
+    params = [
+        prepared[f.name]
+        if f.name in prepared
+        else [pg_prep(f, f.pre_save(obj, True)) for obj in objs]
+        for f in fields
+    ]
     qn = connection.ops.quote_name
     arrays = ", ".join(f"%b::{pg_array_type(f)}" for f in fields)
     sql = (
@@ -415,7 +445,7 @@ def pg_insert_statement(objs, key_fields: tuple[str, ...] = (), *, returning=Tru
     if returning:
         columns = [meta.pk.column, *(meta.get_field(name).column for name in key_fields)]
         sql += f" RETURNING {', '.join(qn(c) for c in columns)}"
-    return sql, [list(column) for column in zip(*rows, strict=True)]
+    return sql, params
 
 
 def _set_pks(objs, key_fields, rows) -> dict[tuple, int]:

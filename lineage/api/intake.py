@@ -17,7 +17,9 @@ good events and report the bad ones. The answer lists the first
 nothing twice.
 """
 
+import gc
 from collections import Counter
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -51,6 +53,26 @@ def _django_invalid(exc: ValidationError) -> InvalidEvent:
         name, errors = next(iter(exc.error_dict.items()))
         return InvalidEvent(f"$.{name}", errors[0].messages[0])
     return InvalidEvent("$", exc.messages[0])
+
+
+@contextmanager
+def _cycle_collection_paused():
+    """Pause the cyclic garbage collector for the block (a batch's request).
+
+    A batch parses into tens of thousands of dicts and lists that live until the
+    answer, so they outlive the young collections and each batch moves them all to
+    the oldest generation, whose full collections walk the whole process heap: in
+    all, a tenth of a 100-event batch's time or more. None of them is in a reference
+    cycle, so reference counting frees them when the request ends; paused, nothing
+    is collected or promoted meanwhile. The collector runs again after the block.
+    """
+    enabled = gc.isenabled()  # another thread may have paused it: leave it to that one
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class _IntakeView(APIView):
@@ -112,6 +134,10 @@ class LineageBatchView(OutsideRequestTransaction, _IntakeView):
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT})
     def post(self, request):
+        with _cycle_collection_paused():
+            return self._post(request)
+
+    def _post(self, request):
         try:
             events = self.body(request)
         except BodyError as exc:

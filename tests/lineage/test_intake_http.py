@@ -1,5 +1,6 @@
 """POST /api/v1/lineage and /batch: status codes, bad bodies, idempotency, permissions."""
 
+import gc
 import gzip
 import json
 import tracemalloc
@@ -304,3 +305,18 @@ def test_one_event_costs_a_bounded_number_of_round_trips(pipeline):
     sent = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
     bound = 7 if connection.vendor == "postgresql" else 18
     assert len(sent) <= bound, "\n".join(s[:120] for s in sent)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_batch_leaves_the_garbage_collector_as_it_found_it(pipeline, enabled):
+    # the batch pauses the cyclic collector while it works (lineage.api.intake)
+    was = gc.isenabled()
+    if not enabled:
+        gc.disable()
+    try:
+        assert pipeline.post(BATCH, [run_event()], format="json").status_code == 200
+        assert post_raw(pipeline, b"[not json", url=BATCH).status_code == 400
+        assert gc.isenabled() is enabled
+    finally:
+        if was:
+            gc.enable()

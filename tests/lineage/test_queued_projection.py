@@ -26,6 +26,7 @@ from lineage.models import (
 )
 from lineage.queue import accept_events, project_pending, projection_gauges, retry_failed
 from lineage.retention import purge_lineage_events
+from lineage.services import event_hash
 from tests.factories import UserFactory
 from tests.lineage.factories import dataset, run_event, schema_facet
 
@@ -367,3 +368,17 @@ def test_the_lineage_admin_projects_what_is_queued_first(queued, pipeline, clien
     assert answer.status_code == 200
     assert not PendingProjection.objects.exists()
     assert run_id in answer.content.decode()
+
+
+def test_a_queued_batch_stores_each_body_as_sent_floats_and_big_integers_too(queued, pipeline):
+    event = run_event(outputs=[dataset("features")])
+    event["run"]["facets"]["numbers"] = {
+        "_producer": "https://example.com/p",
+        "_schemaURL": "https://example.com/s",
+        "values": [1.5, 1e16, 5e-324, -0.0, 12345678901234567890123, 7],
+        "text": "\u00e9\U0001f600",
+    }
+    answer = pipeline.post(BATCH, [event, run_event()], format="json")
+    assert answer.json()["summary"]["stored"] == 2
+    stored = LineageEvent.objects.get(body_hash=event_hash(event))
+    assert stored.body == event
