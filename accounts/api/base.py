@@ -29,7 +29,8 @@ class ScopedModelViewSet(viewsets.ModelViewSet):
     filter_backends = [ObjectPermissionFilter, FilterBackend, SearchFilter, OrderingFilter]
 
     def check_create_scope(self, serializer) -> None:
-        """Refuse a create outside the user's teams (root records) or parents (children)."""
+        """Refuse a create outside the user's teams (root records) or without the change
+        right on the scoping object reached through the parent given (children)."""
         user = self.request.user
         data = serializer.validated_data
         if self.scope_path in ("", "pk"):
@@ -37,8 +38,15 @@ class ScopedModelViewSet(viewsets.ModelViewSet):
             if team is not None and not may_create_in_team(user, team):
                 raise PermissionDenied(f"You are not a member of team {team.name!r}.")
             return
-        parent = data.get(self.scope_path.split("__")[0])
-        if parent is not None and not may(user, "change", parent):
+        # the parent given, then on through the rest of the path to the scoping object
+        # (an incident's model for a review: scope_path "incident__model")
+        parent_name, *rest = self.scope_path.split("__")
+        scope_obj = data.get(parent_name)
+        if scope_obj is None:
+            return
+        for part in rest:
+            scope_obj = getattr(scope_obj, part)
+        if not may(user, "change", scope_obj):
             raise PermissionDenied("You may not add records under this parent.")
 
     def perform_create(self, serializer):

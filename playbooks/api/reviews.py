@@ -10,6 +10,7 @@ from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from accounts.api.base import ScopedModelViewSet
 from accounts.permissions import (
     ObjectActionPermission,
     ObjectPermissionFilter,
@@ -18,13 +19,12 @@ from accounts.permissions import (
 )
 from config.api import FilterBackend
 from playbooks.api import serializers as s
-from playbooks.api.common import ParentScopedViewSet
 from playbooks.models import ActionItem, Drill, Playbook, PostIncidentReview
 from playbooks.services import reviews as review_service
 from registry.models import MLModel
 
 
-class ReviewViewSet(ParentScopedViewSet):
+class ReviewViewSet(ScopedModelViewSet):
     """``/api/reviews/``: post-incident reviews; ``/complete`` makes one final."""
 
     queryset = PostIncidentReview.objects.select_related(
@@ -57,7 +57,7 @@ class ReviewViewSet(ParentScopedViewSet):
         return Response(self.get_serializer(review).data)
 
 
-class DrillViewSet(ParentScopedViewSet):
+class DrillViewSet(ScopedModelViewSet):
     """``/api/drills/``: rehearsals of a playbook; ``/complete`` turns gaps into action items."""
 
     queryset = Drill.objects.select_related("playbook", "playbook_version").prefetch_related(
