@@ -49,4 +49,40 @@ class FullCleanSerializer(serializers.ModelSerializer):
         return attrs
 
 
-__all__ = ["FullCleanSerializer"]
+# Fields that hold other fields (a nested serializer, a list's child, a many-relation's
+# child relation): copied deeply, as DRF copies declared fields, so no child is shared.
+_COMPOSITE_FIELDS = (
+    serializers.BaseSerializer,
+    serializers.ListField,
+    serializers.DictField,
+    serializers.ManyRelatedField,
+)
+
+
+def _fresh(field):
+    """A field of its own for one serializer: a plain field is copied shallowly (binding
+    it sets only its own attributes: name, parent, label, source), which spares DRF's
+    deep copy re-running the field's ``__init__``; a composite one deeply."""
+    if isinstance(field, _COMPOSITE_FIELDS):
+        return copy.deepcopy(field)
+    return copy.copy(field)
+
+
+class FieldsBuiltOnce:
+    """A serializer whose fields are built once per class, not on every instantiation
+    (DRF reads a ModelSerializer's model fields, relations and options anew each time,
+    and deep-copies every declared field, a related field's queryset included): each
+    serializer gets its own copy of each (``_fresh``), never bound before.
+    The calls every pipeline makes (register a version, read what is live, ask the
+    gate) render one."""
+
+    def get_fields(self):
+        cls = type(self)
+        built = cls.__dict__.get("_fields_built")
+        if built is None:
+            built = super().get_fields()
+            cls._fields_built = built
+        return {name: _fresh(field) for name, field in built.items()}
+
+
+__all__ = ["FieldsBuiltOnce", "FullCleanSerializer"]

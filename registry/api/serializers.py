@@ -5,8 +5,6 @@ names pipelines know (a model's name, a run's UUID, an environment's name)
 into records the caller may see, so another team's record reads as absent.
 """
 
-import copy
-
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.encoding import smart_str
@@ -15,7 +13,7 @@ from rest_framework import serializers
 
 from accounts.api.fields import TeamField, VisibleSlugRelatedField
 from accounts.permissions import may, remember_held, visible, with_held
-from config.serializers import FullCleanSerializer
+from config.serializers import FieldsBuiltOnce, FullCleanSerializer
 from config.statements import Statement
 from lineage.models import DatasetVersion
 from registry import services
@@ -28,40 +26,6 @@ from registry.models import (
     ModelVersion,
 )
 from registry.personal_data import personal_data_among
-
-# Fields that hold other fields (a nested serializer, a list's child, a many-relation's
-# child relation): copied deeply, as DRF copies declared fields, so no child is shared.
-_COMPOSITE_FIELDS = (
-    serializers.BaseSerializer,
-    serializers.ListField,
-    serializers.DictField,
-    serializers.ManyRelatedField,
-)
-
-
-def _fresh(field):
-    """A field of its own for one serializer: a plain field is copied shallowly (binding
-    it sets only its own attributes: name, parent, label, source), which spares DRF's
-    deep copy re-running the field's ``__init__``; a composite one deeply."""
-    if isinstance(field, _COMPOSITE_FIELDS):
-        return copy.deepcopy(field)
-    return copy.copy(field)
-
-
-class FieldsBuiltOnce:
-    """A ModelSerializer whose fields are built from the model once per class, not on
-    every instantiation (DRF reads the model's fields, relations and options anew each
-    time): each serializer gets its own copy of each (``_fresh``), never bound before.
-    The two calls every pipeline makes (register a version, read what is live) render
-    one."""
-
-    def get_fields(self):
-        cls = type(self)
-        built = cls.__dict__.get("_fields_built")
-        if built is None:
-            built = super().get_fields()
-            cls._fields_built = built
-        return {name: _fresh(field) for name, field in built.items()}
 
 
 class _VisibleThroughParent:

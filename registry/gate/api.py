@@ -29,6 +29,7 @@ from rest_framework.response import Response
 
 from accounts.permissions import TokenScopePermission, may, scope_queryset
 from config.api import filtered, problem
+from config.serializers import FieldsBuiltOnce
 from config.statements import Statement
 from registry.choices import RequestKind, RequestStatus
 from registry.gate import services
@@ -61,7 +62,7 @@ def with_related(queryset):
     )
 
 
-class DeploymentRequestCreateSerializer(serializers.Serializer):
+class DeploymentRequestCreateSerializer(FieldsBuiltOnce, serializers.Serializer):
     model = serializers.SlugRelatedField(slug_field="name", queryset=MLModel.objects.all())
     version = serializers.CharField(max_length=100)
     environment = serializers.SlugRelatedField(

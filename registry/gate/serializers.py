@@ -8,6 +8,7 @@ the CLI have always read.
 
 from rest_framework import serializers
 
+from config.serializers import FieldsBuiltOnce
 from registry.choices import RequestKind, RequestOutcome, RequestStatus, Verdict
 from registry.models import Approval, DeploymentRequest
 
@@ -26,7 +27,7 @@ class BlankAsNullChoiceField(serializers.ChoiceField):
         return super().to_representation(value) if value else None
 
 
-class ApprovalSerializer(serializers.ModelSerializer):
+class ApprovalSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     approver = serializers.CharField(source="approver.get_username")
     verdict = serializers.ChoiceField(choices=Verdict.choices)
     roles = serializers.ListField(child=serializers.CharField())
@@ -54,7 +55,7 @@ class ApprovalSerializer(serializers.ModelSerializer):
         return approval.lapsed_at is None
 
 
-class CheckResultSerializer(serializers.Serializer):
+class CheckResultSerializer(FieldsBuiltOnce, serializers.Serializer):
     name = serializers.CharField()
     passed = serializers.BooleanField()
     reason = serializers.CharField(allow_blank=True)
@@ -64,7 +65,7 @@ class CheckResultSerializer(serializers.Serializer):
         return {"name": check["name"], "passed": check["passed"], "reason": check["reason"]}
 
 
-class RequiredApprovalSerializer(serializers.Serializer):
+class RequiredApprovalSerializer(FieldsBuiltOnce, serializers.Serializer):
     role = serializers.CharField()
     count = serializers.IntegerField()
     have = serializers.IntegerField(required=False)
@@ -74,13 +75,13 @@ class RequiredApprovalSerializer(serializers.Serializer):
         return row  # stored as the gate wrote it: answered as is
 
 
-class RequestDeploymentSerializer(serializers.Serializer):
+class RequestDeploymentSerializer(FieldsBuiltOnce, serializers.Serializer):
     id = serializers.IntegerField()
     state = serializers.CharField()
     deployed_at = IsoDateTimeField()
 
 
-class DeploymentRequestSerializer(serializers.ModelSerializer):
+class DeploymentRequestSerializer(FieldsBuiltOnce, serializers.ModelSerializer):
     """The gate's answer on one request, as pipelines and the CLI read it."""
 
     kind = serializers.ChoiceField(choices=RequestKind.choices)
