@@ -58,7 +58,6 @@ from lineage.services import (
     ensure_datasets,
     ensure_jobs,
     ensure_namespaces,
-    event_hash,
     hashed_event,
     insert_returning,
     insert_rows,
@@ -383,7 +382,8 @@ def store_pending_one(event: dict) -> IngestResult | None:
     if connection.vendor != "postgresql":
         return None
     item = items_of([event])[0]
-    raw = _raw_row(item, event_hash(event))
+    digest, text = hashed_event(event)  # the text hashed is the body sent, as in _store_raw
+    raw = _raw_row(item, digest)
     audit = append_call(
         "lineage.ingest",
         object_type=LineageEvent._meta.label_lower,
@@ -392,7 +392,7 @@ def store_pending_one(event: dict) -> IngestResult | None:
     )
     if audit is None:
         return None
-    sql, params = _queued_insert([raw])
+    sql, params = _queued_insert([raw], {"body": [pg_json(text)]})
     audit_sql, audit_params = audit
     found = pg_execute(
         f"{sql} SELECT raw.id, raw.body_hash FROM raw CROSS JOIN LATERAL {audit_sql} AS audit",  # noqa: S608

@@ -370,7 +370,7 @@ def test_the_lineage_admin_projects_what_is_queued_first(queued, pipeline, clien
     assert run_id in answer.content.decode()
 
 
-def test_a_queued_batch_stores_each_body_as_sent_floats_and_big_integers_too(queued, pipeline):
+def _numbers_event():
     event = run_event(outputs=[dataset("features")])
     event["run"]["facets"]["numbers"] = {
         "_producer": "https://example.com/p",
@@ -378,7 +378,24 @@ def test_a_queued_batch_stores_each_body_as_sent_floats_and_big_integers_too(que
         "values": [1.5, 1e16, 5e-324, -0.0, 12345678901234567890123, 7],
         "text": "\u00e9\U0001f600",
     }
+    return event
+
+
+def test_a_queued_batch_stores_each_body_as_sent_floats_and_big_integers_too(queued, pipeline):
+    event = _numbers_event()
     answer = pipeline.post(BATCH, [event, run_event()], format="json")
     assert answer.json()["summary"]["stored"] == 2
     stored = LineageEvent.objects.get(body_hash=event_hash(event))
+    assert stored.body == event
+
+
+def test_a_queued_single_event_stores_its_body_as_sent_floats_and_big_integers_too(
+    queued, pipeline
+):
+    # one statement on PostgreSQL (store_pending_one), the ORM's path elsewhere
+    event = _numbers_event()
+    answer = pipeline.post(URL, event, format="json")
+    assert answer.status_code == 201, answer.json()
+    stored = LineageEvent.objects.get(pk=answer.json()["id"])
+    assert stored.body_hash == event_hash(event)
     assert stored.body == event
