@@ -123,28 +123,27 @@ def create_tracked(instance) -> None:
         id_key=meta.pk.attname,
     )
     in_transaction = call is None or connection.in_atomic_block
-    with transaction.atomic() if in_transaction else nullcontext(), connection.cursor() as cursor:
-        if call is None:  # two statements, in one transaction
-            cursor.execute(insert, params)
+    with transaction.atomic() if in_transaction else nullcontext():
+        with connection.cursor() as cursor:
+            if call is None:  # the insert alone: the event is post_save's, in this transaction
+                cursor.execute(insert, params)
+            else:
+                cursor.execute(
+                    f"WITH inserted AS ({insert}) SELECT inserted.{pk} FROM inserted "  # noqa: S608
+                    f"CROSS JOIN LATERAL {call[0]} AS audit",
+                    [*params, *call[1]],
+                )
+                instance._audit_recorded = True  # the event is written: _after_save leaves it
             instance.pk = cursor.fetchone()[0]
-            record("create", obj=instance, after=snapshot(instance, _tracked[model]))
-        else:
-            cursor.execute(
-                f"WITH inserted AS ({insert}) SELECT inserted.{pk} FROM inserted "  # noqa: S608
-                f"CROSS JOIN LATERAL {call[0]} AS audit",
-                [*params, *call[1]],
-            )
-            instance.pk = cursor.fetchone()[0]
-    instance._state.adding, instance._state.db = False, connection.alias
-    instance._audit_recorded = True  # the event is written: _after_save leaves it
-    post_save.send(
-        sender=model,
-        instance=instance,
-        created=True,
-        raw=False,
-        using=connection.alias,
-        update_fields=None,
-    )
+        instance._state.adding, instance._state.db = False, connection.alias
+        post_save.send(
+            sender=model,
+            instance=instance,
+            created=True,
+            raw=False,
+            using=connection.alias,
+            update_fields=None,
+        )
 
 
 def _after_delete(sender, instance, **kwargs):
