@@ -145,10 +145,17 @@ def register_version(*, model: MLModel, registered_by=None, **fields) -> ModelVe
         create_tracked(version)
     except IntegrityError as exc:
         # The label is taken (the unique constraint is checked by the database, not by a
-        # query before the insert, which also covers concurrent registrations).
-        if "unique" not in str(exc).lower() or "modelversion" not in str(exc).lower():
-            raise
-        raise ValidationError({"version": "This model already has a version with this label."})
+        # query before the insert, which also covers concurrent registrations), or a
+        # record it names was deleted since it was read (foreign keys are checked as the
+        # write commits).
+        text = str(exc).lower()
+        if "unique" in text and "modelversion" in text:
+            raise ValidationError({"version": "This model already has a version with this label."})
+        if "foreign key" in text:
+            raise ValidationError(
+                {"model": "The model, its training run or your account was deleted meanwhile."}
+            )
+        raise
     return version
 
 

@@ -311,3 +311,24 @@ def test_a_version_whose_text_the_database_cannot_cut_is_inserted_with_its_event
     out = StringIO()
     call_command("verify_audit", stdout=out)
     assert f"verified {AuditEvent.objects.count()} audit events" in out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_model_deleted_while_a_version_is_registered_is_a_400_on_model(model, chain, owner):
+    """The model was read, then deleted before the insert committed (another admin, at
+    the same moment): the foreign key refuses the row, nothing is written, and the
+    answer names the model instead of a server error."""
+    MLModel.objects.filter(pk=model.pk).delete()
+    events = AuditEvent.objects.count()
+    with pytest.raises(ValidationError) as gone:
+        services.register_version(
+            model=model,  # as read before the delete
+            version="late",
+            artifact_uri="s3://models/late.pkl",
+            artifact_digest="sha256:" + "ab" * 32,
+            training_run=chain["training_run"],
+            registered_by=owner,
+        )
+    assert "deleted meanwhile" in gone.value.message_dict["model"][0]
+    assert not ModelVersion.objects.filter(version="late").exists()
+    assert AuditEvent.objects.count() == events
